@@ -1,0 +1,22 @@
+import js from "@eslint/js";
+import tseslint from "typescript-eslint";
+import globals from "globals";
+
+export default tseslint.config(
+  { ignores: ["node_modules/", "data/", "src/generated/", "test/.tmp/", "public/"] },
+  js.configs.recommended,
+  ...tseslint.configs.strict,
+  {
+    languageOptions: { globals: { ...globals.node } },
+    rules: {
+      "@typescript-eslint/no-explicit-any": "error",
+      "@typescript-eslint/consistent-type-imports": "error",
+      "no-console": ["error", { allow: ["error"] }],
+      eqeqeq: ["error", "always"],
+    },
+  },
+  {
+    files: ["src/cli/**", "bench/**", "test/fixtures/**", "src/server.ts"],
+    rules: { "no-console": "off" },
+  },
+);
