@@ -1,0 +1,64 @@
+import path from "node:path";
+import { Type, type Static } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+
+/**
+ * The one environment schema. Nothing else reads process.env: server.ts passes
+ * process.env here, tests pass their own object.
+ */
+export const ConfigSchema = Type.Object({
+  HOST: Type.String({ default: "127.0.0.1" }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+  PUBLIC_URL: Type.String({ pattern: "^https?://[^/]+$", default: "http://localhost:3000" }),
+  DATA_DIR: Type.String({ minLength: 1, default: "./data" }),
+  DATABASE_URL: Type.String({ default: "" }),
+  SESSION_SECRET: Type.String({ default: "" }),
+  SMTP_URL: Type.String({ default: "" }),
+  MAIL_FROM: Type.String({ default: "Keysign <keysign@localhost>" }),
+  MAIL_WORKER: Type.Boolean({ default: true }),
+  AUTO_MIGRATE: Type.Boolean({ default: true }),
+  TRUST_PROXY: Type.Boolean({ default: false }),
+  LOG_LEVEL: Type.Union(
+    ["fatal", "error", "warn", "info", "debug", "trace", "silent"].map((level) => Type.Literal(level)),
+    { default: "info" },
+  ),
+  MIN_RSA_BITS: Type.Integer({ minimum: 2048, maximum: 16384, default: 2048 }),
+  SIGNIN_RATE_PER_ADDRESS: Type.Integer({ minimum: 1, default: 5 }),
+  SIGNIN_RATE_PER_IP: Type.Integer({ minimum: 1, default: 20 }),
+});
+
+export type RawConfig = Static<typeof ConfigSchema>;
+
+export interface Config extends RawConfig {
+  /** Absolute data directory. */
+  dataDir: string;
+  databaseUrl: string;
+  /** Cookies get `Secure` unless the portal is served over plain http (local development). */
+  secureCookies: boolean;
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export function loadConfig(source: Record<string, string | undefined>): Config {
+  const known = Object.fromEntries(
+    Object.keys(ConfigSchema.properties).flatMap((key) => {
+      const value = source[key];
+      return value === undefined || value === "" ? [] : [[key, value]];
+    }),
+  );
+  const converted = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, known));
+  if (!Value.Check(ConfigSchema, converted)) {
+    const problems = [...Value.Errors(ConfigSchema, converted)].map((e) => `${e.path.slice(1)}: ${e.message}`);
+    throw new ConfigError(`invalid configuration: ${problems.join("; ")}`);
+  }
+  const raw: RawConfig = converted;
+  const dataDir = path.resolve(raw.DATA_DIR);
+  return {
+    ...raw,
+    dataDir,
+    databaseUrl: raw.DATABASE_URL || `file:${path.join(dataDir, "keysign.db")}`,
+    secureCookies: raw.PUBLIC_URL.startsWith("https://"),
+  };
+}

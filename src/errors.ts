@@ -1,0 +1,71 @@
+/**
+ * Expected failures. Each has a stable code, a message a person can act on and an
+ * HTTP status; the root error handler shows the message only below 500.
+ */
+export class KeysignError extends Error {
+  override name = "KeysignError";
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly statusCode: number,
+  ) {
+    super(message);
+  }
+}
+
+export class NotFoundError extends KeysignError {
+  constructor(message = "There is nothing here. Check the address, or sign in with the account that owns it.") {
+    super("KEYSIGN_ERR_NOT_FOUND", message, 404);
+  }
+}
+
+export class ConflictError extends KeysignError {
+  constructor(message: string, code = "KEYSIGN_ERR_CONFLICT") {
+    super(code, message, 409);
+  }
+}
+
+export class ValidationError extends KeysignError {
+  constructor(message: string, code = "KEYSIGN_ERR_INVALID") {
+    super(code, message, 400);
+  }
+}
+
+export class UnauthorizedError extends KeysignError {
+  constructor(message = "Please sign in to continue.") {
+    super("KEYSIGN_ERR_SIGN_IN_REQUIRED", message, 401);
+  }
+}
+
+export class TooManyRequestsError extends KeysignError {
+  constructor(message: string) {
+    super("KEYSIGN_ERR_RATE_LIMITED", message, 429);
+  }
+}
+
+export class PayloadTooLargeError extends KeysignError {
+  constructor(message: string) {
+    super("KEYSIGN_ERR_TOO_LARGE", message, 413);
+  }
+}
+
+export function isKeysignError(error: unknown): error is KeysignError {
+  return error instanceof KeysignError;
+}
+
+export interface FormProblem {
+  /** The form field the problem is about, or "form" for the whole form. */
+  field: string;
+  code: string;
+  message: string;
+}
+
+/** Input that the form re-renders with one message per problem, keeping what was typed. */
+export class FormError extends KeysignError {
+  constructor(
+    readonly problems: FormProblem[],
+    statusCode = 400,
+  ) {
+    super(problems[0]?.code ?? "KEYSIGN_ERR_INVALID", problems[0]?.message ?? "Please correct the marked fields.", statusCode);
+  }
+}
