@@ -1,0 +1,101 @@
+import { randomUUID } from "node:crypto";
+import type { Db, Tx } from "../db/client.ts";
+import type { RenderedEmail } from "../services/mail-templates.ts";
+
+export type OutboxStatus = "pending" | "sending" | "sent" | "failed" | "expired";
+
+export interface OutboxRow {
+  id: string;
+  template: string;
+  recipient: string;
+  subject: string;
+  html: string;
+  text: string;
+  messageId: string;
+  attempts: number;
+  expiresAt: Date | null;
+}
+
+/** Written inside the caller's transaction: the email exists exactly when the change does. */
+export async function enqueueEmail(
+  tx: Tx,
+  email: RenderedEmail & { recipient: string; expiresAt?: Date },
+  messageIdDomain: string,
+  now: Date,
+): Promise<string> {
+  const id = randomUUID();
+  await tx.outboxEmail.create({
+    data: {
+      id,
+      template: email.template,
+      recipient: email.recipient,
+      subject: email.subject,
+      html: email.html,
+      text: email.text,
+      messageId: `<${id}@${messageIdDomain}>`,
+      expiresAt: email.expiresAt ?? null,
+      nextAttemptAt: now,
+      createdAt: now,
+    },
+  });
+  return id;
+}
+
+/**
+ * Claims a due email for delivery. The conditional update makes the claim atomic, so two
+ * workers never both send it; the lease returns it to the queue if this process dies mid-send.
+ */
+export async function claimDueEmail(db: Db, now: Date, leaseMs: number): Promise<OutboxRow | null> {
+  const due = await db.outboxEmail.findMany({
+    where: { status: { in: ["pending", "sending"] }, nextAttemptAt: { lte: now } },
+    orderBy: { nextAttemptAt: "asc" },
+    take: 5,
+  });
+  for (const row of due) {
+    const claimed = await db.outboxEmail.updateMany({
+      where: { id: row.id, status: row.status, nextAttemptAt: row.nextAttemptAt },
+      data: { status: "sending", nextAttemptAt: new Date(now.getTime() + leaseMs) },
+    });
+    if (claimed.count === 1) return row;
+  }
+  return null;
+}
+
+export async function markEmail(
+  db: Db,
+  id: string,
+  outcome:
+    | { status: "sent"; at: Date; scrub: boolean }
+    | { status: "expired"; scrub: boolean }
+    | { status: "pending"; attempts: number; retryAt: Date; error: string }
+    | { status: "failed"; attempts: number; error: string },
+): Promise<void> {
+  const scrubbed = "scrub" in outcome && outcome.scrub ? { html: SCRUBBED, text: SCRUBBED } : {};
+  switch (outcome.status) {
+    case "sent":
+      await db.outboxEmail.update({ where: { id }, data: { status: "sent", sentAt: outcome.at, lastError: null, ...scrubbed } });
+      return;
+    case "expired":
+      await db.outboxEmail.update({ where: { id }, data: { status: "expired", ...scrubbed } });
+      return;
+    case "pending":
+      await db.outboxEmail.update({
+        where: { id },
+        data: { status: "pending", attempts: outcome.attempts, nextAttemptAt: outcome.retryAt, lastError: outcome.error },
+      });
+      return;
+    case "failed":
+      await db.outboxEmail.update({
+        where: { id },
+        data: { status: "failed", attempts: outcome.attempts, lastError: outcome.error },
+      });
+  }
+}
+
+/** Bodies of handled sign-in and confirmation mail: their links must not outlive delivery. */
+export const SCRUBBED = "[removed after delivery: this email held a one-time link]";
+
+export async function countByStatus(db: Db): Promise<Record<string, number>> {
+  const groups = await db.outboxEmail.groupBy({ by: ["status"], _count: { _all: true } });
+  return Object.fromEntries(groups.map((g) => [g.status, g._count._all]));
+}

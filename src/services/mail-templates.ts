@@ -1,0 +1,46 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import handlebars from "handlebars";
+
+const EMAILS_DIR = path.resolve(import.meta.dirname, "../../views/emails");
+
+/** Subjects are fixed text: no user-supplied string ever reaches a mail header. */
+export const EMAIL_SUBJECTS = {
+  "sign-in": "Your Keysign sign-in link",
+  "confirm-address": "Confirm this address for Keysign",
+  "request-received": "We received your certification request",
+} as const;
+
+export type EmailTemplate = keyof typeof EMAIL_SUBJECTS;
+
+/** Templates whose body holds a secret link; the outbox scrubs them once handled. */
+export const SENSITIVE_TEMPLATES: ReadonlySet<EmailTemplate> = new Set(["sign-in", "confirm-address"]);
+
+export interface RenderedEmail {
+  template: EmailTemplate;
+  subject: string;
+  html: string;
+  text: string;
+}
+
+type Compiled = { html: HandlebarsTemplateDelegate; text: HandlebarsTemplateDelegate };
+const compiled = new Map<EmailTemplate, Compiled>();
+const engine = handlebars.create();
+
+function load(template: EmailTemplate): Compiled {
+  const cached = compiled.get(template);
+  if (cached) return cached;
+  const read = (ext: string) => readFileSync(path.join(EMAILS_DIR, `${template}.${ext}.hbs`), "utf8");
+  const entry = {
+    html: engine.compile(read("html"), { strict: true }),
+    // Plain text needs no HTML escaping; values are still never interpreted as markup.
+    text: engine.compile(read("text"), { strict: true, noEscape: true }),
+  };
+  compiled.set(template, entry);
+  return entry;
+}
+
+export function renderEmail(template: EmailTemplate, data: Record<string, unknown>): RenderedEmail {
+  const { html, text } = load(template);
+  return { template, subject: EMAIL_SUBJECTS[template], html: html(data), text: text(data) };
+}
