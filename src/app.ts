@@ -1,0 +1,86 @@
+import { randomUUID } from "node:crypto";
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import type { Config } from "./config.ts";
+import { openDatabase } from "./db/client.ts";
+import { assertMigrationsApplied } from "./db/migrations.ts";
+import { registerCookie } from "./plugins/external/cookie.ts";
+import { registerCsrf } from "./plugins/external/csrf.ts";
+import { registerFormbody } from "./plugins/external/formbody.ts";
+import { registerHelmet } from "./plugins/external/helmet.ts";
+import { registerMultipart } from "./plugins/external/multipart.ts";
+import { registerRateLimit } from "./plugins/external/rate-limit.ts";
+import { registerStatic } from "./plugins/external/static.ts";
+import { registerView } from "./plugins/external/view.ts";
+import render from "./plugins/app/render.ts";
+import services from "./plugins/app/services.ts";
+import session from "./plugins/app/session.ts";
+import { registerErrorHandlers } from "./routes/errors.ts";
+import accountRoutes from "./routes/account/index.ts";
+import publicRoutes from "./routes/public/index.ts";
+import requestRoutes from "./routes/account/requests.ts";
+import { dataPaths, loadOrCreateSecrets, prepareDataDir, sweepStaleTempFiles } from "./storage/data-dir.ts";
+
+export interface AppOptions {
+  config: Config;
+  /** The clock; tests pass a fixed one. */
+  now?: () => Date;
+}
+
+/** Fastify's own options, shared by production and tests so both run the same server. */
+export function serverOptions(config: Config): FastifyServerOptions {
+  return {
+    logger: {
+      level: config.LOG_LEVEL,
+      redact: { paths: ["req.headers.cookie", "req.headers.authorization", 'res.headers["set-cookie"]'], censor: "[redacted]" },
+    },
+    trustProxy: config.TRUST_PROXY,
+    // Uploads reach 10 MiB; everything else is far smaller.
+    bodyLimit: 12 * 1024 * 1024,
+    requestTimeout: 60_000,
+    connectionTimeout: 70_000,
+    keepAliveTimeout: 10_000,
+    pluginTimeout: 60_000,
+    genReqId: () => randomUUID(),
+    requestIdLogLabel: "correlationId",
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 100 },
+  };
+}
+
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const { config } = options;
+  const app = Fastify(serverOptions(config)).withTypeProvider<TypeBoxTypeProvider>();
+  const paths = dataPaths(config.dataDir);
+  await prepareDataDir(paths);
+  const now = options.now ?? (() => new Date());
+  const swept = await sweepStaleTempFiles(paths, now());
+  if (swept > 0) app.log.info({ swept }, "removed stale upload temp files");
+  const secrets = await loadOrCreateSecrets(paths, { sessionSecret: config.SESSION_SECRET });
+  const db = await openDatabase(config.databaseUrl);
+  try {
+    await assertMigrationsApplied(db);
+  } catch (error) {
+    await db.$disconnect();
+    throw error;
+  }
+
+  await registerHelmet(app, { secure: config.secureCookies });
+  await registerCookie(app, { secret: secrets.sessionSecret });
+  await registerCsrf(app, { secure: config.secureCookies });
+  await registerFormbody(app);
+  await registerMultipart(app);
+  await registerRateLimit(app);
+  await registerStatic(app);
+  await registerView(app, { production: config.LOG_LEVEL !== "debug" });
+
+  await app.register(services, { config, db, paths, now });
+  await app.register(session);
+  await app.register(render);
+
+  registerErrorHandlers(app);
+  await app.register(publicRoutes);
+  await app.register(accountRoutes, { prefix: "/account" });
+  await app.register(requestRoutes, { prefix: "/requests" });
+  return app;
+}

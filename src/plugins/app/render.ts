@@ -1,0 +1,25 @@
+import fp from "fastify-plugin";
+import type { FastifyInstance, FastifyReply } from "fastify";
+
+declare module "fastify" {
+  interface FastifyReply {
+    /** Renders a page with the layout's common data (CSRF token, signed-in state). */
+    render(page: string, model?: Record<string, unknown>, status?: number): Promise<FastifyReply>;
+  }
+}
+
+async function render(app: FastifyInstance): Promise<void> {
+  app.decorateReply(
+    "render",
+    async function renderPage(this: FastifyReply, page: string, model: Record<string, unknown> = {}, status = 200) {
+      const html = await this.viewAsync(page, {
+        ...model,
+        csrfToken: this.generateCsrf(),
+        signedIn: this.request.applicantId !== null,
+      });
+      return this.code(status).type("text/html; charset=utf-8").send(html);
+    },
+  );
+}
+
+export default fp(render, { name: "keysign-render" });

@@ -1,0 +1,69 @@
+import fp from "fastify-plugin";
+import type { FastifyInstance } from "fastify";
+import type { Config } from "../../config.ts";
+import type { Db } from "../../db/client.ts";
+import { AuthService } from "../../services/auth.ts";
+import type { ServiceContext } from "../../services/context.ts";
+import { MailDelivery } from "../../services/mail-delivery.ts";
+import { RequestService } from "../../services/requests.ts";
+import { FileStore } from "../../storage/file-store.ts";
+import type { DataPaths } from "../../storage/data-dir.ts";
+
+declare module "fastify" {
+  interface FastifyInstance {
+    config: Config;
+    db: Db;
+    dataPaths: DataPaths;
+    mail: MailDelivery;
+    auth: AuthService;
+    requests: RequestService;
+    files: FileStore;
+  }
+}
+
+export interface ServicesOptions {
+  config: Config;
+  db: Db;
+  paths: DataPaths;
+  now: () => Date;
+}
+
+/** Builds the services once per app and closes what they hold when the app closes. */
+async function services(app: FastifyInstance, opts: ServicesOptions): Promise<void> {
+  const files = new FileStore(opts.paths);
+  const mail = new MailDelivery({
+    db: opts.db,
+    log: app.log.child({ component: "mail" }),
+    smtpUrl: opts.config.SMTP_URL,
+    from: opts.config.MAIL_FROM,
+    mailDir: opts.paths.mail,
+    now: opts.now,
+  });
+  const ctx: ServiceContext = {
+    db: opts.db,
+    config: opts.config,
+    log: app.log,
+    files,
+    now: opts.now,
+    mailQueued: () => {
+      if (opts.config.MAIL_WORKER) void mail.deliverDue();
+    },
+  };
+  app.decorate("config", opts.config);
+  app.decorate("db", opts.db);
+  app.decorate("dataPaths", opts.paths);
+  app.decorate("files", files);
+  app.decorate("mail", mail);
+  app.decorate("auth", new AuthService(ctx));
+  app.decorate("requests", new RequestService(ctx));
+
+  app.addHook("onReady", async () => {
+    if (opts.config.MAIL_WORKER) mail.start();
+  });
+  app.addHook("onClose", async () => {
+    await mail.stop();
+    await opts.db.$disconnect();
+  });
+}
+
+export default fp(services, { name: "keysign-services", fastify: "5.x" });

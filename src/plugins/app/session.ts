@@ -1,0 +1,46 @@
+import fp from "fastify-plugin";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { NewSession } from "../../services/auth.ts";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The signed-in applicant, if any. */
+    applicantId: string | null;
+  }
+  interface FastifyReply {
+    startSession(session: NewSession): void;
+    endSession(): Promise<void>;
+  }
+}
+
+export const SESSION_COOKIE = "ks_session";
+
+/** Server-side sessions: the cookie holds a random token, the database its hash, so logout really ends it. */
+async function session(app: FastifyInstance): Promise<void> {
+  app.decorateRequest("applicantId", null);
+
+  app.addHook("onRequest", async (request: FastifyRequest) => {
+    const token = request.cookies[SESSION_COOKIE];
+    if (!token) return;
+    const found = await app.auth.findSession(token);
+    request.applicantId = found?.applicantId ?? null;
+  });
+
+  app.decorateReply("startSession", function startSession(this: FastifyReply, created: NewSession) {
+    this.setCookie(SESSION_COOKIE, created.token, {
+      path: "/",
+      httpOnly: true,
+      sameSite: "lax",
+      secure: app.config.secureCookies,
+      expires: created.expiresAt,
+    });
+  });
+
+  app.decorateReply("endSession", async function endSession(this: FastifyReply) {
+    const token = this.request.cookies[SESSION_COOKIE];
+    if (token) await app.auth.endSession(token);
+    this.clearCookie(SESSION_COOKIE, { path: "/" });
+  });
+}
+
+export default fp(session, { name: "keysign-session", dependencies: ["keysign-services"] });

@@ -1,0 +1,137 @@
+import { availableEvents, STATE_LABELS, type RequestState } from "../core/request-lifecycle.ts";
+import { GPL_COMPATIBLE_LICENCES } from "../core/submission.ts";
+import type { FormProblem } from "../errors.ts";
+import type { TimelineEntry } from "../repositories/audit.ts";
+import type { RequestDetail, RequestSummary } from "../repositories/requests.ts";
+import type { CheckedKey } from "../services/requests.ts";
+import { formatBytes, formatDate, formatDateTime, formatFingerprintGroups } from "./helpers.ts";
+
+export function requestListModel(requests: RequestSummary[]) {
+  return {
+    title: "My requests",
+    requests: requests.map((r) => ({
+      id: r.id,
+      state: r.state,
+      stateLabel: STATE_LABELS[r.state],
+      fingerprint: formatFingerprintGroups(r.fingerprint),
+      userIds: r.userIds,
+      created: formatDate(r.createdAt),
+      updated: formatDateTime(r.updatedAt),
+    })),
+  };
+}
+
+/** What the applicant sees of a timeline event. Staff-internal data never reaches this model. */
+const EVENT_LABELS: Record<string, string> = {
+  "request.submit": "You submitted the request",
+  "request.start_review": "Staff started the review",
+  "request.request_changes": "Staff asked for changes",
+  "request.resubmit": "You sent a revised key or agreement",
+  "request.approve": "Approved by staff",
+  "request.reject": "Rejected by staff",
+  "request.withdraw": "You withdrew the request",
+  "request.enqueue": "Queued for the signing ceremony",
+  "request.export": "Sent to the offline signing ceremony",
+  "request.cancel_export": "Returned to the signing queue",
+  "request.decline": "Returned to review by the signing officer",
+  "request.certify": "Certified by the master key",
+  "request.revoke": "Certification revoked",
+};
+
+function timelineModel(entries: TimelineEntry[]) {
+  return entries.map((e) => ({
+    at: formatDateTime(e.at),
+    label: EVENT_LABELS[e.action] ?? e.action,
+    toState: e.toState ? STATE_LABELS[e.toState as RequestState] ?? e.toState : null,
+    reason: typeof e.data.reason === "string" ? e.data.reason : null,
+  }));
+}
+
+export function requestDetailModel(detail: RequestDetail) {
+  const key = detail.keys[0];
+  const agreement = detail.agreements[0];
+  const events = availableEvents(detail.state, "applicant");
+  return {
+    title: "Certification request",
+    id: detail.id,
+    version: detail.version,
+    state: detail.state,
+    stateLabel: STATE_LABELS[detail.state],
+    canWithdraw: events.includes("withdraw"),
+    canRevise: events.includes("resubmit"),
+    licence: detail.licence,
+    projectUrls: detail.projectUrls,
+    key: key && {
+      fingerprint: formatFingerprintGroups(key.fingerprint),
+      algorithm: key.facts.algorithm,
+      created: formatDate(key.facts.createdAt),
+      expires: formatDate(key.facts.expiresAt),
+      warnings: key.warnings.map((w) => w.message),
+      userIds: key.facts.userIds.map((u) => ({ userId: u.userId, certify: key.certifyUserIds.includes(u.userId) })),
+      subkeys: key.facts.subkeys.map((s) => ({ algorithm: s.algorithm, capabilities: s.capabilities.join(", "), expires: formatDate(s.expiresAt) })),
+      sha256: key.canonicalSha256,
+    },
+    agreement: agreement && {
+      id: agreement.id,
+      fileName: agreement.fileName,
+      sha256: agreement.sha256,
+      size: formatBytes(agreement.size),
+    },
+    history: detail.keys.length > 1 || detail.agreements.length > 1
+      ? {
+          keys: detail.keys.map((k) => ({ revision: k.revision, fingerprint: formatFingerprintGroups(k.fingerprint), at: formatDateTime(k.createdAt) })),
+          agreements: detail.agreements.map((a) => ({ id: a.id, revision: a.revision, fileName: a.fileName, sha256: a.sha256, at: formatDateTime(a.createdAt) })),
+        }
+      : null,
+    timeline: timelineModel(detail.timeline),
+  };
+}
+
+export interface DetailsFormValues {
+  licence: string;
+  projectUrls: string;
+  attestOpenSource: boolean;
+  attestNotCommercial: boolean;
+  attestAgreement: boolean;
+  certifyUserIds: string[];
+}
+
+export const EMPTY_DETAILS: DetailsFormValues = {
+  licence: "",
+  projectUrls: "",
+  attestOpenSource: false,
+  attestNotCommercial: false,
+  attestAgreement: false,
+  certifyUserIds: [],
+};
+
+/** Step two of the form: the checked key's facts, its user IDs to choose from, and the rest of the request. */
+export function detailsFormModel(input: {
+  checked: CheckedKey;
+  values: DetailsFormValues;
+  problems: FormProblem[];
+  action: string;
+  revising: boolean;
+}) {
+  const { checked, values } = input;
+  return {
+    title: input.revising ? "Revise your request" : "New certification request",
+    action: input.action,
+    revising: input.revising,
+    problems: input.problems,
+    armoredKey: checked.armored,
+    key: {
+      fingerprint: formatFingerprintGroups(checked.facts.fingerprint),
+      algorithm: checked.facts.algorithm,
+      created: formatDate(checked.facts.createdAt),
+      expires: formatDate(checked.facts.expiresAt),
+      warnings: checked.warnings.map((w) => w.message),
+    },
+    userIds: checked.choices.map((choice) => ({
+      ...choice,
+      selected: values.certifyUserIds.includes(choice.userId),
+    })),
+    licences: GPL_COMPATIBLE_LICENCES.map((l) => ({ ...l, selected: l.id === values.licence })),
+    values,
+  };
+}

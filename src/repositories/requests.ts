@@ -1,0 +1,146 @@
+import { isRequestState, type RequestState } from "../core/request-lifecycle.ts";
+import type { KeyFacts, PolicyProblem } from "../core/key-policy.ts";
+import type { Db } from "../db/client.ts";
+import { NotFoundError } from "../errors.ts";
+import { listTimeline, type TimelineEntry } from "./audit.ts";
+
+export interface RequestSummary {
+  id: string;
+  state: RequestState;
+  fingerprint: string;
+  userIds: string[];
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface KeyRevision {
+  revision: number;
+  fingerprint: string;
+  canonicalSha256: string;
+  facts: KeyFacts;
+  warnings: PolicyProblem[];
+  certifyUserIds: string[];
+  createdAt: Date;
+}
+
+export interface AgreementRevision {
+  id: string;
+  revision: number;
+  fileName: string;
+  sha256: string;
+  size: number;
+  storageName: string;
+  signerFingerprint: string;
+  createdAt: Date;
+}
+
+export interface RequestDetail {
+  id: string;
+  applicantId: string;
+  state: RequestState;
+  version: number;
+  licence: string;
+  projectUrls: string[];
+  createdAt: Date;
+  updatedAt: Date;
+  keys: KeyRevision[];
+  agreements: AgreementRevision[];
+  timeline: TimelineEntry[];
+}
+
+export async function listRequestsOf(db: Db, applicantId: string): Promise<RequestSummary[]> {
+  const rows = await db.request.findMany({
+    where: { applicantId },
+    orderBy: { createdAt: "desc" },
+    include: { keys: { orderBy: { revision: "desc" }, take: 1 } },
+  });
+  return rows.map((row) => ({
+    id: row.id,
+    state: stateOf(row.state),
+    fingerprint: row.keys[0]?.fingerprint ?? "",
+    userIds: parseStrings(row.keys[0]?.certifyUserIds ?? "[]"),
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  }));
+}
+
+export async function loadRequestDetail(db: Db, id: string): Promise<RequestDetail | null> {
+  const row = await db.request.findUnique({
+    where: { id },
+    include: { keys: { orderBy: { revision: "desc" } }, agreements: { orderBy: { revision: "desc" } } },
+  });
+  if (!row) return null;
+  return {
+    id: row.id,
+    applicantId: row.applicantId,
+    state: stateOf(row.state),
+    version: row.version,
+    licence: row.licence,
+    projectUrls: parseStrings(row.projectUrls),
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+    keys: row.keys.map((key) => {
+      const stored = JSON.parse(key.facts) as { facts: KeyFacts; warnings: PolicyProblem[] };
+      return {
+        revision: key.revision,
+        fingerprint: key.fingerprint,
+        canonicalSha256: key.canonicalSha256,
+        facts: reviveDates(stored.facts),
+        warnings: stored.warnings,
+        certifyUserIds: parseStrings(key.certifyUserIds),
+        createdAt: key.createdAt,
+      };
+    }),
+    agreements: row.agreements.map((a) => ({
+      id: a.id,
+      revision: a.revision,
+      fileName: a.fileName,
+      sha256: a.sha256,
+      size: a.size,
+      storageName: a.storageName,
+      signerFingerprint: a.signerFingerprint,
+      createdAt: a.createdAt,
+    })),
+    timeline: await listTimeline(db, id),
+  };
+}
+
+export interface OwnedRequest {
+  id: string;
+  state: RequestState;
+  /** The newest key/agreement revision number. */
+  revision: number;
+  latestAgreement: { storageName: string; fileName: string } | null;
+}
+
+/** The request if `applicantId` owns it; anybody else is told it does not exist. */
+export async function findOwnedRequest(db: Db, id: string, applicantId: string): Promise<OwnedRequest> {
+  const row = await db.request.findFirst({
+    where: { id, applicantId },
+    include: {
+      agreements: { orderBy: { revision: "desc" }, take: 1, select: { storageName: true, fileName: true } },
+      keys: { orderBy: { revision: "desc" }, take: 1, select: { revision: true } },
+    },
+  });
+  if (!row) throw new NotFoundError();
+  return { id: row.id, state: stateOf(row.state), revision: row.keys[0]?.revision ?? 0, latestAgreement: row.agreements[0] ?? null };
+}
+
+function stateOf(value: string): RequestState {
+  if (!isRequestState(value)) throw new Error(`unknown request state in database: ${value}`);
+  return value;
+}
+
+function parseStrings(text: string): string[] {
+  const parsed: unknown = JSON.parse(text);
+  return Array.isArray(parsed) ? parsed.filter((v): v is string => typeof v === "string") : [];
+}
+
+function reviveDates(facts: KeyFacts): KeyFacts {
+  return {
+    ...facts,
+    createdAt: new Date(facts.createdAt),
+    expiresAt: facts.expiresAt ? new Date(facts.expiresAt) : null,
+    subkeys: facts.subkeys.map((s) => ({ ...s, createdAt: new Date(s.createdAt), expiresAt: s.expiresAt ? new Date(s.expiresAt) : null })),
+  };
+}

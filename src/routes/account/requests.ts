@@ -1,0 +1,164 @@
+import { createReadStream } from "node:fs";
+import { Type } from "@sinclair/typebox";
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import type { FastifyReply } from "fastify";
+import { FormError, NotFoundError } from "../../errors.ts";
+import { applicantOf, requireApplicant } from "../../plugins/app/authorization.ts";
+import {
+  detailsFormModel,
+  requestDetailModel,
+  requestListModel,
+  EMPTY_DETAILS,
+  type DetailsFormValues,
+} from "../../presenters/requests.ts";
+import { listRequestsOf } from "../../repositories/requests.ts";
+import type { CheckedKey, SubmissionInput } from "../../services/requests.ts";
+import { checked, field, fieldList, readMultipartForm, type MultipartForm } from "../forms.ts";
+
+const IdParams = Type.Object({ id: Type.String({ format: "uuid" }) });
+const AgreementParams = Type.Object({ id: Type.String({ format: "uuid" }), agreementId: Type.String({ format: "uuid" }) });
+const VersionBody = Type.Object({ _csrf: Type.String(), version: Type.Integer({ minimum: 1 }) });
+
+/** The applicant's requests. Every route needs a signed-in applicant; services enforce ownership (404 otherwise). */
+const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.addHook("preHandler", requireApplicant);
+
+  app.get("/", async (request, reply) => {
+    const requests = await listRequestsOf(app.db, applicantOf(request));
+    return reply.render("account/requests.hbs", requestListModel(requests));
+  });
+
+  app.get("/new", async (_request, reply) => reply.render("account/key-step.hbs", keyStepModel("/requests/new", false)));
+
+  app.post("/new", { preHandler: app.csrfProtection }, async (request, reply) => {
+    const form = await readMultipartForm(request.body);
+    return showDetailsStep(reply, applicantOf(request), form, "/requests", false);
+  });
+
+  app.post("/", { preHandler: app.csrfProtection }, async (request, reply) => {
+    const form = await readMultipartForm(request.body);
+    const applicantId = applicantOf(request);
+    const input = submissionFrom(form, applicantId, request.ip);
+    try {
+      const id = await app.requests.submit(input);
+      return reply.redirect(`/requests/${id}`, 303);
+    } catch (error) {
+      return rerenderDetails(reply, error, applicantId, form, "/requests", false);
+    }
+  });
+
+  app.get("/:id", { schema: { params: IdParams } }, async (request, reply) => {
+    const detail = await app.requests.detailFor(request.params.id, applicantOf(request));
+    return reply.render("account/request.hbs", requestDetailModel(detail));
+  });
+
+  app.post("/:id/withdraw", { schema: { params: IdParams, body: VersionBody }, preHandler: app.csrfProtection }, async (request, reply) => {
+    await app.requests.withdraw(request.params.id, applicantOf(request), request.body.version, request.ip);
+    return reply.redirect(`/requests/${request.params.id}`, 303);
+  });
+
+  app.get("/:id/agreements/:agreementId", { schema: { params: AgreementParams } }, async (request, reply) => {
+    const detail = await app.requests.detailFor(request.params.id, applicantOf(request));
+    const agreement = detail.agreements.find((a) => a.id === request.params.agreementId);
+    if (!agreement) throw new NotFoundError();
+    // Served as a download in a sandbox: the PDF can never act as a page of this origin.
+    return reply
+      .header("Content-Type", "application/pdf")
+      .header("Content-Disposition", `attachment; filename="agreement-${agreement.revision}.pdf"`)
+      .header("Content-Security-Policy", "sandbox")
+      .header("X-Content-Type-Options", "nosniff")
+      .send(createReadStream(app.files.agreementPath(agreement.storageName)));
+  });
+
+  app.get("/:id/revise", { schema: { params: IdParams } }, async (request, reply) => {
+    const detail = await app.requests.detailFor(request.params.id, applicantOf(request));
+    return reply.render("account/key-step.hbs", { ...keyStepModel(`/requests/${detail.id}/revise/key`, true), version: detail.version });
+  });
+
+  app.post("/:id/revise/key", { schema: { params: IdParams }, preHandler: app.csrfProtection }, async (request, reply) => {
+    const applicantId = applicantOf(request);
+    const form = await readMultipartForm(request.body);
+    await app.requests.detailFor(request.params.id, applicantId);
+    return showDetailsStep(reply, applicantId, form, `/requests/${request.params.id}/revise`, true);
+  });
+
+  app.post("/:id/revise", { schema: { params: IdParams }, preHandler: app.csrfProtection }, async (request, reply) => {
+    const applicantId = applicantOf(request);
+    const form = await readMultipartForm(request.body);
+    const action = `/requests/${request.params.id}/revise`;
+    try {
+      await app.requests.resubmit(request.params.id, Number(field(form, "version")), submissionFrom(form, applicantId, request.ip));
+      return reply.redirect(`/requests/${request.params.id}`, 303);
+    } catch (error) {
+      return rerenderDetails(reply, error, applicantId, form, action, true);
+    }
+  });
+
+  function keyStepModel(action: string, revising: boolean) {
+    return { title: revising ? "Revise your request" : "New certification request", action, revising };
+  }
+
+  async function showDetailsStep(reply: FastifyReply, applicantId: string, form: MultipartForm, action: string, revising: boolean) {
+    let checkedKey: CheckedKey;
+    try {
+      checkedKey = await app.requests.checkKey(applicantId, keyBytes(form));
+    } catch (error) {
+      if (!(error instanceof FormError)) throw error;
+      const model = { ...keyStepModel(reply.request.url, revising), keyText: field(form, "keyText"), problems: error.problems, version: field(form, "version") };
+      return reply.render("account/key-step.hbs", model, error.statusCode);
+    }
+    const values: DetailsFormValues = {
+      ...EMPTY_DETAILS,
+      certifyUserIds: checkedKey.choices.filter((c) => c.confirmed).map((c) => c.userId),
+    };
+    const model = detailsFormModel({ checked: checkedKey, values, problems: [], action, revising });
+    return reply.render("account/details-step.hbs", { ...model, version: field(form, "version") });
+  }
+
+  /** Re-renders step two with every message and everything typed (files must be chosen again). */
+  async function rerenderDetails(reply: FastifyReply, error: unknown, applicantId: string, form: MultipartForm, action: string, revising: boolean) {
+    if (!(error instanceof FormError)) throw error;
+    let checkedKey: CheckedKey;
+    try {
+      checkedKey = await app.requests.checkKey(applicantId, keyBytes(form));
+    } catch (keyError) {
+      if (!(keyError instanceof FormError)) throw keyError;
+      const model = { ...keyStepModel(action, revising), problems: error.problems };
+      return reply.render("account/key-step.hbs", model, error.statusCode);
+    }
+    const model = detailsFormModel({ checked: checkedKey, values: valuesFrom(form), problems: error.problems, action, revising });
+    return reply.render("account/details-step.hbs", { ...model, version: field(form, "version") }, error.statusCode);
+  }
+};
+
+/** The key as pasted (armored text) or uploaded (armored or binary); an uploaded file wins. */
+function keyBytes(form: MultipartForm): Uint8Array {
+  return form.files.get("keyFile")?.bytes ?? Buffer.from(field(form, "keyText"), "utf8");
+}
+
+function valuesFrom(form: MultipartForm): DetailsFormValues {
+  return {
+    licence: field(form, "licence"),
+    projectUrls: field(form, "projectUrls"),
+    attestOpenSource: checked(form, "attestOpenSource"),
+    attestNotCommercial: checked(form, "attestNotCommercial"),
+    attestAgreement: checked(form, "attestAgreement"),
+    certifyUserIds: fieldList(form, "certifyUserIds"),
+  };
+}
+
+function submissionFrom(form: MultipartForm, applicantId: string, ip: string): SubmissionInput {
+  const agreement = form.files.get("agreement");
+  const values = valuesFrom(form);
+  return {
+    applicantId,
+    ip,
+    key: keyBytes(form),
+    certifyUserIds: values.certifyUserIds,
+    agreement: agreement ? { bytes: agreement.bytes, fileName: agreement.filename } : null,
+    signature: form.files.get("signature")?.bytes ?? Buffer.from(field(form, "signatureText"), "utf8"),
+    declarations: values,
+  };
+}
+
+export default requestRoutes;

@@ -1,0 +1,33 @@
+import { buildApp } from "./app.ts";
+import { ConfigError, loadConfig } from "./config.ts";
+import { deployMigrations, MigrationStateError } from "./db/migrations.ts";
+import { mkdir } from "node:fs/promises";
+
+async function main(): Promise<void> {
+  const config = loadConfig(process.env);
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  if (config.AUTO_MIGRATE) await deployMigrations(config.databaseUrl);
+  const app = await buildApp({ config });
+
+  let closing = false;
+  const close = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    app.log.info({ signal }, "shutting down");
+    await app.close();
+  };
+  process.once("SIGINT", () => void close("SIGINT"));
+  process.once("SIGTERM", () => void close("SIGTERM"));
+
+  await app.listen({ host: config.HOST, port: config.PORT });
+  if (!config.SMTP_URL) app.log.info({ mailDir: app.dataPaths.mail }, "no SMTP_URL: emails are written as .eml files");
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError || error instanceof MigrationStateError) {
+    console.error(`keysign: ${error.message}`);
+  } else {
+    console.error(error);
+  }
+  process.exitCode = 1;
+});

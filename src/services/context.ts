@@ -1,0 +1,26 @@
+import type { FastifyBaseLogger } from "fastify";
+import type { Config } from "../config.ts";
+import type { Db } from "../db/client.ts";
+import type { FileStore } from "../storage/file-store.ts";
+
+/** What every service gets: the one database client, the clock, configuration and a way to wake the mail worker. */
+export interface ServiceContext {
+  db: Db;
+  config: Config;
+  log: FastifyBaseLogger;
+  files: FileStore;
+  now: () => Date;
+  /** Called after a transaction that queued email commits, so delivery starts at once. */
+  mailQueued: () => void;
+}
+
+/** Who did something, for the audit log. */
+export interface Actor {
+  type: "applicant" | "staff" | "system";
+  id: string | null;
+  ip: string | null;
+}
+
+export function messageIdDomain(config: Config): string {
+  return new URL(config.PUBLIC_URL).hostname;
+}

@@ -1,0 +1,319 @@
+import { readFile } from "node:fs/promises";
+import { randomUUID } from "node:crypto";
+import * as openpgp from "openpgp";
+import { checkAgreementPdf, displayFileName, sha256Hex } from "../core/agreement-pdf.ts";
+import {
+  canonicalizeKey,
+  DEFAULT_KEY_POLICY,
+  inspectKey,
+  verifyPossession,
+  type KeyFacts,
+  type KeyPolicyOptions,
+  type PolicyProblem,
+} from "../core/key-policy.ts";
+import { checkTransition } from "../core/request-lifecycle.ts";
+import { checkDeclarations, type DeclarationInput, type Declarations } from "../core/submission.ts";
+import type { Tx } from "../db/client.ts";
+import { FormError, NotFoundError, type FormProblem } from "../errors.ts";
+import { appendAuditEvent } from "../repositories/audit.ts";
+import { enqueueEmail } from "../repositories/outbox.ts";
+import { findOwnedRequest, loadRequestDetail, type RequestDetail } from "../repositories/requests.ts";
+import { messageIdDomain, type Actor, type ServiceContext } from "./context.ts";
+import { renderEmail } from "./mail-templates.ts";
+import { applyTransition } from "./request-transitions.ts";
+
+export const MAX_SIGNATURE_BYTES = 64 * 1024;
+
+export interface UserIdChoice {
+  userId: string;
+  email: string | null;
+  confirmed: boolean;
+}
+
+/** A key that passed the intake policy, ready for the second step of the form. */
+export interface CheckedKey {
+  facts: KeyFacts;
+  warnings: PolicyProblem[];
+  /** The minimal canonical copy, armored, carried by the form's second step and checked again on submit. */
+  armored: string;
+  choices: UserIdChoice[];
+}
+
+export interface SubmissionInput {
+  applicantId: string;
+  ip: string;
+  key: Uint8Array;
+  certifyUserIds: string[];
+  /** Null on a revision that keeps the current agreement. */
+  agreement: { bytes: Uint8Array; fileName: string | undefined } | null;
+  signature: Uint8Array;
+  declarations: DeclarationInput;
+}
+
+interface ValidSubmission {
+  checked: CheckedKey;
+  certifyUserIds: string[];
+  declarations: Declarations;
+  agreement: { bytes: Uint8Array; fileName: string; sha256: string };
+  signerFingerprint: string;
+  signature: string;
+}
+
+export class RequestService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  private policy(): KeyPolicyOptions {
+    return { ...DEFAULT_KEY_POLICY, minRsaBits: this.ctx.config.MIN_RSA_BITS, now: this.ctx.now() };
+  }
+
+  /** Step one of the form: the key alone, so the applicant can pick its user IDs. */
+  async checkKey(applicantId: string, upload: Uint8Array): Promise<CheckedKey> {
+    const result = await inspectKey(upload, this.policy());
+    if (!result.ok) throw new FormError(result.problems.map(asKeyProblem), statusFor(result.problems));
+    const confirmed = await this.confirmedAddresses(applicantId);
+    return {
+      facts: result.facts,
+      warnings: result.warnings,
+      armored: openpgp.armor(openpgp.enums.armor.publicKey, result.minimal),
+      choices: result.facts.userIds.map((uid) => ({
+        userId: uid.userId,
+        email: uid.email,
+        confirmed: uid.email !== null && confirmed.has(uid.email),
+      })),
+    };
+  }
+
+  async submit(input: SubmissionInput): Promise<string> {
+    const valid = await this.validate(input, null);
+    const actor: Actor = { type: "applicant", id: input.applicantId, ip: input.ip };
+    const requestId = randomUUID();
+    await this.persist(valid, async (tx, now, storageName) => {
+      await tx.request.create({
+        data: {
+          id: requestId,
+          applicantId: input.applicantId,
+          state: "submitted",
+          licence: valid.declarations.licence,
+          projectUrls: JSON.stringify(valid.declarations.projectUrls),
+          attestOpenSource: valid.declarations.attestOpenSource,
+          attestNotCommercial: valid.declarations.attestNotCommercial,
+          attestAgreement: valid.declarations.attestAgreement,
+          createdAt: now,
+          updatedAt: now,
+        },
+      });
+      await this.storeRevision(tx, requestId, 1, valid, storageName, now);
+      await appendSubmitEvent(tx, requestId, actor, valid, now);
+      await this.queueReceipt(tx, input.applicantId, requestId, valid, now);
+    });
+    return requestId;
+  }
+
+  /** The applicant's answer to "changes requested": a new key and/or agreement, always with a fresh signature. */
+  async resubmit(requestId: string, version: number, input: SubmissionInput): Promise<void> {
+    const current = await findOwnedRequest(this.ctx.db, requestId, input.applicantId);
+    const kept = current.latestAgreement
+      ? { bytes: await readFile(this.ctx.files.agreementPath(current.latestAgreement.storageName)), fileName: current.latestAgreement.fileName }
+      : null;
+    const valid = await this.validate(input, kept);
+    const actor: Actor = { type: "applicant", id: input.applicantId, ip: input.ip };
+    await this.persist(valid, async (tx, now, storageName) => {
+      await applyTransition(tx, { requestId, event: "resubmit", actor, expectedVersion: version, now, data: revisionData(valid) });
+      await tx.request.update({
+        where: { id: requestId },
+        data: {
+          licence: valid.declarations.licence,
+          projectUrls: JSON.stringify(valid.declarations.projectUrls),
+          attestOpenSource: valid.declarations.attestOpenSource,
+          attestNotCommercial: valid.declarations.attestNotCommercial,
+          attestAgreement: valid.declarations.attestAgreement,
+        },
+      });
+      await this.storeRevision(tx, requestId, current.revision + 1, valid, storageName, now);
+    });
+  }
+
+  async withdraw(requestId: string, applicantId: string, version: number, ip: string): Promise<void> {
+    await findOwnedRequest(this.ctx.db, requestId, applicantId);
+    const now = this.ctx.now();
+    await this.ctx.db.$transaction((tx) =>
+      applyTransition(tx, { requestId, event: "withdraw", actor: { type: "applicant", id: applicantId, ip }, expectedVersion: version, now }),
+    );
+  }
+
+  async detailFor(requestId: string, applicantId: string): Promise<RequestDetail> {
+    const detail = await loadRequestDetail(this.ctx.db, requestId);
+    if (!detail || detail.applicantId !== applicantId) throw new NotFoundError();
+    return detail;
+  }
+
+  private async validate(input: SubmissionInput, keptAgreement: { bytes: Uint8Array; fileName: string } | null): Promise<ValidSubmission> {
+    const problems: FormProblem[] = [];
+    const { declarations, problems: declarationProblems } = checkDeclarations(input.declarations);
+    problems.push(...declarationProblems);
+    let checked: CheckedKey | null = null;
+    try {
+      checked = await this.checkKey(input.applicantId, input.key);
+    } catch (error) {
+      if (!(error instanceof FormError)) throw error;
+      problems.push(...error.problems);
+    }
+    if (checked) problems.push(...checkUserIdChoice(checked.choices, input.certifyUserIds));
+    const agreement = input.agreement
+      ? { bytes: input.agreement.bytes, fileName: displayFileName(input.agreement.fileName) }
+      : keptAgreement;
+    const agreementProblem = agreement ? checkAgreementPdf(agreement.bytes) : checkAgreementPdf(new Uint8Array());
+    if (agreementProblem) problems.push({ field: "agreement", ...agreementProblem });
+    const signature = await this.checkSignature(checked, agreementProblem ? null : agreement, input.signature, problems);
+    if (problems.length > 0 || !checked || !agreement || !signature) throw new FormError(problems, statusFor(problems));
+    return {
+      checked,
+      certifyUserIds: input.certifyUserIds,
+      declarations,
+      agreement: { ...agreement, sha256: sha256Hex(agreement.bytes) },
+      signerFingerprint: signature.signerFingerprint,
+      signature: signature.armored,
+    };
+  }
+
+  private async checkSignature(
+    checked: CheckedKey | null,
+    agreement: { bytes: Uint8Array } | null,
+    signature: Uint8Array,
+    problems: FormProblem[],
+  ): Promise<{ signerFingerprint: string; armored: string } | null> {
+    if (signature.length === 0) {
+      problems.push({ field: "signature", code: "KEYSIGN_ERR_SIGNATURE_MISSING", message: "Attach the detached signature of the agreement (agreement.pdf.asc), made with the key you submit." });
+      return null;
+    }
+    if (signature.length > MAX_SIGNATURE_BYTES) {
+      problems.push({ field: "signature", code: "KEYSIGN_ERR_SIGNATURE_TOO_LARGE", message: "The signature file is far larger than a detached signature. Attach the .asc file that gpg --armor --detach-sign wrote." });
+      return null;
+    }
+    if (!checked || !agreement) return null;
+    const key = await openpgp.unarmor(checked.armored);
+    const result = await verifyPossession(key.data, agreement.bytes, signature, this.policy());
+    if (!result.ok) {
+      problems.push({ field: "signature", ...result.problem });
+      return null;
+    }
+    return { signerFingerprint: result.signerFingerprint, armored: await armorSignature(signature) };
+  }
+
+  /** Writes the agreement file first, then the rows; a failed transaction removes the file again. */
+  private async persist(valid: ValidSubmission, write: (tx: Tx, now: Date, storageName: string) => Promise<void>): Promise<void> {
+    const storageName = await this.ctx.files.saveAgreement(valid.agreement.bytes);
+    try {
+      const now = this.ctx.now();
+      await this.ctx.db.$transaction((tx) => write(tx, now, storageName));
+    } catch (error) {
+      await this.ctx.files.removeAgreement(storageName);
+      throw error;
+    }
+    this.ctx.mailQueued();
+  }
+
+  private async storeRevision(tx: Tx, requestId: string, revision: number, valid: ValidSubmission, storageName: string, now: Date): Promise<void> {
+    const minimal = await openpgp.unarmor(valid.checked.armored);
+    const canonical = await canonicalizeKey(minimal.data, valid.certifyUserIds, this.policy());
+    const facts = valid.checked.facts;
+    await tx.requestKey.create({
+      data: {
+        id: randomUUID(),
+        requestId,
+        revision,
+        fingerprint: canonical.fingerprint,
+        canonicalKey: Buffer.from(canonical.binary),
+        canonicalSha256: canonical.sha256,
+        algorithm: facts.algorithm,
+        keyCreatedAt: facts.createdAt,
+        keyExpiresAt: facts.expiresAt,
+        facts: JSON.stringify({ facts, warnings: valid.checked.warnings }),
+        certifyUserIds: JSON.stringify(canonical.userIds),
+        createdAt: now,
+      },
+    });
+    await tx.agreement.create({
+      data: {
+        id: randomUUID(),
+        requestId,
+        revision,
+        fileName: valid.agreement.fileName,
+        sha256: valid.agreement.sha256,
+        size: valid.agreement.bytes.length,
+        storageName,
+        signature: valid.signature,
+        signerFingerprint: valid.signerFingerprint,
+        createdAt: now,
+      },
+    });
+  }
+
+  private async queueReceipt(tx: Tx, applicantId: string, requestId: string, valid: ValidSubmission, now: Date): Promise<void> {
+    const applicant = await tx.applicant.findUniqueOrThrow({ where: { id: applicantId }, select: { email: true } });
+    const email = renderEmail("request-received", {
+      fingerprint: valid.checked.facts.fingerprint,
+      userIds: valid.certifyUserIds,
+      link: `${this.ctx.config.PUBLIC_URL}/requests/${requestId}`,
+    });
+    await enqueueEmail(tx, { ...email, recipient: applicant.email }, messageIdDomain(this.ctx.config), now);
+  }
+
+  private async confirmedAddresses(applicantId: string): Promise<Set<string>> {
+    const rows = await this.ctx.db.emailAddress.findMany({ where: { applicantId, confirmedAt: { not: null } }, select: { address: true } });
+    return new Set(rows.map((row) => row.address));
+  }
+}
+
+function checkUserIdChoice(choices: UserIdChoice[], selected: string[]): FormProblem[] {
+  if (selected.length === 0) {
+    return [{ field: "certifyUserIds", code: "KEYSIGN_ERR_NO_USER_ID", message: "Choose at least one user ID to certify." }];
+  }
+  for (const userId of selected) {
+    const choice = choices.find((c) => c.userId === userId);
+    if (!choice) {
+      return [{ field: "certifyUserIds", code: "KEYSIGN_ERR_USER_ID_UNKNOWN", message: "One of the chosen user IDs is not on this key. Choose from the user IDs listed." }];
+    }
+    if (!choice.confirmed) {
+      return [{ field: "certifyUserIds", code: "KEYSIGN_ERR_USER_ID_UNCONFIRMED", message: `The address of "${userId}" is not confirmed on your account. Confirm it first, or leave this user ID out.` }];
+    }
+  }
+  return [];
+}
+
+/** Creation is the lifecycle's `submit` event from "no request"; the state machine still has the last word. */
+async function appendSubmitEvent(tx: Tx, requestId: string, actor: Actor, valid: ValidSubmission, now: Date): Promise<void> {
+  const check = checkTransition(null, "submit", actor.type);
+  if (!check.ok) throw new Error(check.message);
+  await appendAuditEvent(
+    tx,
+    { actorType: actor.type, actorId: actor.id, ip: actor.ip, action: "request.submit", requestId, fromState: null, toState: "submitted", data: revisionData(valid) },
+    now,
+  );
+}
+
+function revisionData(valid: ValidSubmission): Record<string, unknown> {
+  return {
+    fingerprint: valid.checked.facts.fingerprint,
+    userIds: valid.certifyUserIds,
+    agreementSha256: valid.agreement.sha256,
+    agreementFileName: valid.agreement.fileName,
+  };
+}
+
+function asKeyProblem(problem: PolicyProblem): FormProblem {
+  return { field: "key", ...problem };
+}
+
+function statusFor(problems: ReadonlyArray<{ code: string }>): number {
+  return problems.some((p) => p.code.endsWith("TOO_LARGE")) ? 413 : 400;
+}
+
+/** Stores the verified signature re-encoded from its packets, never the upload's surrounding text. */
+async function armorSignature(signature: Uint8Array): Promise<string> {
+  const text = Buffer.from(signature).toString("utf8");
+  const parsed = text.includes("-----BEGIN PGP SIGNATURE-----")
+    ? await openpgp.readSignature({ armoredSignature: text })
+    : await openpgp.readSignature({ binarySignature: signature });
+  return parsed.armor();
+}

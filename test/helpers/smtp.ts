@@ -1,0 +1,61 @@
+import { SMTPServer } from "smtp-server";
+import type { AddressInfo } from "node:net";
+
+export interface ReceivedMail {
+  from: string;
+  to: string[];
+  raw: string;
+}
+
+/**
+ * A real SMTP server in the test process. `down` makes it refuse every message with a
+ * temporary 451, as a mail server in trouble does; `permanent` refuses with 550.
+ */
+export class TestSmtpServer {
+  readonly received: ReceivedMail[] = [];
+  mode: "up" | "down" | "permanent" = "up";
+  private readonly server: SMTPServer;
+
+  constructor() {
+    this.server = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ["STARTTLS"],
+      logger: false,
+      onData: (stream, session, callback) => {
+        const chunks: Buffer[] = [];
+        stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+        stream.on("end", () => {
+          if (this.mode === "down") return callback(Object.assign(new Error("Service temporarily unavailable"), { responseCode: 451 }));
+          if (this.mode === "permanent") return callback(Object.assign(new Error("Mailbox unavailable"), { responseCode: 550 }));
+          this.received.push({
+            from: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
+            to: session.envelope.rcptTo.map((r) => r.address),
+            raw: Buffer.concat(chunks).toString("utf8"),
+          });
+          callback();
+        });
+      },
+    });
+  }
+
+  async start(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
+    const { port } = this.server.server.address() as AddressInfo;
+    return `smtp://127.0.0.1:${port}`;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/** The decoded text of a received message (quoted-printable soft breaks removed). */
+export function mailText(mail: ReceivedMail): string {
+  return mail.raw.replace(/=\r?\n/g, "").replace(/=3D/g, "=");
+}
+
+export function findLink(mail: ReceivedMail, pathPrefix: string): string {
+  const match = new RegExp(`https?://[^\\s"<>]+${pathPrefix.replace(/[/?]/g, "\\$&")}[^\\s"<>]*`).exec(mailText(mail));
+  if (!match) throw new Error(`no link to ${pathPrefix} in mail`);
+  return match[0];
+}
