@@ -1,9 +1,12 @@
 import { buildApp } from "./app.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { deployMigrations, MigrationStateError } from "./db/migrations.ts";
+import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 
 async function main(): Promise<void> {
+  // A .env file beside the project is optional; real environment variables win over it.
+  if (existsSync(".env")) process.loadEnvFile(".env");
   const config = loadConfig(process.env);
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   if (config.AUTO_MIGRATE) await deployMigrations(config.databaseUrl);

@@ -1,0 +1,122 @@
+import assert from "node:assert/strict";
+import { readdir, readFile } from "node:fs/promises";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { SCRUBBED } from "../../src/repositories/outbox.ts";
+import { MAX_ATTEMPTS, retryDelayMs } from "../../src/services/mail-delivery.ts";
+import { createTestApp, type TestApp } from "../helpers/app.ts";
+import { Browser } from "../helpers/http.ts";
+import { TestSmtpServer } from "../helpers/smtp.ts";
+
+describe("mail delivery through the outbox", () => {
+  let smtp: TestSmtpServer;
+  let t: TestApp;
+
+  before(async () => {
+    smtp = new TestSmtpServer();
+    t = await createTestApp({ SMTP_URL: await smtp.start(), SIGNIN_RATE_PER_ADDRESS: "50" });
+  });
+  after(async () => {
+    await t.close();
+    await smtp.stop();
+  });
+
+  async function queueSignIn(address: string) {
+    const response = await new Browser(t.app).postForm("/sign-in", { address }, "/sign-in");
+    assert.equal(response.statusCode, 200);
+  }
+
+  it("loses nothing during an outage and sends each email exactly once after it", async () => {
+    smtp.mode = "down";
+    for (const n of [1, 2, 3]) await queueSignIn(`outage${n}@example.org`);
+    await t.app.mail.deliverDue();
+    assert.equal(smtp.received.length, 0);
+    const waiting = await t.app.db.outboxEmail.findMany({ where: { recipient: { startsWith: "outage" } } });
+    assert.equal(waiting.length, 3);
+    assert.ok(waiting.every((row) => row.status === "pending" && row.attempts === 1 && /451/.test(row.lastError ?? "")));
+
+    // Not due yet: nothing is retried before its backoff.
+    smtp.mode = "up";
+    await t.app.mail.deliverDue();
+    assert.equal(smtp.received.length, 0);
+
+    t.clock.now = new Date(t.clock.now.getTime() + retryDelayMs(1));
+    await Promise.all([t.app.mail.deliverDue(), t.app.mail.deliverDue()]);
+    await t.app.mail.deliverDue();
+    const recipients = smtp.received.flatMap((m) => m.to).sort();
+    assert.deepEqual(recipients, ["outage1@example.org", "outage2@example.org", "outage3@example.org"]);
+    const sent = await t.app.db.outboxEmail.findMany({ where: { recipient: { startsWith: "outage" } } });
+    assert.ok(sent.every((row) => row.status === "sent" && row.sentAt !== null));
+    // The sign-in links do not stay in the database after delivery.
+    assert.ok(sent.every((row) => row.html === SCRUBBED && row.text === SCRUBBED));
+  });
+
+  it("backs off exponentially up to an hour", () => {
+    assert.deepEqual([1, 2, 3, 4].map(retryDelayMs), [30_000, 60_000, 120_000, 240_000]);
+    assert.equal(retryDelayMs(20), 3_600_000);
+  });
+
+  it("marks an email failed after a permanent refusal, for staff to see", async () => {
+    smtp.mode = "permanent";
+    await queueSignIn("bounce@example.org");
+    await t.app.mail.deliverDue();
+    smtp.mode = "up";
+    const row = await t.app.db.outboxEmail.findFirstOrThrow({ where: { recipient: "bounce@example.org" } });
+    assert.equal(row.status, "failed");
+    assert.match(row.lastError ?? "", /550/);
+  });
+
+  it("gives up after the last attempt", async () => {
+    smtp.mode = "down";
+    await queueSignIn("never@example.org");
+    for (let i = 0; i < MAX_ATTEMPTS; i++) {
+      await t.app.mail.deliverDue();
+      t.clock.now = new Date(t.clock.now.getTime() + retryDelayMs(20));
+    }
+    smtp.mode = "up";
+    const row = await t.app.db.outboxEmail.findFirstOrThrow({ where: { recipient: "never@example.org" } });
+    assert.equal(row.status, "failed");
+    assert.equal(row.attempts, MAX_ATTEMPTS);
+    assert.equal(smtp.received.filter((m) => m.to.includes("never@example.org")).length, 0);
+  });
+
+  it("does not send a sign-in link that expired while the server was down", async () => {
+    smtp.mode = "down";
+    await queueSignIn("stale@example.org");
+    await t.app.mail.deliverDue();
+    smtp.mode = "up";
+    t.clock.now = new Date(t.clock.now.getTime() + 16 * 60_000);
+    await t.app.mail.deliverDue();
+    const row = await t.app.db.outboxEmail.findFirstOrThrow({ where: { recipient: "stale@example.org" } });
+    assert.equal(row.status, "expired");
+    assert.equal(smtp.received.filter((m) => m.to.includes("stale@example.org")).length, 0);
+  });
+
+  it("puts only the verified address in the envelope and fixed text in the subject", async () => {
+    smtp.received.length = 0;
+    await queueSignIn("envelope@example.org");
+    await t.app.mail.deliverDue();
+    const [mail] = smtp.received;
+    assert.deepEqual(mail?.to, ["envelope@example.org"]);
+    assert.match(mail?.raw ?? "", /^Subject: Your Keysign sign-in link\r?$/m);
+    assert.match(mail?.raw ?? "", /^To: envelope@example.org\r?$/m);
+  });
+});
+
+describe("mail without an SMTP server", () => {
+  it("writes .eml files to the data directory and logs nothing but the link", async () => {
+    const t = await createTestApp();
+    try {
+      await new Browser(t.app).postForm("/sign-in", { address: "file@example.org" }, "/sign-in");
+      await t.app.mail.deliverDue();
+      const dir = path.join(t.dataDir, "mail");
+      const files = (await readdir(dir)).filter((f) => f.endsWith(".eml"));
+      assert.equal(files.length, 1);
+      const eml = await readFile(path.join(dir, files[0]!), "utf8");
+      assert.match(eml, /^To: file@example.org$/m);
+      assert.match(eml, /\/sign-in\/link\?token=/);
+    } finally {
+      await t.close();
+    }
+  });
+});
