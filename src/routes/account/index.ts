@@ -6,9 +6,9 @@ import { accountModel } from "../../presenters/account.ts";
 import { listAddresses } from "../../repositories/applicants.ts";
 import { LINK_TTL_MINUTES } from "../../services/auth.ts";
 
-const AddressBody = Type.Object({ _csrf: Type.String(), address: Type.String({ maxLength: 320, default: "" }) });
+const AddressBody = Type.Object({ _csrf: Type.Optional(Type.String()), address: Type.String({ maxLength: 320, default: "" }) });
 const TokenQuery = Type.Object({ token: Type.String({ maxLength: 64, default: "" }) });
-const TokenBody = Type.Object({ _csrf: Type.String(), token: Type.String({ maxLength: 64, default: "" }) });
+const TokenBody = Type.Object({ _csrf: Type.Optional(Type.String()), token: Type.String({ maxLength: 64, default: "" }) });
 
 const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // Confirmation links are opened from the mailbox being confirmed, which may be another
@@ -18,7 +18,7 @@ const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.render("account/confirm-address.hbs", { title: "Confirm address", token: request.query.token, ...link });
   });
 
-  app.post("/addresses/confirm", { schema: { body: TokenBody }, preHandler: app.csrfProtection }, async (request, reply) => {
+  app.post("/addresses/confirm", { schema: { body: TokenBody }, preValidation: app.csrfProtection }, async (request, reply) => {
     const { address } = await app.auth.confirmAddress(request.body.token, request.ip);
     return reply.render("account/address-confirmed.hbs", { title: "Address confirmed", address });
   });
@@ -28,7 +28,7 @@ const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.render("account/index.hbs", accountModel(addresses, {}));
   });
 
-  app.post("/addresses", { schema: { body: AddressBody }, preHandler: [requireApplicant, app.csrfProtection] }, async (request, reply) => {
+  app.post("/addresses", { schema: { body: AddressBody }, preValidation: app.csrfProtection, preHandler: requireApplicant }, async (request, reply) => {
     const applicantId = applicantOf(request);
     try {
       const address = await app.auth.requestAddressConfirmation({ applicantId, address: request.body.address, ip: request.ip });

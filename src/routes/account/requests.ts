@@ -17,7 +17,7 @@ import { checked, field, fieldList, readMultipartForm, type MultipartForm } from
 
 const IdParams = Type.Object({ id: Type.String({ format: "uuid" }) });
 const AgreementParams = Type.Object({ id: Type.String({ format: "uuid" }), agreementId: Type.String({ format: "uuid" }) });
-const VersionBody = Type.Object({ _csrf: Type.String(), version: Type.Integer({ minimum: 1 }) });
+const VersionBody = Type.Object({ _csrf: Type.Optional(Type.String()), version: Type.Integer({ minimum: 1 }) });
 
 /** The applicant's requests. Every route needs a signed-in applicant; services enforce ownership (404 otherwise). */
 const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -30,12 +30,12 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get("/new", async (_request, reply) => reply.render("account/key-step.hbs", keyStepModel("/requests/new", false)));
 
-  app.post("/new", { preHandler: app.csrfProtection }, async (request, reply) => {
+  app.post("/new", { preValidation: app.csrfProtection }, async (request, reply) => {
     const form = await readMultipartForm(request.body);
     return showDetailsStep(reply, applicantOf(request), form, "/requests", false);
   });
 
-  app.post("/", { preHandler: app.csrfProtection }, async (request, reply) => {
+  app.post("/", { preValidation: app.csrfProtection }, async (request, reply) => {
     const form = await readMultipartForm(request.body);
     const applicantId = applicantOf(request);
     const input = submissionFrom(form, applicantId, request.ip);
@@ -52,7 +52,7 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.render("account/request.hbs", requestDetailModel(detail));
   });
 
-  app.post("/:id/withdraw", { schema: { params: IdParams, body: VersionBody }, preHandler: app.csrfProtection }, async (request, reply) => {
+  app.post("/:id/withdraw", { schema: { params: IdParams, body: VersionBody }, preValidation: app.csrfProtection }, async (request, reply) => {
     await app.requests.withdraw(request.params.id, applicantOf(request), request.body.version, request.ip);
     return reply.redirect(`/requests/${request.params.id}`, 303);
   });
@@ -75,14 +75,14 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.render("account/key-step.hbs", { ...keyStepModel(`/requests/${detail.id}/revise/key`, true), version: detail.version });
   });
 
-  app.post("/:id/revise/key", { schema: { params: IdParams }, preHandler: app.csrfProtection }, async (request, reply) => {
+  app.post("/:id/revise/key", { schema: { params: IdParams }, preValidation: app.csrfProtection }, async (request, reply) => {
     const applicantId = applicantOf(request);
     const form = await readMultipartForm(request.body);
     await app.requests.detailFor(request.params.id, applicantId);
     return showDetailsStep(reply, applicantId, form, `/requests/${request.params.id}/revise`, true);
   });
 
-  app.post("/:id/revise", { schema: { params: IdParams }, preHandler: app.csrfProtection }, async (request, reply) => {
+  app.post("/:id/revise", { schema: { params: IdParams }, preValidation: app.csrfProtection }, async (request, reply) => {
     const applicantId = applicantOf(request);
     const form = await readMultipartForm(request.body);
     const action = `/requests/${request.params.id}/revise`;

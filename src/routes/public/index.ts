@@ -5,11 +5,11 @@ import { KeysignError } from "../../errors.ts";
 import { landingModel } from "../../presenters/landing.ts";
 
 const SignInBody = Type.Object({
-  _csrf: Type.String(),
+  _csrf: Type.Optional(Type.String()),
   address: Type.String({ maxLength: 320, default: "" }),
 });
 const TokenQuery = Type.Object({ token: Type.String({ maxLength: 64, default: "" }) });
-const TokenBody = Type.Object({ _csrf: Type.String(), token: Type.String({ maxLength: 64, default: "" }) });
+const TokenBody = Type.Object({ _csrf: Type.Optional(Type.String()), token: Type.String({ maxLength: 64, default: "" }) });
 
 export default async function publicRoutes(app: FastifyInstance): Promise<void> {
   app.get("/", async (_request, reply) => reply.render("public/landing.hbs", landingModel()));
@@ -23,7 +23,7 @@ export default async function publicRoutes(app: FastifyInstance): Promise<void> 
     "/sign-in",
     {
       schema: { body: SignInBody },
-      preHandler: app.csrfProtection,
+      preValidation: app.csrfProtection,
       config: { rateLimit: { max: app.config.SIGNIN_RATE_PER_IP, timeWindow: LINK_TTL_MINUTES * 60_000 } },
     },
     async (request, reply) => {
@@ -45,7 +45,7 @@ export default async function publicRoutes(app: FastifyInstance): Promise<void> 
     return reply.render("public/sign-in-confirm.hbs", { title: "Sign in", token, address: link.address });
   });
 
-  app.post("/sign-in/link", { schema: { body: TokenBody }, preHandler: app.csrfProtection }, async (request, reply) => {
+  app.post("/sign-in/link", { schema: { body: TokenBody }, preValidation: app.csrfProtection }, async (request, reply) => {
     const { token } = request.body as { token: string };
     const created = await app.auth.completeSignIn(token, request.ip);
     // A fresh session id at every sign-in; any session this browser had before is ended.
@@ -54,7 +54,7 @@ export default async function publicRoutes(app: FastifyInstance): Promise<void> 
     return reply.redirect("/requests", 303);
   });
 
-  app.post("/sign-out", { schema: { body: Type.Object({ _csrf: Type.String() }) }, preHandler: app.csrfProtection }, async (_request, reply) => {
+  app.post("/sign-out", { schema: { body: Type.Object({ _csrf: Type.Optional(Type.String()) }) }, preValidation: app.csrfProtection }, async (_request, reply) => {
     await reply.endSession();
     return reply.redirect("/", 303);
   });
