@@ -1,5 +1,4 @@
 import type handlebars from "handlebars";
-import { STATE_LABELS, isRequestState } from "../core/request-lifecycle.ts";
 
 type Engine = typeof handlebars;
 
@@ -21,15 +20,12 @@ export function formatBytes(size: number): string {
   return `${(size / 1024 / 1024).toFixed(1)} MiB`;
 }
 
-/** Template helpers. All return plain strings, which Handlebars escapes like any other value. */
+/**
+ * Template helpers. Formatting is done by the presenters, so helpers stay few and their
+ * names never shadow a view-model property. All return plain values, escaped as usual.
+ */
 export function registerHelpers(engine: Engine): void {
   engine.registerHelper("eq", (a: unknown, b: unknown) => a === b);
-  engine.registerHelper("date", (value: Date | null) => formatDate(value));
-  engine.registerHelper("datetime", (value: Date | null) => formatDateTime(value));
-  engine.registerHelper("fingerprint", (value: string) => formatFingerprintGroups(value));
-  engine.registerHelper("bytes", (value: number) => formatBytes(value));
-  engine.registerHelper("stateLabel", (value: string) => (isRequestState(value) ? STATE_LABELS[value] : value));
-  engine.registerHelper("includes", (list: unknown, value: unknown) => Array.isArray(list) && list.includes(value));
   engine.registerHelper("fieldError", (problems: unknown, field: string) => {
     if (!Array.isArray(problems)) return "";
     return problems

@@ -12,7 +12,7 @@ import {
   type DetailsFormValues,
 } from "../../presenters/requests.ts";
 import { listRequestsOf } from "../../repositories/requests.ts";
-import type { CheckedKey, SubmissionInput } from "../../services/requests.ts";
+import { SECRET_KEY_CODE, type CheckedKey, type SubmissionInput } from "../../services/requests.ts";
 import { checked, field, fieldList, readMultipartForm, type MultipartForm } from "../forms.ts";
 
 const IdParams = Type.Object({ id: Type.String({ format: "uuid" }) });
@@ -104,7 +104,10 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
       checkedKey = await app.requests.checkKey(applicantId, keyBytes(form));
     } catch (error) {
       if (!(error instanceof FormError)) throw error;
-      const model = { ...keyStepModel(reply.request.url, revising), keyText: field(form, "keyText"), problems: error.problems, version: field(form, "version") };
+      // Pasted text comes back for correction, except secret key material, which is never echoed.
+      const secret = error.problems.some((p) => p.code === SECRET_KEY_CODE);
+      const keyText = secret ? "" : field(form, "keyText");
+      const model = { ...keyStepModel(reply.request.url, revising), keyText, problems: error.problems, version: field(form, "version") };
       return reply.render("account/key-step.hbs", model, error.statusCode);
     }
     const values: DetailsFormValues = {

@@ -1,0 +1,24 @@
+import * as openpgp from "openpgp";
+
+export interface TestKey {
+  publicArmored: string;
+  privateArmored: string;
+  fingerprint: string;
+  /** Detached armored signature of `data` made with this key. */
+  sign: (data: Uint8Array) => Promise<string>;
+}
+
+/** A fresh Ed25519 key (with a Curve25519 encryption subkey) made by openpgp.js. */
+export async function makeTestKey(userIDs: Array<{ name: string; email: string }>, date = new Date("2026-01-01T00:00:00Z")): Promise<TestKey> {
+  const { privateKey, publicKey } = await openpgp.generateKey({ type: "curve25519", userIDs, date, format: "armored" });
+  const key = await openpgp.readPrivateKey({ armoredKey: privateKey });
+  return {
+    publicArmored: publicKey,
+    privateArmored: privateKey,
+    fingerprint: key.getFingerprint().toUpperCase(),
+    sign: async (data) => {
+      const message = await openpgp.createMessage({ binary: data });
+      return openpgp.sign({ message, signingKeys: key, detached: true, format: "armored", date: new Date(date.getTime() + 1000) });
+    },
+  };
+}
