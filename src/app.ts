@@ -21,17 +21,25 @@ import publicRoutes from "./routes/public/index.ts";
 import requestRoutes from "./routes/account/requests.ts";
 import { dataPaths, loadOrCreateSecrets, prepareDataDir, sweepStaleTempFiles } from "./storage/data-dir.ts";
 
+/** Anything that takes log lines, as pino's destination does. */
+export interface LogStream {
+  write(line: string): void;
+}
+
 export interface AppOptions {
   config: Config;
   /** The clock; tests pass a fixed one. */
   now?: () => Date;
+  /** Where log lines go (standard output when absent); tests read them. */
+  logStream?: LogStream;
 }
 
 /** Fastify's own options, shared by production and tests so both run the same server. */
-export function serverOptions(config: Config): FastifyServerOptions {
+export function serverOptions(config: Config, logStream?: LogStream): FastifyServerOptions {
   return {
     logger: {
       level: config.LOG_LEVEL,
+      ...(logStream ? { stream: logStream } : {}),
       redact: { paths: ["req.headers.cookie", "req.headers.authorization", 'res.headers["set-cookie"]'], censor: "[redacted]" },
     },
     trustProxy: config.TRUST_PROXY,
@@ -42,7 +50,6 @@ export function serverOptions(config: Config): FastifyServerOptions {
     keepAliveTimeout: 10_000,
     pluginTimeout: 60_000,
     genReqId: () => randomUUID(),
-    requestIdLogLabel: "correlationId",
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 100 },
   };
@@ -50,7 +57,7 @@ export function serverOptions(config: Config): FastifyServerOptions {
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config } = options;
-  const app = Fastify(serverOptions(config)).withTypeProvider<TypeBoxTypeProvider>();
+  const app = Fastify(serverOptions(config, options.logStream)).withTypeProvider<TypeBoxTypeProvider>();
   const paths = dataPaths(config.dataDir);
   await prepareDataDir(paths);
   const now = options.now ?? (() => new Date());

@@ -31,6 +31,8 @@ export interface TestApp {
   dataDir: string;
   /** Moves the app's clock. */
   clock: { now: Date };
+  /** Every log line the app wrote (only when LOG_LEVEL is set to something other than silent). */
+  logs: string[];
   close: () => Promise<void>;
 }
 
@@ -40,13 +42,15 @@ export async function createTestApp(env: Record<string, string> = {}, start = ne
   await copyFile(await templateDatabase(), path.join(dataDir, "keysign.db"));
   const config = loadConfig({ LOG_LEVEL: "silent", MAIL_WORKER: "false", AUTO_MIGRATE: "false", ...env, DATA_DIR: dataDir });
   const clock = { now: start };
-  const app = await buildApp({ config, now: () => clock.now });
+  const logs: string[] = [];
+  const app = await buildApp({ config, now: () => clock.now, logStream: { write: (line: string) => logs.push(line) } });
   await app.ready();
   return {
     app,
     config,
     dataDir,
     clock,
+    logs,
     close: async () => {
       await app.close();
       await rm(dataDir, { recursive: true, force: true });

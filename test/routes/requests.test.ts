@@ -253,3 +253,23 @@ describe("the applicant's requests", () => {
     });
   });
 });
+
+describe("secret keys in the log", () => {
+  it("never writes a refused secret key to the log, even at trace level", async () => {
+    const t = await createTestApp({ LOG_LEVEL: "trace" });
+    try {
+      const key = await makeTestKey([{ name: "Dev", email: "dev@example.org" }]);
+      const dev = await signInAs(t, "dev@example.org");
+      const response = await dev.postMultipart("/requests/new", [{ name: "keyText", value: key.privateArmored }], "/requests/new");
+      assert.equal(response.statusCode, 400);
+      assert.ok(t.logs.some((line) => line.includes("/requests/new")), "the app logged the request");
+      const body = key.privateArmored.split("\n").filter((line) => line.length > 40);
+      for (const line of t.logs) {
+        assert.doesNotMatch(line, /PRIVATE KEY BLOCK/);
+        for (const chunk of body) assert.ok(!line.includes(chunk.slice(0, 32)), "a line of the secret key reached the log");
+      }
+    } finally {
+      await t.close();
+    }
+  });
+});
