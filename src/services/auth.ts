@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { normaliseAddress } from "../core/email-address.ts";
+import { parseRoles, type StaffRole } from "../core/roles.ts";
 import { hashToken, isWellFormedToken, newToken } from "../core/tokens.ts";
 import { ConflictError, KeysignError, ValidationError } from "../errors.ts";
 import type { Tx } from "../db/client.ts";
@@ -32,9 +33,18 @@ export interface LinkInfo {
   accountAddress: string | null;
 }
 
+export interface StaffPrincipal {
+  id: string;
+  email: string;
+  roles: StaffRole[];
+}
+
+export type SessionPrincipal =
+  | { kind: "applicant"; sessionId: string; applicantId: string }
+  | { kind: "staff"; sessionId: string; stage: "password" | "full"; staff: StaffPrincipal };
+
 export interface NewSession {
   token: string;
-  applicantId: string;
   expiresAt: Date;
 }
 
@@ -68,7 +78,7 @@ export class AuthService {
     return { purpose, address: row.address, accountAddress: account?.email ?? null };
   }
 
-  async completeSignIn(token: string, ip: string): Promise<NewSession> {
+  async completeSignIn(token: string, ip: string): Promise<NewSession & { applicantId: string }> {
     const now = this.ctx.now();
     const session = { token: newToken(), expiresAt: new Date(now.getTime() + SESSION_TTL_HOURS * 3_600_000) };
     const applicantId = await this.ctx.db.$transaction(async (tx) => {
@@ -87,11 +97,19 @@ export class AuthService {
     return { ...session, applicantId };
   }
 
-  async findSession(token: string): Promise<{ id: string; applicantId: string } | null> {
+  /** The live session behind a cookie token: an applicant's, or a staff member's (enabled accounts only). */
+  async findSession(token: string): Promise<SessionPrincipal | null> {
     if (!isWellFormedToken(token)) return null;
-    const row = await this.ctx.db.session.findUnique({ where: { tokenHash: hashToken(token) } });
-    if (!row || !row.applicantId || row.expiresAt <= this.ctx.now()) return null;
-    return { id: row.id, applicantId: row.applicantId };
+    const row = await this.ctx.db.session.findUnique({ where: { tokenHash: hashToken(token) }, include: { staff: true } });
+    if (!row || row.expiresAt <= this.ctx.now()) return null;
+    if (row.applicantId) return { kind: "applicant", sessionId: row.id, applicantId: row.applicantId };
+    if (!row.staff || row.staff.disabledAt) return null;
+    return {
+      kind: "staff",
+      sessionId: row.id,
+      stage: row.stage === "full" ? "full" : "password",
+      staff: { id: row.staff.id, email: row.staff.email, roles: parseRoles(row.staff.roles) },
+    };
   }
 
   async endSession(token: string): Promise<void> {

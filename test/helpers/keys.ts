@@ -8,9 +8,9 @@ export interface TestKey {
   sign: (data: Uint8Array) => Promise<string>;
 }
 
-/** A fresh Ed25519 key (with a Curve25519 encryption subkey) made by openpgp.js. */
+/** A fresh v4 Ed25519 key (legacy EdDSA, what GnuPG 2.2 reads) with a Curve25519 encryption subkey, made by openpgp.js. */
 export async function makeTestKey(userIDs: Array<{ name: string; email: string }>, date = new Date("2026-01-01T00:00:00Z")): Promise<TestKey> {
-  const { privateKey, publicKey } = await openpgp.generateKey({ type: "curve25519", userIDs, date, format: "armored" });
+  const { privateKey, publicKey } = await openpgp.generateKey({ type: "ecc", curve: "ed25519Legacy", userIDs, date, format: "armored" });
   const key = await openpgp.readPrivateKey({ armoredKey: privateKey });
   return {
     publicArmored: publicKey,

@@ -1,4 +1,6 @@
-import type { FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from "fastify";
+import { ROLE_LABELS, type StaffRole } from "../../core/roles.ts";
+import { KeysignError } from "../../errors.ts";
 
 /**
  * Named authorisation predicates, used as route `preHandler`s. Handlers never check roles
@@ -15,4 +17,34 @@ export async function requireApplicant(request: FastifyRequest, reply: FastifyRe
 export function applicantOf(request: FastifyRequest): string {
   if (!request.applicantId) throw new Error("applicantOf called on a route without requireApplicant");
   return request.applicantId;
+}
+
+export class ForbiddenError extends KeysignError {
+  constructor(message: string) {
+    super("KEYSIGN_ERR_FORBIDDEN", message, 403);
+  }
+}
+
+/**
+ * Staff with a fully authenticated session (password and second factor) holding at least
+ * one of `roles` (any staff member when none is given). Anybody else is sent to the staff
+ * sign-in page; staff without the role get 403 with the role named.
+ */
+export function requireStaff(...roles: StaffRole[]): preHandlerAsyncHookHandler {
+  return async function staffOnly(request, reply) {
+    const staff = request.staff;
+    if (!staff) {
+      await reply.redirect("/admin/login", 303);
+      return;
+    }
+    if (roles.length > 0 && !roles.some((role) => staff.roles.includes(role))) {
+      throw new ForbiddenError(`This page needs the ${roles.map((r) => ROLE_LABELS[r]).join(" or ")} role. Ask an admin if you need it.`);
+    }
+  };
+}
+
+/** The signed-in staff member; only call behind `requireStaff`. */
+export function staffOf(request: FastifyRequest): { id: string; email: string; roles: StaffRole[] } {
+  if (!request.staff) throw new Error("staffOf called on a route without requireStaff");
+  return request.staff;
 }

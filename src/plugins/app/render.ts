@@ -16,6 +16,7 @@ async function render(app: FastifyInstance): Promise<void> {
         ...model,
         csrfToken: this.generateCsrf(),
         signedIn: this.request.applicantId !== null,
+        staff: this.request.staff,
       });
       return this.code(status).type("text/html; charset=utf-8").send(html);
     },
