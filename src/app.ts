@@ -17,6 +17,7 @@ import services from "./plugins/app/services.ts";
 import session from "./plugins/app/session.ts";
 import { registerErrorHandlers } from "./routes/errors.ts";
 import accountRoutes from "./routes/account/index.ts";
+import adminRoutes from "./routes/admin/index.ts";
 import publicRoutes from "./routes/public/index.ts";
 import requestRoutes from "./routes/account/requests.ts";
 import { dataPaths, loadOrCreateSecrets, prepareDataDir, sweepStaleTempFiles } from "./storage/data-dir.ts";
@@ -89,5 +90,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(publicRoutes);
   await app.register(accountRoutes, { prefix: "/account" });
   await app.register(requestRoutes, { prefix: "/requests" });
+  await app.register(adminRoutes, { prefix: "/admin" });
   return app;
 }

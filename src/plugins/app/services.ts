@@ -6,6 +6,8 @@ import { AuthService } from "../../services/auth.ts";
 import type { ServiceContext } from "../../services/context.ts";
 import { MailDelivery } from "../../services/mail-delivery.ts";
 import { RequestService } from "../../services/requests.ts";
+import { ReviewService } from "../../services/review.ts";
+import { StaffAuthService } from "../../services/staff-auth.ts";
 import { FileStore } from "../../storage/file-store.ts";
 import type { DataPaths } from "../../storage/data-dir.ts";
 
@@ -17,6 +19,8 @@ declare module "fastify" {
     mail: MailDelivery;
     auth: AuthService;
     requests: RequestService;
+    staffAuth: StaffAuthService;
+    review: ReviewService;
     files: FileStore;
   }
 }
@@ -56,6 +60,8 @@ async function services(app: FastifyInstance, opts: ServicesOptions): Promise<vo
   app.decorate("mail", mail);
   app.decorate("auth", new AuthService(ctx));
   app.decorate("requests", new RequestService(ctx));
+  app.decorate("staffAuth", new StaffAuthService(ctx));
+  app.decorate("review", new ReviewService(ctx));
 
   app.addHook("onReady", async () => {
     if (opts.config.MAIL_WORKER) mail.start();

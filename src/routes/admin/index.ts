@@ -1,0 +1,13 @@
+import type { FastifyPluginAsync } from "fastify";
+import authRoutes from "./auth.ts";
+import staffRoutes from "./staff.ts";
+import reviewRoutes from "./requests.ts";
+
+/** The staff side, under /admin. Each file guards its own routes with the predicates of authorization.ts. */
+const adminRoutes: FastifyPluginAsync = async (app) => {
+  await app.register(authRoutes);
+  await app.register(staffRoutes, { prefix: "/staff" });
+  await app.register(reviewRoutes);
+};
+
+export default adminRoutes;
