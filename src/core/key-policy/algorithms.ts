@@ -75,10 +75,12 @@ export function readKeyAlgorithm(body: Uint8Array): KeyAlgorithm {
 }
 
 function namedAlgorithm(id: number): string {
+  // The RFC 9580 algorithms are readable by GnuPG 2.4+ only; openpgp.js makes them for
+  // `type: "curve25519"` even in v4 keys, where `type: "ecc"` gives the legacy form GnuPG 2.2 reads.
   const names: Record<number, string> = {
-    25: "X25519",
+    25: "X25519 in the RFC 9580 format (algorithm 25), which GnuPG 2.2 cannot read",
     26: "X448",
-    27: "Ed25519 in the RFC 9580 format",
+    27: 'Ed25519 in the RFC 9580 format (algorithm 27), which GnuPG 2.2 cannot read (in openpgp.js use type "ecc")',
     28: "Ed448",
   };
   return names[id] ?? `unknown public-key algorithm ${id}`;

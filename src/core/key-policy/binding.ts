@@ -21,7 +21,11 @@ export interface Verifier {
 /** What a signature covers: the shapes openpgp.js hashes for each signature class. */
 export type SignedData = { key: PublicKeyPacket; userID: { write(): Uint8Array } } | { key: PublicKeyPacket; bind?: PublicSubkeyPacket };
 
-export type Selection = { state: "valid"; signature: ParsedSignature } | { state: "expired" | "none" };
+export type Selection =
+  | { state: "valid"; signature: ParsedSignature }
+  | { state: "weak"; signature: ParsedSignature }
+  | { state: "expired" }
+  | { state: "none" };
 
 /** MD5, SHA-1 and RIPEMD-160 (RFC 9580 §9.5): collisions are practical or close to it. */
 export function isWeakHash(hashAlgorithm: number): boolean {
@@ -43,7 +47,15 @@ export function isIssuedBy(signature: ParsedSignature, key: PublicKeyPacket | Pu
   return !badKeyId && !badFingerprint;
 }
 
-/** Newest self-signature of one of `types` that verifies; see the time rules above. */
+/**
+ * Newest self-signature of one of `types` that verifies; see the time rules above.
+ *
+ * "weak" reports a signature with a weak hash that we could not verify but that would be the
+ * newest: openpgp.js refuses to check EdDSA/ECDSA signatures whose digest is shorter than the
+ * curve (SHA-1 on Ed25519), while GnuPG 2.2 accepts them, so skipping it would let an older
+ * signature stand in for the one GnuPG uses. Reporting it makes the key be refused for its
+ * hash; this can only refuse more, never accept more.
+ */
 export async function selectNewest(
   signatures: readonly ParsedSignature[],
   types: readonly number[],
@@ -58,13 +70,19 @@ export async function selectNewest(
     // Newest first; among equal times the later packet wins, so the choice is deterministic.
     .sort((a, b) => createdAt(b.signature).getTime() - createdAt(a.signature).getTime() || b.index - a.index);
   for (const { signature } of candidates) {
-    if (!(await verifies(signature, verifier.primary, data, verifier.config))) continue;
-    return isExpired(signature, verifier.now) ? { state: "expired" } : { state: "valid", signature };
+    if (await verifies(signature, verifier.primary, data, verifier.config)) {
+      return isExpired(signature, verifier.now) ? { state: "expired" } : { state: "valid", signature };
+    }
+    if (isWeakHash(signature.layout.hashAlgorithm)) return { state: "weak", signature };
   }
   return { state: "none" };
 }
 
-/** A revocation counts from its creation on, whatever its hash: refusing on a weak one fails safe. */
+/**
+ * A revocation counts from its creation on, whatever its hash. One with a weak hash that
+ * openpgp.js will not check (see `selectNewest`) counts too: GnuPG 2.2 would honour it, and
+ * treating it as a revocation can only refuse.
+ */
 export async function hasRevocation(
   signatures: readonly ParsedSignature[],
   type: number,
@@ -74,6 +92,7 @@ export async function hasRevocation(
   for (const signature of signatures) {
     if (signature.layout.signatureType !== type || !isIssuedBy(signature, verifier.primary)) continue;
     if (createdAt(signature) > verifier.now) continue;
+    if (isWeakHash(signature.layout.hashAlgorithm)) return true;
     if (await verifies(signature, verifier.primary, data, verifier.config)) return true;
   }
   return false;
@@ -89,24 +108,29 @@ export interface BackSignature {
   signature: ParsedSignature;
 }
 
-export async function findBackSignature(binding: ParsedSignature, subkey: PublicSubkeyPacket, verifier: Verifier): Promise<BackSignature | null> {
+export type BackSignatureSearch = { state: "valid"; back: BackSignature } | { state: "weak"; signature: ParsedSignature } | { state: "none" };
+
+/** The first valid back-signature, hashed area first; a weak-hash one is reported as in `selectNewest`. */
+export async function findBackSignature(binding: ParsedSignature, subkey: PublicSubkeyPacket, verifier: Verifier): Promise<BackSignatureSearch> {
   const areas = [
     { location: "hashed" as const, subpackets: binding.layout.hashed },
     { location: "unhashed" as const, subpackets: binding.layout.unhashed },
   ];
+  let weak: ParsedSignature | null = null;
   for (const { location, subpackets } of areas) {
     for (const embedded of findSubpackets(subpackets, SUBPACKET.embeddedSignature)) {
       const signature = parseSignature(embedded.body);
-      if (signature && (await isValidBackSignature(signature, subkey, verifier))) return { location, signature };
+      if (signature === null || !isBackSignatureCandidate(signature, subkey, verifier)) continue;
+      if (await verifies(signature, subkey, { key: verifier.primary, bind: subkey }, verifier.config)) return { state: "valid", back: { location, signature } };
+      if (isWeakHash(signature.layout.hashAlgorithm)) weak = signature;
     }
   }
-  return null;
+  return weak === null ? { state: "none" } : { state: "weak", signature: weak };
 }
 
-async function isValidBackSignature(signature: ParsedSignature, subkey: PublicSubkeyPacket, verifier: Verifier): Promise<boolean> {
+function isBackSignatureCandidate(signature: ParsedSignature, subkey: PublicSubkeyPacket, verifier: Verifier): boolean {
   if (signature.layout.signatureType !== enums.signature.keyBinding || !isIssuedBy(signature, subkey)) return false;
-  if (!inWindow(signature, subkey.created, verifier.now) || isExpired(signature, verifier.now)) return false;
-  return verifies(signature, subkey, { key: verifier.primary, bind: subkey }, verifier.config);
+  return inWindow(signature, subkey.created, verifier.now) && !isExpired(signature, verifier.now);
 }
 
 /**

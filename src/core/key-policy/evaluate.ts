@@ -55,12 +55,14 @@ export async function evaluateKey(packets: readonly Packet[], options: KeyPolicy
   const keyData = { key: primary.packet };
   if (await hasRevocation(structure.direct.signatures, enums.signature.keyRevocation, keyData, verifier)) return refuse(messages.revoked());
   const users = await sortUsers(structure, verifier);
-  if (users.bound.length === 0) return refuse(messages.noValidUserId());
   const direct = await selectNewest(structure.direct.signatures, [enums.signature.key], keyData, verifier, primary.packet.created);
-  const directSignature = direct.state === "valid" ? direct.signature : null;
+  const directSignature = direct.state === "valid" || direct.state === "weak" ? direct.signature : null;
+  const weak = weakSelfSignatures(directSignature, [...users.weak, ...users.bound]);
+  if (weak.length > 0) return refuse(...weak);
+  if (users.bound.length === 0) return refuse(messages.noValidUserId());
   const expiresAt = primaryExpiry(primary.packet.created, directSignature, users.bound);
   if (expiresAt !== null && expiresAt <= options.now) return refuse(messages.expired(expiresAt));
-  const userIds = checkUsers(users.bound, directSignature);
+  const userIds = checkUsers(users.bound);
   if (!Array.isArray(userIds)) return refuse(...userIds.problems);
   const subkeys = await judgeSubkeys(structure.subkeys, verifier, options.minRsaBits);
   if ("problem" in subkeys) return refuse(subkeys.problem);
@@ -111,13 +113,20 @@ function primaryExpiry(created: Date, direct: ParsedSignature | null, bound: rea
  * subkey its newest binding signature and back-signature. An older SHA-1 self-signature that
  * a newer SHA-256 one supersedes is not on the path; it is stripped, and it is not refused.
  */
-function checkUsers(bound: readonly BoundUser[], direct: ParsedSignature | null): KeptUserId[] | { problems: PolicyProblem[] } {
-  if (direct && isWeakHash(direct.layout.hashAlgorithm)) return { problems: [messages.weakHash(hashName(direct.layout.hashAlgorithm), "direct-key self-signature")] };
+function weakSelfSignatures(direct: ParsedSignature | null, users: readonly BoundUser[]): PolicyProblem[] {
+  const problems: PolicyProblem[] = [];
+  if (direct && isWeakHash(direct.layout.hashAlgorithm)) problems.push(messages.weakHash(hashName(direct.layout.hashAlgorithm), "direct-key self-signature"));
+  for (const user of users) {
+    const hash = user.selfSignature.layout.hashAlgorithm;
+    if (isWeakHash(hash)) problems.push(messages.weakHash(hashName(hash), `self-signature on user ID ${displayUserId(user.raw)}`));
+  }
+  return problems;
+}
+
+function checkUsers(bound: readonly BoundUser[]): KeptUserId[] | { problems: PolicyProblem[] } {
   const problems: PolicyProblem[] = [];
   const kept: KeptUserId[] = [];
   for (const user of bound) {
-    const hash = user.selfSignature.layout.hashAlgorithm;
-    if (isWeakHash(hash)) problems.push(messages.weakHash(hashName(hash), `self-signature on user ID ${displayUserId(user.raw)}`));
     const checked = checkUserId(user.raw);
     if (checked.ok) kept.push({ ...user, facts: checked.facts });
     else problems.push(checked.problem);
@@ -140,24 +149,11 @@ async function judgeSubkeys(
   const judgement: SubkeyJudgement = { kept: [], warnings: [] };
   for (const component of components) {
     const verdict = await judgeSubkey(component, verifier, minRsaBits);
-    if (!verdict.kept) {
-      judgement.warnings.push(messages.warnSubkeyRemoved(verdict.fingerprint, verdict.reason));
-      continue;
-    }
-    const weak = weakSubkeySignature(verdict.subkey);
-    if (weak) return { problem: weak };
-    judgement.kept.push(verdict.subkey);
+    if (verdict.kind === "weak") return { problem: verdict.problem };
+    if (verdict.kind === "removed") judgement.warnings.push(messages.warnSubkeyRemoved(verdict.fingerprint, verdict.reason));
+    else judgement.kept.push(verdict.subkey);
   }
   return judgement;
-}
-
-function weakSubkeySignature(subkey: KeptSubkey): PolicyProblem | null {
-  const fingerprint = subkey.facts.fingerprint;
-  const bindingHash = subkey.binding.layout.hashAlgorithm;
-  if (isWeakHash(bindingHash)) return messages.weakHash(hashName(bindingHash), `binding signature of subkey ${fingerprint}`);
-  const backHash = subkey.backSignature?.signature.layout.hashAlgorithm;
-  if (backHash !== undefined && isWeakHash(backHash)) return messages.weakHash(hashName(backHash), `back-signature of subkey ${fingerprint}`);
-  return null;
 }
 
 /**

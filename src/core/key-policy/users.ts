@@ -19,6 +19,8 @@ export interface BoundUser {
 
 export interface UserSorting {
   bound: BoundUser[];
+  /** User IDs whose newest self-signature uses a weak hash (see `selectNewest`); the key is refused. */
+  weak: BoundUser[];
   unbound: Uint8Array[];
   revoked: Uint8Array[];
   attributes: number;
@@ -29,7 +31,7 @@ export interface UserSorting {
 const CERTIFICATIONS = [enums.signature.certGeneric, enums.signature.certPersona, enums.signature.certCasual, enums.signature.certPositive];
 
 export async function sortUsers(structure: CertificateStructure, verifier: Verifier): Promise<UserSorting> {
-  const sorting: UserSorting = { bound: [], unbound: [], revoked: [], attributes: 0, foreignSignatures: countForeign(structure.direct.signatures, verifier) };
+  const sorting: UserSorting = { bound: [], weak: [], unbound: [], revoked: [], attributes: 0, foreignSignatures: countForeign(structure.direct.signatures, verifier) };
   sorting.foreignSignatures += structure.direct.unreadable;
   for (const user of structure.users) {
     sorting.foreignSignatures += countForeign(user.signatures, verifier) + user.unreadable;
@@ -50,6 +52,7 @@ async function sortUserId(user: UserComponent, verifier: Verifier, sorting: User
   }
   const selection = await selectNewest(user.signatures, CERTIFICATIONS, data, verifier, verifier.primary.created);
   if (selection.state === "valid") sorting.bound.push({ raw: user.raw, selfSignature: selection.signature });
+  else if (selection.state === "weak") sorting.weak.push({ raw: user.raw, selfSignature: selection.signature });
   else sorting.unbound.push(user.raw);
 }
 
