@@ -9,12 +9,13 @@ export const EMAIL_SUBJECTS = {
   "sign-in": "Your Keysign sign-in link",
   "confirm-address": "Confirm this address for Keysign",
   "request-received": "We received your certification request",
+  "staff-invite": "You are invited to the Keysign staff",
 } as const;
 
 export type EmailTemplate = keyof typeof EMAIL_SUBJECTS;
 
 /** Templates whose body holds a secret link; the outbox scrubs them once handled. */
-export const SENSITIVE_TEMPLATES: ReadonlySet<EmailTemplate> = new Set(["sign-in", "confirm-address"]);
+export const SENSITIVE_TEMPLATES: ReadonlySet<EmailTemplate> = new Set(["sign-in", "confirm-address", "staff-invite"]);
 
 export interface RenderedEmail {
   template: EmailTemplate;
