@@ -1,0 +1,9 @@
+/** `npm run bench`: every benchmark, figures printed as Markdown tables. Nothing here is asserted. */
+import os from "node:os";
+import { runHttpLoad } from "./http-load.ts";
+import { runKeyIntake } from "./key-intake.ts";
+
+const only = process.argv[2];
+console.log(`# Keysign benchmarks\n\nNode ${process.version}, ${os.cpus().length} CPU(s) (${os.cpus()[0]?.model ?? "unknown"}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`);
+if (!only || only === "intake") await runKeyIntake();
+if (!only || only === "http") await runHttpLoad();
