@@ -18,8 +18,15 @@ export type ArmorSplit =
 
 const BEGIN_LINE = /^-----BEGIN PGP ([A-Z0-9 ,/]{1,40})-----\s*$/;
 
+/**
+ * Text (binary OpenPGP always starts with a byte that has its high bit set; a UTF-8 byte-order
+ * mark is skipped) containing an armor header line anywhere, so that text pasted around a
+ * block gets a message about that text rather than "not OpenPGP".
+ */
 export function looksArmored(bytes: Uint8Array): boolean {
-  return /^\uFEFF?\s*-----BEGIN /.test(Buffer.from(bytes.subarray(0, 64)).toString("latin1"));
+  const start = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+  if (((bytes[start] ?? 0) & 0x80) !== 0) return false;
+  return Buffer.from(bytes).includes("-----BEGIN ");
 }
 
 /** Splits armored text into blocks; only blank lines may appear between and around them. */

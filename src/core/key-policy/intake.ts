@@ -67,8 +67,9 @@ async function armoredStreams(bytes: Uint8Array, config: Config): Promise<Stream
   const streams: Stream[] = [];
   for (const block of split.blocks) {
     const data = await dearmor(block.text, config);
-    if (data === null) return messages.malformed(`the armored block "${block.label}" is damaged`);
-    streams.push({ label: block.label, scan: scanPackets(data) });
+    // A foreign block the library cannot decode is reported by its label (see checkShape).
+    if (data === null && block.label === "PUBLIC KEY BLOCK") return messages.malformed(`the armored block "${block.label}" is damaged`);
+    streams.push({ label: block.label, scan: data === null ? { complete: false, packets: [] } : scanPackets(data) });
   }
   return streams;
 }
