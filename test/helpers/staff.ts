@@ -1,8 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { hashPassword, verifyPassword } from "../../src/core/password-policy.ts";
+import { hashPassword } from "../../src/core/password-policy.ts";
 import { serialiseRoles, type StaffRole } from "../../src/core/roles.ts";
-import { hashToken, newToken } from "../../src/core/tokens.ts";
-import { newTotpSecret } from "../../src/core/totp.ts";
+import { newTotpSecret, totpCode, totpStep, TOTP_WINDOW } from "../../src/core/totp.ts";
 import type { TestApp } from "./app.ts";
 import { Browser } from "./http.ts";
 
@@ -12,6 +11,9 @@ export interface CreatedStaff {
   password: string;
   totpSecret: string;
 }
+
+/** Passwords of the accounts made by createStaff, so signInStaff needs only the address. */
+const passwords = new WeakMap<TestApp, Map<string, string>>();
 
 /** A staff account with a password and an enrolled second factor, written straight to the database. */
 export async function createStaff(t: TestApp, opts: { email: string; roles: StaffRole[]; disabled?: boolean }): Promise<CreatedStaff> {
@@ -30,29 +32,40 @@ export async function createStaff(t: TestApp, opts: { email: string; roles: Staf
       createdAt: t.clock.now,
     },
   });
+  const known = passwords.get(t) ?? new Map<string, string>();
+  known.set(opts.email, password);
+  passwords.set(t, known);
   return { id, email: opts.email, password, totpSecret };
 }
 
 /**
- * A browser signed in as a staff member with both factors. For now the session is planted in
- * the database; the staff sign-in tests cover the real pages.
+ * The TOTP code to type now. A code is accepted once, so when a test signs the same person
+ * in several times at one instant the next step of the window is used, and past the window
+ * the record of used steps is cleared (the replay rule has its own tests).
  */
-export async function signInStaff(t: TestApp, email: string, password?: string): Promise<Browser> {
+export async function currentTotpCode(t: TestApp, email: string): Promise<string> {
   const staff = await t.app.db.staff.findUniqueOrThrow({ where: { email } });
-  if (password !== undefined && !(await verifyPassword(staff.passwordHash, password))) throw new Error(`wrong password for ${email}`);
-  const token = newToken();
-  await t.app.db.session.create({
-    data: {
-      id: randomUUID(),
-      tokenHash: hashToken(token),
-      staffId: staff.id,
-      stage: "full",
-      createdAt: t.clock.now,
-      lastSeenAt: t.clock.now,
-      expiresAt: new Date(t.clock.now.getTime() + 8 * 3_600_000),
-    },
-  });
+  if (!staff.totpSecret) throw new Error(`${email} has no TOTP secret`);
+  const now = totpStep(t.clock.now);
+  const fresh = [now, now + TOTP_WINDOW].find((step) => staff.totpLastStep === null || step > staff.totpLastStep);
+  if (fresh !== undefined) return totpCode(staff.totpSecret, fresh);
+  await t.app.db.staff.update({ where: { email }, data: { totpLastStep: null } });
+  return totpCode(staff.totpSecret, now);
+}
+
+/** A browser signed in as a staff member through the real pages: password, then a TOTP code. */
+export async function signInStaff(t: TestApp, email: string, password?: string): Promise<Browser> {
+  const typed = password ?? passwords.get(t)?.get(email);
+  if (typed === undefined) throw new Error(`no password known for ${email}; pass it to signInStaff`);
   const browser = new Browser(t.app);
-  browser.setCookie("ks_session", token);
+  const first = await browser.postForm("/admin/login", { email, password: typed }, "/admin/login");
+  if (first.statusCode !== 303 || first.headers.location !== "/admin/login/totp") {
+    throw new Error(`staff password step failed for ${email}: ${first.statusCode} ${String(first.headers.location ?? "")}`);
+  }
+  const code = await currentTotpCode(t, email);
+  const second = await browser.postForm("/admin/login/totp", { code }, "/admin/login/totp");
+  if (second.statusCode !== 303 || second.headers.location !== "/admin") {
+    throw new Error(`staff second factor failed for ${email}: ${second.statusCode}`);
+  }
   return browser;
 }

@@ -34,7 +34,8 @@ export function requireStaff(...roles: StaffRole[]): preHandlerAsyncHookHandler 
   return async function staffOnly(request, reply) {
     const staff = request.staff;
     if (!staff) {
-      await reply.redirect("/admin/login", 303);
+      // Half signed in (password only): the second factor comes before anything else.
+      await reply.redirect(request.staffPending ? "/admin/login/totp" : "/admin/login", 303);
       return;
     }
     if (roles.length > 0 && !roles.some((role) => staff.roles.includes(role))) {
@@ -47,4 +48,16 @@ export function requireStaff(...roles: StaffRole[]): preHandlerAsyncHookHandler 
 export function staffOf(request: FastifyRequest): { id: string; email: string; roles: StaffRole[] } {
   if (!request.staff) throw new Error("staffOf called on a route without requireStaff");
   return request.staff;
+}
+
+/** Staff between the password and the second factor: only the code and enrolment pages take them. */
+export async function requirePendingStaff(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  if (request.staffPending) return;
+  await reply.redirect(request.staff ? "/admin" : "/admin/login", 303);
+}
+
+/** The half-signed-in staff member and their session; only call behind `requirePendingStaff`. */
+export function pendingStaffOf(request: FastifyRequest): { staffId: string; sessionId: string } {
+  if (!request.staffPending || !request.sessionId) throw new Error("pendingStaffOf called on a route without requirePendingStaff");
+  return { staffId: request.staffPending.id, sessionId: request.sessionId };
 }
