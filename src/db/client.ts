@@ -8,7 +8,8 @@ export type Tx = Parameters<Parameters<PrismaClient["$transaction"]>[0]>[0];
 /** The one PrismaClient of the process, on the better-sqlite3 driver adapter. */
 export async function openDatabase(databaseUrl: string): Promise<Db> {
   const adapter = new PrismaBetterSQLite3({ url: databaseUrl });
-  const db = new PrismaClient({ adapter });
+  // Writes are serialised by the driver adapter; waiting a while for the lock beats failing a click.
+  const db = new PrismaClient({ adapter, transactionOptions: { maxWait: 10_000, timeout: 20_000 } });
   // WAL lets the mail worker read while a request writes; busy_timeout makes
   // concurrent writers wait for the lock instead of failing at once.
   await db.$queryRawUnsafe("PRAGMA journal_mode = WAL");

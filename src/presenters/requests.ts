@@ -38,10 +38,11 @@ const EVENT_LABELS: Record<string, string> = {
   "request.revoke": "Certification revoked",
 };
 
+/** Only the events listed above reach the applicant; staff notes and partial approvals stay internal. */
 function timelineModel(entries: TimelineEntry[]) {
-  return entries.map((e) => ({
+  return entries.filter((e) => e.action in EVENT_LABELS).map((e) => ({
     at: formatDateTime(e.at),
-    label: EVENT_LABELS[e.action] ?? e.action,
+    label: EVENT_LABELS[e.action],
     toState: e.toState ? STATE_LABELS[e.toState as RequestState] ?? e.toState : null,
     reason: typeof e.data.reason === "string" ? e.data.reason : null,
   }));

@@ -16,6 +16,7 @@ export interface TimelineEntry {
   seq: number;
   at: Date;
   actorType: string;
+  actorId: string | null;
   action: string;
   fromState: string | null;
   toState: string | null;
@@ -49,6 +50,7 @@ export async function listTimeline(db: Db, requestId: string): Promise<TimelineE
     seq: row.seq,
     at: row.at,
     actorType: row.actorType,
+    actorId: row.actorId,
     action: row.action,
     fromState: row.fromState,
     toState: row.toState,

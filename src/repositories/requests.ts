@@ -131,7 +131,7 @@ function stateOf(value: string): RequestState {
   return value;
 }
 
-function parseStrings(text: string): string[] {
+export function parseStrings(text: string): string[] {
   const parsed: unknown = JSON.parse(text);
   return Array.isArray(parsed) ? parsed.filter((v): v is string => typeof v === "string") : [];
 }

@@ -9,6 +9,10 @@ export const EMAIL_SUBJECTS = {
   "sign-in": "Your Keysign sign-in link",
   "confirm-address": "Confirm this address for Keysign",
   "request-received": "We received your certification request",
+  "request-approved": "Your certification request was approved",
+  "request-rejected": "Your certification request was rejected",
+  "changes-requested": "Changes requested on your certification request",
+  "review-digest": "Keysign: certification requests waiting for review",
   "staff-invite": "You are invited to the Keysign staff",
 } as const;
 

@@ -67,3 +67,16 @@ export function staleError(): ConflictError {
     "KEYSIGN_ERR_STALE",
   );
 }
+
+/**
+ * Records a change that does not move the state (an approval short of the quorum, a note)
+ * by bumping the version, so pages loaded before it are stale and concurrent clicks conflict.
+ */
+export async function bumpVersion(tx: Tx, requestId: string, expectedVersion: number, now: Date): Promise<number> {
+  const updated = await tx.request.updateMany({
+    where: { id: requestId, version: expectedVersion },
+    data: { version: expectedVersion + 1, updatedAt: now },
+  });
+  if (updated.count !== 1) throw staleError();
+  return expectedVersion + 1;
+}

@@ -14,6 +14,8 @@ import type { DataPaths } from "../../storage/data-dir.ts";
 declare module "fastify" {
   interface FastifyInstance {
     config: Config;
+    /** The app's clock (fixed in tests). */
+    now: () => Date;
     db: Db;
     dataPaths: DataPaths;
     mail: MailDelivery;
@@ -54,6 +56,7 @@ async function services(app: FastifyInstance, opts: ServicesOptions): Promise<vo
     },
   };
   app.decorate("config", opts.config);
+  app.decorate("now", opts.now);
   app.decorate("db", opts.db);
   app.decorate("dataPaths", opts.paths);
   app.decorate("files", files);

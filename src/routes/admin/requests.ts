@@ -1,6 +1,109 @@
+import { createReadStream } from "node:fs";
+import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { REQUEST_STATES } from "../../core/request-lifecycle.ts";
+import { KeysignError, NotFoundError } from "../../errors.ts";
+import { requireStaff, staffOf } from "../../plugins/app/authorization.ts";
+import { dashboardModel, reviewListModel, staffRequestModel } from "../../presenters/review.ts";
+import { loadRequestDetail } from "../../repositories/requests.ts";
+import { countByState, listForReview, listWaitingFor, loadStaffView, WAITING_FOR_REVIEW } from "../../repositories/review.ts";
+import { readSettings } from "../../repositories/settings.ts";
+import type { StaffActor } from "../../services/review.ts";
 
-/** Review: dashboard, request list and page, decisions. */
-const reviewRoutes: FastifyPluginAsyncTypebox = async () => {};
+const IdParams = Type.Object({ id: Type.String({ format: "uuid" }) });
+const AgreementParams = Type.Object({ id: Type.String({ format: "uuid" }), agreementId: Type.String({ format: "uuid" }) });
+const ListQuery = Type.Object({
+  state: Type.Optional(Type.Union([Type.Literal(""), ...REQUEST_STATES.map((s) => Type.Literal(s))])),
+  q: Type.Optional(Type.String({ maxLength: 200 })),
+  page: Type.Integer({ minimum: 1, maximum: 100_000, default: 1 }),
+});
+const DecisionBody = Type.Object({
+  _csrf: Type.Optional(Type.String()),
+  version: Type.Integer({ minimum: 1 }),
+  reason: Type.String({ maxLength: 8000, default: "" }),
+});
+const NoteBody = Type.Object({ _csrf: Type.Optional(Type.String()), body: Type.String({ maxLength: 8000, default: "" }) });
+
+/** Review: dashboard, request list and page, decisions and notes. */
+const reviewRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const anyStaff = requireStaff();
+  const reviewer = requireStaff("reviewer");
+
+  app.get("/", { preHandler: anyStaff }, async (request, reply) => {
+    const staff = staffOf(request);
+    const [counts, waiting, mine] = await Promise.all([
+      countByState(app.db),
+      listForReview(app.db, { state: undefined, page: 1 }).then((r) => r.items.filter((i) => WAITING_FOR_REVIEW.includes(i.state))),
+      listWaitingFor(app.db, staff.id),
+    ]);
+    return reply.render("admin/dashboard.hbs", dashboardModel({ counts, waiting, mine, now: app.now() }));
+  });
+
+  app.get("/requests", { preHandler: anyStaff, schema: { querystring: ListQuery } }, async (request, reply) => {
+    const filter = { state: request.query.state || undefined, query: request.query.q, page: request.query.page };
+    const { items, total } = await listForReview(app.db, filter);
+    return reply.render("admin/requests/list.hbs", reviewListModel({ items, total, filter, now: app.now() }));
+  });
+
+  app.get("/requests/:id", { preHandler: anyStaff, schema: { params: IdParams } }, async (request, reply) =>
+    renderRequest(request, reply, request.params.id, {}),
+  );
+
+  // Inline for the sandboxed frame on the review page, or as a download.
+  app.get("/requests/:id/agreements/:agreementId", { preHandler: anyStaff, schema: { params: AgreementParams, querystring: Type.Object({ inline: Type.Optional(Type.String()) }) } }, async (request, reply) => {
+    const agreement = await app.db.agreement.findFirst({ where: { id: request.params.agreementId, requestId: request.params.id } });
+    if (!agreement) throw new NotFoundError();
+    const disposition = request.query.inline === "1" ? "inline" : "attachment";
+    return reply
+      .header("Content-Type", "application/pdf")
+      .header("Content-Disposition", `${disposition}; filename="agreement-${agreement.revision}.pdf"`)
+      .header("Content-Security-Policy", "sandbox; frame-ancestors 'self'")
+      .header("X-Frame-Options", "SAMEORIGIN")
+      .header("X-Content-Type-Options", "nosniff")
+      .send(createReadStream(app.files.agreementPath(agreement.storageName)));
+  });
+
+  app.post("/requests/:id/approve", { preValidation: app.csrfProtection, preHandler: reviewer, schema: { params: IdParams, body: DecisionBody } }, async (request, reply) => {
+    await app.review.approve({ requestId: request.params.id, version: request.body.version, staff: actorFrom(request) });
+    return reply.redirect(`/admin/requests/${request.params.id}`, 303);
+  });
+
+  for (const [path, decide] of [
+    ["reject", (input: DecisionInput) => app.review.reject(input)],
+    ["request-changes", (input: DecisionInput) => app.review.requestChanges(input)],
+  ] as const) {
+    app.post(`/requests/:id/${path}`, { preValidation: app.csrfProtection, preHandler: reviewer, schema: { params: IdParams, body: DecisionBody } }, async (request, reply) => {
+      try {
+        await decide({ requestId: request.params.id, version: request.body.version, staff: actorFrom(request), reason: request.body.reason });
+      } catch (error) {
+        if (!(error instanceof KeysignError) || error.statusCode !== 400) throw error;
+        const problems = [{ field: path, code: error.code, message: error.message }];
+        return renderRequest(request, reply, request.params.id, { problems, reason: request.body.reason }, 400);
+      }
+      return reply.redirect(`/admin/requests/${request.params.id}`, 303);
+    });
+  }
+
+  app.post("/requests/:id/notes", { preValidation: app.csrfProtection, preHandler: anyStaff, schema: { params: IdParams, body: NoteBody } }, async (request, reply) => {
+    await app.review.addNote({ requestId: request.params.id, staff: actorFrom(request), body: request.body.body });
+    return reply.redirect(`/admin/requests/${request.params.id}#notes`, 303);
+  });
+
+  async function renderRequest(request: FastifyRequest, reply: FastifyReply, id: string, extra: { problems?: Array<{ field: string; code: string; message: string }>; reason?: string }, status = 200) {
+    const detail = await loadRequestDetail(app.db, id);
+    const view = detail ? await loadStaffView(app.db, id, detail.keys[0]?.revision ?? 1) : null;
+    if (!detail || !view) throw new NotFoundError();
+    const settings = await readSettings(app.db);
+    return reply.render("admin/requests/show.hbs", staffRequestModel({ detail, view, settings, staffId: staffOf(request).id, ...extra }), status);
+  }
+};
+
+type DecisionInput = { requestId: string; version: number; staff: StaffActor; reason: string };
+
+function actorFrom(request: FastifyRequest): StaffActor {
+  const staff = staffOf(request);
+  return { ...staff, ip: request.ip };
+}
 
 export default reviewRoutes;

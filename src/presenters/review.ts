@@ -1,0 +1,129 @@
+import { availableEvents, REQUEST_STATES, STATE_LABELS, type RequestState } from "../core/request-lifecycle.ts";
+import type { Settings } from "../core/settings.ts";
+import type { FormProblem } from "../errors.ts";
+import type { RequestDetail } from "../repositories/requests.ts";
+import { PAGE_SIZE, type ReviewFilter, type ReviewListItem, type StaffView } from "../repositories/review.ts";
+import { formatBytes, formatDate, formatDateTime, formatFingerprintGroups } from "./helpers.ts";
+
+function listItem(item: ReviewListItem, now: Date) {
+  return {
+    id: item.id,
+    state: item.state,
+    stateLabel: STATE_LABELS[item.state],
+    applicantEmail: item.applicantEmail,
+    fingerprint: formatFingerprintGroups(item.fingerprint),
+    userIds: item.userIds,
+    waiting: waitingFor(item.updatedAt, now),
+  };
+}
+
+export function waitingFor(since: Date, now: Date): string {
+  const hours = Math.max(0, Math.floor((now.getTime() - since.getTime()) / 3_600_000));
+  if (hours < 1) return "less than an hour";
+  if (hours < 48) return `${hours} hour${hours === 1 ? "" : "s"}`;
+  return `${Math.floor(hours / 24)} days`;
+}
+
+export function dashboardModel(input: { counts: Record<RequestState, number>; waiting: ReviewListItem[]; mine: ReviewListItem[]; now: Date }) {
+  const oldest = input.waiting[0];
+  return {
+    title: "Dashboard",
+    counts: REQUEST_STATES.map((state) => ({ state, label: STATE_LABELS[state], count: input.counts[state] })),
+    oldest: oldest ? listItem(oldest, input.now) : null,
+    mine: input.mine.map((item) => listItem(item, input.now)),
+  };
+}
+
+export function reviewListModel(input: { items: ReviewListItem[]; total: number; filter: ReviewFilter; now: Date }) {
+  const pages = Math.max(1, Math.ceil(input.total / PAGE_SIZE));
+  const query = (page: number) => new URLSearchParams({ ...(input.filter.state ? { state: input.filter.state } : {}), ...(input.filter.query ? { q: input.filter.query } : {}), page: String(page) }).toString();
+  return {
+    title: "Requests",
+    items: input.items.map((item) => listItem(item, input.now)),
+    total: input.total,
+    q: input.filter.query ?? "",
+    states: REQUEST_STATES.map((state) => ({ state, label: STATE_LABELS[state], selected: state === input.filter.state })),
+    page: input.filter.page,
+    pages,
+    previous: input.filter.page > 1 ? query(input.filter.page - 1) : null,
+    next: input.filter.page < pages ? query(input.filter.page + 1) : null,
+  };
+}
+
+const STAFF_EVENT_LABELS: Record<string, string> = {
+  "request.submit": "Submitted by the applicant",
+  "request.resubmit": "Revised by the applicant",
+  "request.withdraw": "Withdrawn by the applicant",
+  "request.start_review": "Review started",
+  "request.approval": "Approved (quorum not yet reached)",
+  "request.approve": "Approved: quorum reached",
+  "request.enqueue": "Queued for signing",
+  "request.reject": "Rejected",
+  "request.request_changes": "Changes requested",
+  "request.note": "Internal note added",
+};
+
+export function staffRequestModel(input: {
+  detail: RequestDetail;
+  view: StaffView;
+  settings: Settings;
+  staffId: string;
+  problems?: FormProblem[];
+  reason?: string;
+}) {
+  const { detail, view } = input;
+  const key = detail.keys[0];
+  const agreement = detail.agreements[0];
+  const staffEvents = availableEvents(detail.state, "staff");
+  const approvedByMe = view.approvals.some((a) => a.staffId === input.staffId);
+  return {
+    title: "Review request",
+    id: detail.id,
+    version: detail.version,
+    state: detail.state,
+    stateLabel: STATE_LABELS[detail.state],
+    applicantEmail: view.applicantEmail,
+    addresses: view.addresses,
+    licence: detail.licence,
+    projectUrls: detail.projectUrls,
+    attestations: ["Modules are open source under the chosen licence", "No commercial modules will be signed", "The agreement was read and signed"],
+    key: key && {
+      fingerprint: formatFingerprintGroups(key.fingerprint),
+      algorithm: key.facts.algorithm,
+      created: formatDate(key.facts.createdAt),
+      expires: formatDate(key.facts.expiresAt),
+      sha256: key.canonicalSha256,
+      warnings: key.warnings.map((w) => w.message),
+      userIds: key.facts.userIds.map((u) => ({
+        userId: u.userId,
+        requested: key.certifyUserIds.includes(u.userId),
+        confirmed: u.email !== null && view.addresses.some((a) => a.confirmed && a.address === u.email),
+      })),
+      subkeys: key.facts.subkeys.map((s) => ({ fingerprint: formatFingerprintGroups(s.fingerprint), algorithm: s.algorithm, capabilities: s.capabilities.join(", "), expires: formatDate(s.expiresAt) })),
+      revision: key.revision,
+    },
+    agreement: agreement && {
+      id: agreement.id,
+      fileName: agreement.fileName,
+      sha256: agreement.sha256,
+      size: formatBytes(agreement.size),
+      signer: formatFingerprintGroups(agreement.signerFingerprint),
+      signerIsPrimary: key ? agreement.signerFingerprint === key.fingerprint : false,
+    },
+    approvals: view.approvals.map((a) => ({ staffEmail: a.staffEmail, at: formatDateTime(a.at) })),
+    approvalsRequired: input.settings.approvalsRequired,
+    canDecide: staffEvents.includes("approve") || staffEvents.includes("reject"),
+    canApprove: staffEvents.includes("approve") && !approvedByMe,
+    approvedByMe,
+    notes: view.notes.map((n) => ({ staffEmail: n.staffEmail, body: n.body, at: formatDateTime(n.at) })),
+    timeline: detail.timeline.map((e) => ({
+      at: formatDateTime(e.at),
+      label: STAFF_EVENT_LABELS[e.action] ?? e.action,
+      who: e.actorType === "staff" ? (e.actorId ? view.actors.get(e.actorId) ?? "staff" : "staff") : e.actorType,
+      toState: e.toState && e.toState in STATE_LABELS ? STATE_LABELS[e.toState as RequestState] : null,
+      reason: typeof e.data.reason === "string" ? e.data.reason : null,
+    })),
+    problems: input.problems ?? [],
+    reason: input.reason ?? "",
+  };
+}

@@ -1,0 +1,136 @@
+import { isRequestState, REQUEST_STATES, type RequestState } from "../core/request-lifecycle.ts";
+import type { Db } from "../db/client.ts";
+import type { Prisma } from "../generated/prisma/client.ts";
+import { parseStrings } from "./requests.ts";
+
+export const PAGE_SIZE = 25;
+
+export interface ReviewListItem {
+  id: string;
+  state: RequestState;
+  applicantEmail: string;
+  fingerprint: string;
+  userIds: string[];
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface ReviewFilter {
+  state?: RequestState;
+  /** A fingerprint (16 or more hex digits, spaces allowed), an email address or a name. */
+  query?: string;
+  page: number;
+}
+
+/** Fingerprint search needs at least 16 hex digits: shorter ones match too much to be meaningful. */
+export function fingerprintQuery(query: string): string | null {
+  const hex = query.replace(/\s+/g, "").toUpperCase();
+  return /^[0-9A-F]{16,40}$/.test(hex) ? hex : null;
+}
+
+function whereFor(filter: ReviewFilter): Prisma.RequestWhereInput {
+  const where: Prisma.RequestWhereInput = filter.state ? { state: filter.state } : {};
+  const query = filter.query?.trim();
+  if (!query) return where;
+  const hex = fingerprintQuery(query);
+  if (hex) return { ...where, keys: { some: { fingerprint: { contains: hex } } } };
+  const text = query.toLowerCase();
+  return {
+    ...where,
+    OR: [
+      { applicant: { addresses: { some: { address: { contains: text } } } } },
+      { keys: { some: { certifyUserIds: { contains: query } } } },
+    ],
+  };
+}
+
+/** Oldest waiting first: the request whose state has not moved for longest leads. */
+export async function listForReview(db: Db, filter: ReviewFilter): Promise<{ items: ReviewListItem[]; total: number }> {
+  const where = whereFor(filter);
+  const [total, rows] = await Promise.all([
+    db.request.count({ where }),
+    db.request.findMany({
+      where,
+      orderBy: [{ updatedAt: "asc" }, { id: "asc" }],
+      skip: (filter.page - 1) * PAGE_SIZE,
+      take: PAGE_SIZE,
+      include: { applicant: { select: { email: true } }, keys: { orderBy: { revision: "desc" }, take: 1 } },
+    }),
+  ]);
+  return {
+    total,
+    items: rows.map((row) => ({
+      id: row.id,
+      state: isRequestState(row.state) ? row.state : "submitted",
+      applicantEmail: row.applicant.email,
+      fingerprint: row.keys[0]?.fingerprint ?? "",
+      userIds: parseStrings(row.keys[0]?.certifyUserIds ?? "[]"),
+      createdAt: row.createdAt,
+      updatedAt: row.updatedAt,
+    })),
+  };
+}
+
+export async function countByState(db: Db): Promise<Record<RequestState, number>> {
+  const groups = await db.request.groupBy({ by: ["state"], _count: { _all: true } });
+  const counts = Object.fromEntries(REQUEST_STATES.map((s) => [s, 0])) as Record<RequestState, number>;
+  for (const group of groups) if (isRequestState(group.state)) counts[group.state] = group._count._all;
+  return counts;
+}
+
+export const WAITING_FOR_REVIEW: RequestState[] = ["submitted", "in_review"];
+
+/** Requests waiting for review whose current revision this staff member has not approved. */
+export async function listWaitingFor(db: Db, staffId: string): Promise<ReviewListItem[]> {
+  const rows = await db.request.findMany({
+    where: { state: { in: WAITING_FOR_REVIEW } },
+    orderBy: { updatedAt: "asc" },
+    include: {
+      applicant: { select: { email: true } },
+      keys: { orderBy: { revision: "desc" }, take: 1 },
+      approvals: { where: { staffId }, select: { revision: true } },
+    },
+  });
+  return rows
+    .filter((row) => !row.approvals.some((a) => a.revision === row.keys[0]?.revision))
+    .map((row) => ({
+      id: row.id,
+      state: isRequestState(row.state) ? row.state : "submitted",
+      applicantEmail: row.applicant.email,
+      fingerprint: row.keys[0]?.fingerprint ?? "",
+      userIds: parseStrings(row.keys[0]?.certifyUserIds ?? "[]"),
+      createdAt: row.createdAt,
+      updatedAt: row.updatedAt,
+    }));
+}
+
+export interface StaffView {
+  applicantEmail: string;
+  addresses: Array<{ address: string; confirmed: boolean }>;
+  /** Approvals of the current revision. */
+  approvals: Array<{ staffId: string; staffEmail: string; at: Date }>;
+  notes: Array<{ staffEmail: string; body: string; at: Date }>;
+  /** Staff emails by id, to name the actors of the timeline. */
+  actors: Map<string, string>;
+}
+
+export async function loadStaffView(db: Db, requestId: string, revision: number): Promise<StaffView | null> {
+  const row = await db.request.findUnique({
+    where: { id: requestId },
+    include: {
+      applicant: { include: { addresses: { orderBy: { createdAt: "asc" } } } },
+      approvals: { where: { revision }, orderBy: { createdAt: "asc" }, include: { staff: { select: { email: true } } } },
+      notes: { orderBy: { createdAt: "asc" }, include: { staff: { select: { email: true } } } },
+    },
+  });
+  if (!row) return null;
+  const staffIds = await db.auditEvent.findMany({ where: { requestId, actorType: "staff" }, select: { actorId: true }, distinct: ["actorId"] });
+  const staff = await db.staff.findMany({ where: { id: { in: staffIds.flatMap((s) => (s.actorId ? [s.actorId] : [])) } }, select: { id: true, email: true } });
+  return {
+    applicantEmail: row.applicant.email,
+    addresses: row.applicant.addresses.map((a) => ({ address: a.address, confirmed: a.confirmedAt !== null })),
+    approvals: row.approvals.map((a) => ({ staffId: a.staffId, staffEmail: a.staff.email, at: a.createdAt })),
+    notes: row.notes.map((n) => ({ staffEmail: n.staff.email, body: n.body, at: n.createdAt })),
+    actors: new Map(staff.map((s) => [s.id, s.email])),
+  };
+}
