@@ -1,6 +1,8 @@
 import { buildApp } from "./app.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { deployMigrations, MigrationStateError } from "./db/migrations.ts";
+import { SETUP_LINK_TTL_HOURS } from "./services/staff-accounts.ts";
+import type { FastifyInstance } from "fastify";
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 
@@ -24,6 +26,17 @@ async function main(): Promise<void> {
 
   await app.listen({ host: config.HOST, port: config.PORT });
   if (!config.SMTP_URL) app.log.info({ mailDir: app.dataPaths.mail }, "no SMTP_URL: emails are written as .eml files");
+  await printFirstAdminLink(app);
+}
+
+/** No default password: with no enabled admin, the console gets a one-time link to create one. */
+async function printFirstAdminLink(app: FastifyInstance): Promise<void> {
+  const link = await app.staffAuth.firstStartSetupLink();
+  if (!link) return;
+  console.log(
+    `\nNo admin account exists yet. Create the first one with this one-time link (it expires in ${SETUP_LINK_TTL_HOURS} hours;` +
+      ` each start without an admin prints a new one):\n\n  ${link}\n`,
+  );
 }
 
 main().catch((error: unknown) => {
