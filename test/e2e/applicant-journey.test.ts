@@ -36,9 +36,9 @@ describe("applicant journey in a real browser", () => {
 
   before(async () => {
     smtp = new TestSmtpServer();
-    // Real clock: the key is made now by gpg.
     t = await createTestApp({ SMTP_URL: await smtp.start(), MAIL_WORKER: "true" }, new Date());
-    t.clock.now = new Date();
+    // The real clock: gpg makes the key now, and a key from the app's future would be refused.
+    Object.defineProperty(t.clock, "now", { get: () => new Date() });
     await t.app.listen({ host: "127.0.0.1", port: 0 });
     base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
     browser = await launchChromium();
@@ -82,7 +82,11 @@ describe("applicant journey in a real browser", () => {
     await page.getByLabel("I have read and signed the Key Signing Agreement.").check();
     await page.getByRole("button", { name: "Submit request" }).click();
 
-    await page.getByRole("heading", { name: "Certification request" }).waitFor();
+    await page.waitForURL(/\/requests\/[0-9a-f-]{36}$/, { timeout: 10_000 }).catch(async (error: unknown) => {
+      const problems = await page.locator(".alert-error").allTextContents();
+      throw new Error(`the request was not created: ${problems.join(" ") || String(error)}`);
+    });
+    await page.getByRole("heading", { name: "Certification request", exact: true }).waitFor();
     const grouped = key.fingerprint.replace(/(.{4})(?!$)/g, "$1 ");
     assert.equal(await page.locator(".state").first().textContent(), "Submitted");
     assert.ok((await page.content()).includes(grouped));
