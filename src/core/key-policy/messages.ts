@@ -218,6 +218,12 @@ export const messages = {
       `the signature was made by ${issuer}, which is not this key nor one of its signing subkeys. Sign with the key you uploaded: ` +
         "`gpg --local-user YOUR-FINGERPRINT --armor --detach-sign FILE`.",
     ),
+  signatureByNonSigningSubkey: (fingerprint: string) =>
+    problem(
+      CODES.signatureWrongKey,
+      `the signature was made by subkey ${fingerprint}, which is not marked for signing. Sign with the primary key or a signing subkey: ` +
+        "`gpg --local-user YOUR-FINGERPRINT --armor --detach-sign FILE`.",
+    ),
   signatureInvalid: () =>
     problem(
       CODES.signatureInvalid,

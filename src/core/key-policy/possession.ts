@@ -34,7 +34,8 @@ export async function verifyPossession(keyBinary: Uint8Array, data: Uint8Array, 
   if (parsed.layout.signatureType !== enums.signature.binary) return fail(messages.signatureType());
   if (isWeakHash(parsed.layout.hashAlgorithm)) return fail(messages.signatureWeakHash(hashName(parsed.layout.hashAlgorithm)));
   const signer = findSigner(evaluated.evaluation, parsed);
-  if (signer === null || !signer.canSign) return fail(messages.signatureWrongKey(describeIssuer(parsed, signer)));
+  if (signer === null) return fail(messages.signatureWrongKey(describeIssuer(parsed)));
+  if (!signer.canSign) return fail(messages.signatureByNonSigningSubkey(formatFingerprint(signer.fingerprint)));
   const timeProblem = checkTime(parsed, signer, options.now);
   if (timeProblem) return fail(timeProblem);
   if (!(await verifiesOver(parsed, signer, data, config))) return fail(messages.signatureInvalid());
@@ -83,8 +84,7 @@ function findSigner(evaluation: Evaluation, signature: ParsedSignature): Signer 
   return signers.find((signer) => signature.packet.issuerKeyID.equals(signer.packet.getKeyID())) ?? null;
 }
 
-function describeIssuer(signature: ParsedSignature, signer: Signer | null): string {
-  if (signer !== null) return `subkey ${formatFingerprint(signer.fingerprint)}, which is not marked for signing,`;
+function describeIssuer(signature: ParsedSignature): string {
   const issuerFingerprint = signature.packet.issuerFingerprint;
   if (issuerFingerprint !== null) return `key ${formatFingerprint(toHex(issuerFingerprint))}`;
   const keyId = signature.packet.issuerKeyID.toHex();
