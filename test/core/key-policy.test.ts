@@ -142,6 +142,12 @@ describe("armor types and packet types", () => {
     await refused(key("clearsigned.asc"), "KEYSIGN_ERR_KEY_WRONG_TYPE", /clear-signed message/);
   });
 
+  it("refuses binary message packets", async () => {
+    const literal = writePacket(TAG.literalData, Buffer.from("b\u0000\u0000\u0000\u0000\u0000hello"));
+    await refused(literal, "KEYSIGN_ERR_KEY_WRONG_TYPE", /this is an OpenPGP message, not a public key/);
+    await refused(Buffer.concat([key("ed25519-good.gpg"), literal]), "KEYSIGN_ERR_KEY_WRONG_TYPE", /OpenPGP message/);
+  });
+
   it("refuses a binary signature", async () => {
     await refused(file("agreement.pdf.sig"), "KEYSIGN_ERR_KEY_WRONG_TYPE", /this is a signature, not a public key/);
   });

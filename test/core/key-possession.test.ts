@@ -131,6 +131,11 @@ describe("verifyPossession refuses", () => {
     assert.equal((await verifyPossession(stripped, agreement, file("agreement.pdf.asc"), OPTIONS)).ok, true);
   });
 
+  it("a signature by a subkey that is not marked for signing", async () => {
+    const result = await verifyPossession(key("rsa-encryption-subkey.asc"), agreement, file("agreement.pdf.encryption-subkey.asc"), OPTIONS);
+    refused(result, "KEYSIGN_ERR_SIGNATURE_WRONG_KEY", /made by subkey [0-9A-F ]{49}, which is not marked for signing/);
+  });
+
   it("secret key material uploaded as the signature", async () => {
     refused(await verifyPossession(alice.minimal, agreement, key("ed25519-good-secret.asc"), OPTIONS), "KEYSIGN_ERR_KEY_SECRET", /^secret key material detected; nothing was stored/);
   });
