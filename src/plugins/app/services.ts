@@ -7,6 +7,7 @@ import type { ServiceContext } from "../../services/context.ts";
 import { MailDelivery } from "../../services/mail-delivery.ts";
 import { RequestService } from "../../services/requests.ts";
 import { ReviewService } from "../../services/review.ts";
+import { SettingsService } from "../../services/settings.ts";
 import { StaffAuthService } from "../../services/staff-auth.ts";
 import { FileStore } from "../../storage/file-store.ts";
 import type { DataPaths } from "../../storage/data-dir.ts";
@@ -23,6 +24,7 @@ declare module "fastify" {
     requests: RequestService;
     staffAuth: StaffAuthService;
     review: ReviewService;
+    settings: SettingsService;
     files: FileStore;
   }
 }
@@ -65,6 +67,7 @@ async function services(app: FastifyInstance, opts: ServicesOptions): Promise<vo
   app.decorate("requests", new RequestService(ctx));
   app.decorate("staffAuth", new StaffAuthService(ctx));
   app.decorate("review", new ReviewService(ctx));
+  app.decorate("settings", new SettingsService(ctx));
 
   app.addHook("onReady", async () => {
     if (opts.config.MAIL_WORKER) mail.start();

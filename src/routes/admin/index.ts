@@ -2,12 +2,16 @@ import type { FastifyPluginAsync } from "fastify";
 import authRoutes from "./auth.ts";
 import staffRoutes from "./staff.ts";
 import reviewRoutes from "./requests.ts";
+import auditRoutes from "./audit.ts";
+import settingsRoutes from "./settings.ts";
 
 /** The staff side, under /admin. Each file guards its own routes with the predicates of authorization.ts. */
 const adminRoutes: FastifyPluginAsync = async (app) => {
   await app.register(authRoutes);
   await app.register(staffRoutes, { prefix: "/staff" });
   await app.register(reviewRoutes);
+  await app.register(auditRoutes);
+  await app.register(settingsRoutes);
 };
 
 export default adminRoutes;

@@ -1,0 +1,27 @@
+import * as openpgp from "openpgp";
+import { SETTING_LIMITS, type Settings } from "../core/settings.ts";
+import type { FormProblem } from "../errors.ts";
+import { formatFingerprintGroups } from "./helpers.ts";
+
+export async function settingsModel(settings: Settings, extra: { problems?: FormProblem[]; values?: Record<string, string | undefined>; saved: boolean }) {
+  return {
+    title: "Settings",
+    saved: extra.saved && !extra.problems,
+    problems: extra.problems ?? [],
+    values: {
+      approvalsRequired: extra.values?.approvalsRequired ?? String(settings.approvalsRequired),
+      certificationValidityDays: extra.values?.certificationValidityDays ?? String(settings.certificationValidityDays),
+      policyUrl: extra.values?.policyUrl ?? settings.policyUrl,
+    },
+    limits: SETTING_LIMITS,
+    master: settings.masterPublicKey ? await masterFacts(settings) : null,
+  };
+}
+
+async function masterFacts(settings: Settings) {
+  const key = await openpgp.readKey({ armoredKey: settings.masterPublicKey });
+  return {
+    fingerprint: formatFingerprintGroups(settings.masterFingerprint),
+    userIds: key.getUserIDs(),
+  };
+}

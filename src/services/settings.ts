@@ -1,0 +1,58 @@
+import { DEFAULT_KEY_POLICY, inspectKey } from "../core/key-policy.ts";
+import * as openpgp from "openpgp";
+import { parseApprovalsRequired, parsePolicyUrl, parseValidityDays, type Settings } from "../core/settings.ts";
+import { FormError, type FormProblem } from "../errors.ts";
+import { appendAuditEvent } from "../repositories/audit.ts";
+import { readSettings, writeSettings } from "../repositories/settings.ts";
+import type { ServiceContext } from "./context.ts";
+
+export interface SettingsInput {
+  approvalsRequired: string;
+  certificationValidityDays: string;
+  policyUrl: string;
+}
+
+type Staff = { id: string; ip: string };
+
+/** Admin settings; every change is audited with its old and new value. */
+export class SettingsService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  read(): Promise<Settings> {
+    return readSettings(this.ctx.db);
+  }
+
+  async update(input: SettingsInput, staff: Staff): Promise<void> {
+    const approvals = parseApprovalsRequired(input.approvalsRequired);
+    const validity = parseValidityDays(input.certificationValidityDays);
+    const policyUrl = parsePolicyUrl(input.policyUrl);
+    const problems: FormProblem[] = [approvals, validity, policyUrl].flatMap((v) =>
+      typeof v === "object" ? [{ field: v.field, code: "KEYSIGN_ERR_SETTING", message: v.message }] : [],
+    );
+    if (problems.length > 0 || typeof approvals !== "number" || typeof validity !== "number" || typeof policyUrl !== "string") throw new FormError(problems);
+    const next = { approvalsRequired: approvals, certificationValidityDays: validity, policyUrl };
+    await this.save(next, staff, "settings.update");
+  }
+
+  /** The master PUBLIC key: the same intake policy as applicants' keys, so a secret key is refused and never stored. */
+  async setMasterKey(upload: Uint8Array, staff: Staff): Promise<void> {
+    const result = await inspectKey(upload, { ...DEFAULT_KEY_POLICY, minRsaBits: this.ctx.config.MIN_RSA_BITS, now: this.ctx.now() });
+    if (!result.ok) throw new FormError(result.problems.map((p) => ({ field: "masterKey", ...p })));
+    const armored = openpgp.armor(openpgp.enums.armor.publicKey, result.minimal);
+    await this.save({ masterPublicKey: armored, masterFingerprint: result.facts.fingerprint }, staff, "settings.master_key");
+  }
+
+  private async save(values: Partial<Settings>, staff: Staff, action: string): Promise<void> {
+    const now = this.ctx.now();
+    await this.ctx.db.$transaction(async (tx) => {
+      const before = await readSettings(tx);
+      await writeSettings(tx, values, staff.id, now);
+      const changes = Object.fromEntries(
+        Object.entries(values)
+          .filter(([key]) => key !== "masterPublicKey")
+          .map(([key, value]) => [key, { from: before[key as keyof Settings], to: value }]),
+      );
+      await appendAuditEvent(tx, { actorType: "staff", actorId: staff.id, ip: staff.ip, action, data: changes }, now);
+    });
+  }
+}
