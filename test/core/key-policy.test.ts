@@ -162,6 +162,25 @@ describe("armor types and packet types", () => {
   });
 });
 
+describe("armor as people paste it", () => {
+  const armored = text(key("ed25519-good.asc"));
+  const variants: Record<string, string> = {
+    "CRLF line endings": armored.replace(/\n/g, "\r\n"),
+    "armor headers": armored.replace("-----\n\n", "-----\nVersion: GnuPG v2\nComment: my key\n\n"),
+    "a byte-order mark": `\uFEFF${armored}`,
+    "trailing spaces": armored.replace(/\n/g, "  \n"),
+    "blank lines around": `\n \n${armored}\n\n`,
+    "no checksum line": armored.replace(/\n=[A-Za-z0-9+/]{4}\n/, "\n"),
+  };
+  for (const [name, variant] of Object.entries(variants)) {
+    it(`accepts ${name}, with the same canonical bytes`, async () => {
+      const reference = await accepted(key("ed25519-good.gpg"));
+      assert.notEqual(variant, armored);
+      assert.deepEqual((await accepted(Buffer.from(variant))).minimal, reference.minimal);
+    });
+  }
+});
+
 describe("malformed input", () => {
   const notAKey = /^this is not an OpenPGP public key: /;
 
