@@ -10,6 +10,7 @@ import { readSettings } from "../repositories/settings.ts";
 import { messageIdDomain, type Actor, type ServiceContext } from "./context.ts";
 import { renderEmail, type EmailTemplate } from "./mail-templates.ts";
 import { applyTransition, bumpVersion, staleError } from "./request-transitions.ts";
+import { sendReviewDigest } from "./review-digest.ts";
 
 export const MAX_REASON_LENGTH = 4000;
 
@@ -24,6 +25,11 @@ export type ApprovalOutcome = { kind: "recorded"; approvals: number; required: n
 
 export class ReviewService {
   constructor(private readonly ctx: ServiceContext) {}
+
+  /** Emails reviewers one summary of the requests that arrived since the last one. */
+  sendDigest(): Promise<number> {
+    return sendReviewDigest(this.ctx);
+  }
 
   /**
    * One approval of the request's current revision. When the quorum of distinct staff is

@@ -248,3 +248,30 @@ describe("staff review", () => {
     assert.match(response.body, /needs the Reviewer role/);
   });
 });
+
+describe("review digest", () => {
+  it("sends reviewers one summary for many new requests, and announces each request once", async () => {
+    const t = await createTestApp();
+    try {
+      await createStaff(t, { email: "r1@keysign.example", roles: ["reviewer"] });
+      await createStaff(t, { email: "r2@keysign.example", roles: ["reviewer", "admin"] });
+      await createStaff(t, { email: "officer@keysign.example", roles: ["signing_officer"] });
+      await createStaff(t, { email: "gone@keysign.example", roles: ["reviewer"], disabled: true });
+      for (const n of [1, 2, 3]) await submitRequest(t, `storm${n}@example.org`);
+      assert.equal(await t.app.review.sendDigest(), 2);
+      const digests = await t.app.db.outboxEmail.findMany({ where: { template: "review-digest" }, orderBy: { recipient: "asc" } });
+      assert.deepEqual(digests.map((d) => d.recipient), ["r1@keysign.example", "r2@keysign.example"]);
+      assert.match(digests[0]!.text, /3 new certification request\(s\)/);
+      assert.match(digests[0]!.text, /storm1@example.org[\s\S]*storm3@example.org/);
+      assert.equal(await t.app.review.sendDigest(), 0);
+      t.clock.now = new Date(t.clock.now.getTime() + 60_000);
+      await submitRequest(t, "later@example.org");
+      assert.equal(await t.app.review.sendDigest(), 2);
+      const latest = await t.app.db.outboxEmail.findFirstOrThrow({ where: { template: "review-digest" }, orderBy: { createdAt: "desc" } });
+      assert.match(latest.text, /1 new certification request/);
+      assert.doesNotMatch(latest.text, /storm1/);
+    } finally {
+      await t.close();
+    }
+  });
+});

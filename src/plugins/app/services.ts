@@ -7,6 +7,7 @@ import type { ServiceContext } from "../../services/context.ts";
 import { MailDelivery } from "../../services/mail-delivery.ts";
 import { RequestService } from "../../services/requests.ts";
 import { ReviewService } from "../../services/review.ts";
+import { DIGEST_INTERVAL_MS } from "../../services/review-digest.ts";
 import { SettingsService } from "../../services/settings.ts";
 import { StaffAuthService } from "../../services/staff-auth.ts";
 import { FileStore } from "../../storage/file-store.ts";
@@ -69,10 +70,16 @@ async function services(app: FastifyInstance, opts: ServicesOptions): Promise<vo
   app.decorate("review", new ReviewService(ctx));
   app.decorate("settings", new SettingsService(ctx));
 
+  // The review digest runs with the mail worker: the process that delivers mail also writes it.
+  let digestTimer: NodeJS.Timeout | null = null;
   app.addHook("onReady", async () => {
-    if (opts.config.MAIL_WORKER) mail.start();
+    if (!opts.config.MAIL_WORKER) return;
+    mail.start();
+    digestTimer = setInterval(() => void app.review.sendDigest().catch((err: unknown) => app.log.error({ err }, "review digest failed")), DIGEST_INTERVAL_MS);
+    digestTimer.unref();
   });
   app.addHook("onClose", async () => {
+    if (digestTimer) clearInterval(digestTimer);
     await mail.stop();
     await opts.db.$disconnect();
   });
