@@ -314,6 +314,10 @@ describe("validity", () => {
     await accepted(key("expired.asc"), { ...OPTIONS, now: new Date("2025-03-01T00:00:00Z") });
   });
 
+  it("takes the expiry from a direct-key self-signature too", async () => {
+    await refused(key("direct-key-expired.asc"), "KEYSIGN_ERR_KEY_EXPIRED", /expired on 2025-12-01T00:00:00\.000Z/);
+  });
+
   it("refuses a revoked key", async () => {
     await refused(key("revoked.asc"), "KEYSIGN_ERR_KEY_REVOKED", /revoked by its owner/);
   });
@@ -487,6 +491,19 @@ describe("stripping", () => {
       const types = layout.unhashed.map((sub) => sub.type);
       assert.ok([[SUBPACKET.issuerKeyId], [SUBPACKET.issuerKeyId, SUBPACKET.embeddedSignature]].some((allowed) => JSON.stringify(allowed) === JSON.stringify(types)));
     }
+  });
+
+  it("keeps the newest direct-key self-signature right after the primary", async () => {
+    const { minimal } = await accepted(key("direct-key-sig.asc"));
+    const list = packets(minimal);
+    assert.equal(list[1]?.tag, TAG.signature);
+    assert.equal(readSignatureLayout(list[1]?.body ?? new Uint8Array())?.signatureType, 0x1f);
+  });
+
+  it("merges a user ID that appears twice", async () => {
+    const list = packets(key("ed25519-good.gpg"));
+    const { minimal } = await accepted(serialise([...list.slice(0, 3), ...list.slice(1, 3), ...list.slice(3)]));
+    assert.deepEqual(minimal, (await accepted(key("ed25519-good.gpg"))).minimal);
   });
 
   it("drops marker and trust packets", async () => {
