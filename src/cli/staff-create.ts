@@ -3,10 +3,6 @@ import { parseArgs } from "node:util";
 import { ConfigError, loadConfig, type Config } from "../config.ts";
 import { normaliseAddress } from "../core/email-address.ts";
 import { isStaffRole, ROLE_LABELS, STAFF_ROLES, type StaffRole } from "../core/roles.ts";
-import { openDatabase } from "../db/client.ts";
-import { assertMigrationsApplied, MigrationStateError } from "../db/migrations.ts";
-import { findStaffByEmail } from "../repositories/staff.ts";
-import { issueSetupLink } from "../services/staff-accounts.ts";
 import { EXIT, type CommandIo } from "./exit-codes.ts";
 
 class UsageError extends Error {}
@@ -54,6 +50,17 @@ export async function staffCreate(args: string[], io: CommandIo): Promise<number
     io.stderr.write(`keysign staff create: no database at ${file}; start the portal once or run "npm run db:migrate"\n`);
     return EXIT.databaseNotReady;
   }
+  return createLink(config, request, io);
+}
+
+async function createLink(config: Config, request: Request, io: CommandIo): Promise<number> {
+  // The database layer loads only now, so wrong usage is answered at once.
+  const [{ openDatabase }, { assertMigrationsApplied, MigrationStateError }, { findStaffByEmail }, { issueSetupLink }] = await Promise.all([
+    import("../db/client.ts"),
+    import("../db/migrations.ts"),
+    import("../repositories/staff.ts"),
+    import("../services/staff-accounts.ts"),
+  ]);
   const db = await openDatabase(config.databaseUrl);
   try {
     await assertMigrationsApplied(db);
@@ -61,7 +68,8 @@ export async function staffCreate(args: string[], io: CommandIo): Promise<number
       io.stderr.write(`keysign staff create: a staff account for ${request.email} already exists\n`);
       return EXIT.refused;
     }
-    const link = await issueSetupLink(db, { address: request.email, roles: request.roles, publicUrl: config.PUBLIC_URL, ip: "cli", replaceFirstStart: false }, new Date());
+    const input = { address: request.email, roles: request.roles, publicUrl: config.PUBLIC_URL, ip: "cli", replaceFirstStart: false };
+    const link = await issueSetupLink(db, input, new Date());
     const roles = request.roles.map((role) => ROLE_LABELS[role]).join(", ");
     io.stderr.write(`One-time link for ${request.email} (${roles}), valid until ${link.expiresAt.toISOString()}:\n`);
     io.stdout.write(`${link.url}\n`);
