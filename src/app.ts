@@ -27,6 +27,12 @@ export interface LogStream {
   write(line: string): void;
 }
 
+declare module "fastify" {
+  interface FastifyInstance {
+    routeTable: ReadonlyArray<{ method: string; url: string }>;
+  }
+}
+
 export interface AppOptions {
   config: Config;
   /** The clock; tests pass a fixed one. */
@@ -85,6 +91,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(services, { config, db, paths, now });
   await app.register(session);
   await app.register(render);
+
+  // Every route with its method, so the authorisation matrix test can prove it covers them all.
+  const routeTable: Array<{ method: string; url: string }> = [];
+  app.addHook("onRoute", (route) => {
+    for (const method of [route.method].flat()) if (method !== "HEAD") routeTable.push({ method, url: route.url });
+  });
+  app.decorate("routeTable", routeTable);
 
   registerErrorHandlers(app);
   await app.register(publicRoutes);
