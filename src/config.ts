@@ -9,7 +9,8 @@ import { Value } from "@sinclair/typebox/value";
 export const ConfigSchema = Type.Object({
   HOST: Type.String({ default: "127.0.0.1" }),
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
-  PUBLIC_URL: Type.String({ pattern: "^https?://[^/]+$", default: "http://localhost:3000" }),
+  /** Defaults to http://localhost:<PORT>. */
+  PUBLIC_URL: Type.String({ pattern: "^(https?://[^/]+)?$", default: "" }),
   DATA_DIR: Type.String({ minLength: 1, default: "./data" }),
   DATABASE_URL: Type.String({ default: "" }),
   SESSION_SECRET: Type.String({ default: "" }),
@@ -53,7 +54,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     const problems = [...Value.Errors(ConfigSchema, converted)].map((e) => `${e.path.slice(1)}: ${e.message}`);
     throw new ConfigError(`invalid configuration: ${problems.join("; ")}`);
   }
-  const raw: RawConfig = converted;
+  const raw: RawConfig = { ...converted, PUBLIC_URL: converted.PUBLIC_URL || `http://localhost:${converted.PORT}` };
   const dataDir = path.resolve(raw.DATA_DIR);
   return {
     ...raw,
