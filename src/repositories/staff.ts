@@ -235,7 +235,7 @@ export async function expireInvitesTo(tx: Tx, address: string, now: Date): Promi
   await tx.linkToken.updateMany({ where: { purpose: "staff-invite", address, usedAt: null, expiresAt: { gt: now } }, data: { expiresAt: now } });
 }
 
-/** Ends an open invitation early; false when there was none with that id. */
+/** Ends an open invitation early; null when there is no open one with that id. */
 export async function revokeInvite(tx: Tx, id: string, now: Date): Promise<StaffLinkRow | null> {
   const row = await tx.linkToken.findFirst({ where: { id, purpose: "staff-invite", usedAt: null, expiresAt: { gt: now } } });
   if (!row) return null;

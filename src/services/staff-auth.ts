@@ -136,7 +136,7 @@ export class StaffAuthService {
 
   async isEnrolled(staffId: string): Promise<boolean> {
     const staff = await findStaffById(this.ctx.db, staffId);
-    return staff?.totpEnrolledAt !== null && staff?.totpEnrolledAt !== undefined;
+    return Boolean(staff?.totpEnrolledAt);
   }
 
   /** Confirms enrolment with a first code; returns the full session and the recovery codes, shown once. */
