@@ -5,6 +5,7 @@ export const EXIT = {
   usage: 2,
   databaseNotReady: 3,
   refused: 4,
+  auditBroken: 5,
 } as const;
 
 /** What a command may touch of its process, so tests can run it in-process too. */

@@ -14,6 +14,10 @@ commands:
       chooses a password and sets up an authenticator app. Uses DATABASE_URL / DATA_DIR
       like the portal; needs no network.
 
+  audit verify
+      Checks the audit log's hash chain and names the first event whose link is broken
+      (an edited or deleted row). Uses DATABASE_URL / DATA_DIR like the portal.
+
   help
       Prints this text.
 
@@ -23,12 +27,14 @@ exit codes:
   2  wrong usage or configuration (the message says what)
   3  the database is missing or not migrated (start the portal once, or run "npm run db:migrate")
   4  refused: a staff account with this address already exists
+  5  the audit log's hash chain is broken
 `;
 
 type Command = (args: string[], io: CommandIo) => Promise<number>;
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   "staff create": async () => (await import("./staff-create.ts")).staffCreate,
+  "audit verify": async () => (await import("./audit-verify.ts")).auditVerify,
 };
 
 export async function run(argv: string[], io: CommandIo): Promise<number> {
