@@ -170,6 +170,11 @@ export async function recordLoginAttempt(db: Client, subjects: readonly string[]
   await db.loginAttempt.createMany({ data: subjects.map((subject) => ({ subject, success, at })) });
 }
 
+/** Attempts older than `before` no longer count for anything. */
+export async function pruneLoginAttempts(db: Client, before: Date): Promise<void> {
+  await db.loginAttempt.deleteMany({ where: { at: { lt: before } } });
+}
+
 /** Failures for a subject since `since` and after its last success, newest first. */
 export async function recentFailures(db: Client, subject: string, since: Date, resetBySuccess: boolean): Promise<Date[]> {
   const success = resetBySuccess

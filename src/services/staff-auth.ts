@@ -18,6 +18,7 @@ import {
   findStaffById,
   findStaffByEmail,
   findUsableStaffLink,
+  pruneLoginAttempts,
   recentFailures,
   recordLoginAttempt,
   replaceRecoveryCodes,
@@ -35,6 +36,7 @@ export const STAFF_SESSION_HOURS = 8;
 /** Between the password and the second factor (enrolment included). */
 export const PENDING_SESSION_MINUTES = 15;
 export const RECOVERY_CODE_COUNT = 10;
+const LOGIN_ATTEMPT_RETENTION_MS = 24 * 3_600_000;
 
 export const STAFF_AUTH_MESSAGES = {
   loginFailed: "Email or password is wrong.",
@@ -93,7 +95,7 @@ export class StaffAuthService {
     const staff = await findStaffByEmail(this.ctx.db, email);
     const matches = await verifyPassword(staff?.passwordHash ?? (await this.dummyPasswordHash()), input.password);
     if (!staff || !matches || staff.disabledAt) {
-      await recordLoginAttempt(this.ctx.db, subjectsFor(email, input.ip), false, this.ctx.now());
+      await this.recordFailure(email, input.ip);
       throw new LoginFailedError();
     }
     const session = await this.ctx.db.$transaction((tx) => this.startSession(tx, staff.id, "password"));
@@ -117,7 +119,7 @@ export class StaffAuthService {
       return created;
     });
     if (!session) {
-      await recordLoginAttempt(this.ctx.db, subjectsFor(staff.email, input.ip), false, now);
+      await this.recordFailure(staff.email, input.ip);
       throw new SecondFactorError();
     }
     return session;
@@ -231,6 +233,13 @@ export class StaffAuthService {
     ]);
     const until = Math.max(...waits.map((at) => at?.getTime() ?? 0));
     if (until > now.getTime()) throw new LoginThrottledError(Math.ceil((until - now.getTime()) / 1000));
+  }
+
+  private async recordFailure(email: string, ip: string): Promise<void> {
+    const now = this.ctx.now();
+    await recordLoginAttempt(this.ctx.db, subjectsFor(email, ip), false, now);
+    // Only the last hour counts; a day is kept so the table stays small whatever the traffic.
+    await pruneLoginAttempts(this.ctx.db, new Date(now.getTime() - LOGIN_ATTEMPT_RETENTION_MS));
   }
 
   private async waitUntil(subject: string, rule: ThrottleRule, resetBySuccess: boolean, now: Date): Promise<Date | null> {

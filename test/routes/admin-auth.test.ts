@@ -382,6 +382,14 @@ describe("staff sign-in", () => {
     assert.equal((await passwordStep(new Browser(t.app), staff.email, staff.password)).statusCode, 303);
   });
 
+  it("forgets failed attempts after a day", async () => {
+    await passwordStep(new Browser(t.app), "old@example.org", "an old mistake!");
+    t.clock.now = new Date(t.clock.now.getTime() + 24 * 3_600_000 + 1000);
+    await passwordStep(new Browser(t.app), "new@example.org", "a new mistake!");
+    const subjects = (await t.app.db.loginAttempt.findMany()).map((row) => row.subject).sort();
+    assert.deepEqual(subjects, ["account:new@example.org", "ip:127.0.0.1"]);
+  });
+
   it("throttles an unknown address exactly like a known one", async () => {
     for (let i = 0; i < 5; i++) await passwordStep(new Browser(t.app), "ghost@example.org", `guess number ${i}!`);
     const throttled = await passwordStep(new Browser(t.app), "ghost@example.org", "guess number 5!");
