@@ -268,26 +268,6 @@ describe("staff sign-in", () => {
     assert.equal(await t.app.db.session.count(), 0);
   });
 
-  it("spends about the same time on an unknown address as on a wrong password", async () => {
-    await createStaff(t, { email: "timing@example.org", roles: ["reviewer"] });
-    const median = async (email: string) => {
-      const times: number[] = [];
-      for (let i = 0; i < 5; i++) {
-        await t.app.db.loginAttempt.deleteMany();
-        const started = process.hrtime.bigint();
-        await passwordStep(new Browser(t.app), email, "wrong password here");
-        times.push(Number(process.hrtime.bigint() - started) / 1e6);
-      }
-      return times.sort((a, b) => a - b)[2] ?? 0;
-    };
-    await median("warm-up@example.org");
-    const known = await median("timing@example.org");
-    const unknown = await median("nobody@example.org");
-    // Both paths run one argon2id verification (about 10 ms here); without the dummy hash the
-    // unknown path would skip it entirely.
-    assert.ok(unknown > known * 0.5 && unknown < known * 2, `known ${known.toFixed(1)} ms, unknown ${unknown.toFixed(1)} ms`);
-  });
-
   it("refuses a wrong code and a code used before (replay), keeping the session half signed in", async () => {
     const staff = await createStaff(t, { email: "replay@example.org", roles: ["reviewer"] });
     const code = totpCode(staff.totpSecret, totpStep(t.clock.now));
