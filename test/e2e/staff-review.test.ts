@@ -1,0 +1,95 @@
+import assert from "node:assert/strict";
+import { mkdir } from "node:fs/promises";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { Browser, Page } from "playwright-core";
+import { totpCode, totpStep } from "../../src/core/totp.ts";
+import { createTestApp, type TestApp } from "../helpers/app.ts";
+import { launchChromium } from "../helpers/browser.ts";
+import { submitRequest } from "../helpers/requests.ts";
+import { findLink, TestSmtpServer } from "../helpers/smtp.ts";
+
+const SCREENSHOTS = path.resolve(import.meta.dirname, "..", ".tmp");
+
+/** Creates the account behind a setup or invitation link, enrols the authenticator and lands on the dashboard. */
+async function createAccount(page: Page, link: string, email: string | null, password: string): Promise<void> {
+  await page.goto(link);
+  if (email) await page.getByLabel("Your email address").fill(email);
+  await page.getByLabel("Password", { exact: true }).fill(password);
+  await page.getByLabel("Password again").fill(password);
+  await page.getByRole("button", { name: "Create my account" }).click();
+  await page.getByRole("heading", { name: "Set up your authenticator app" }).waitFor();
+  const secret = ((await page.locator(".secret code").textContent()) ?? "").replace(/\s+/g, "");
+  await page.getByLabel("Code from the app").fill(totpCode(secret, totpStep(new Date())));
+  await page.getByRole("button", { name: "Confirm" }).click();
+  await page.getByRole("heading", { name: "Your recovery codes" }).waitFor();
+  await page.getByRole("link", { name: /I have kept them/ }).click();
+  await page.getByRole("heading", { name: "Dashboard" }).waitFor();
+}
+
+describe("staff journey in a real browser", () => {
+  let smtp: TestSmtpServer;
+  let t: TestApp;
+  let base: string;
+  let browser: Browser;
+
+  before(async () => {
+    smtp = new TestSmtpServer();
+    t = await createTestApp({ SMTP_URL: await smtp.start(), MAIL_WORKER: "true" }, new Date());
+    // The real clock: the authenticator codes typed in the browser are computed from it.
+    Object.defineProperty(t.clock, "now", { get: () => new Date() });
+    await t.app.listen({ host: "127.0.0.1", port: 0 });
+    base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
+    browser = await launchChromium();
+  });
+  after(async () => {
+    await browser?.close();
+    await t?.close();
+    await smtp?.stop();
+  });
+
+  it("sets up the first admin, invites a reviewer, and two staff approve a request into the queue", async () => {
+    const setup = await t.app.staffAuth.firstStartSetupLink();
+    assert.ok(setup, "a portal without an admin offers a setup link");
+    const setupUrl = new URL(setup);
+    const admin = await (await browser.newContext()).newPage();
+    await createAccount(admin, `${base}${setupUrl.pathname}${setupUrl.search}`, "root@keysign.example", "correct horse battery staple");
+
+    // The admin also reviews on this small team.
+    await admin.getByRole("navigation").getByRole("link", { name: "Staff", exact: true }).click();
+    await admin.getByRole("link", { name: "root@keysign.example" }).click();
+    await admin.getByLabel("Reviewer").check();
+    await admin.getByRole("button", { name: "Save roles" }).click();
+
+    await admin.getByRole("navigation").getByRole("link", { name: "Staff", exact: true }).click();
+    await admin.getByLabel("Email address").fill("rita@keysign.example");
+    await admin.getByLabel("Reviewer").check();
+    await admin.getByRole("button", { name: "Send the invitation" }).click();
+    const invite = await waitFor(() => smtp.received.find((m) => m.to.includes("rita@keysign.example")));
+    const inviteUrl = new URL(findLink(invite, "/admin/invite?token="));
+    const rita = await (await browser.newContext()).newPage();
+    await createAccount(rita, `${base}${inviteUrl.pathname}${inviteUrl.search}`, null, "rita's long passphrase 42");
+
+    const { id } = await submitRequest(t, "ada@example.org");
+    for (const page of [admin, rita]) {
+      await page.goto(`${base}/admin/requests/${id}`);
+      await page.getByRole("button", { name: "Approve" }).click();
+      await page.getByRole("heading", { name: "Review request" }).waitFor();
+    }
+    assert.equal(await rita.locator(".page-head .state").textContent(), "Waiting for signing");
+    assert.equal((await t.app.db.request.findUniqueOrThrow({ where: { id } })).state, "queued");
+    await mkdir(SCREENSHOTS, { recursive: true });
+    await rita.screenshot({ path: path.join(SCREENSHOTS, "e2e-review-queued.png"), fullPage: true });
+  });
+});
+
+async function waitFor<T>(probe: () => T | undefined, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error("timed out waiting for the email");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
