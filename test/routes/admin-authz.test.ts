@@ -113,3 +113,30 @@ describe("admin authorisation matrix", () => {
     assert.deepEqual(missing, []);
   });
 });
+
+describe("CSRF on every form", () => {
+  it("refuses every POST route of the portal without a token, even for a signed-in admin", async () => {
+    const t = await createTestApp();
+    try {
+      await createStaff(t, { email: "csrf-admin@keysign.example", roles: ["admin", "reviewer", "signing_officer"] });
+      const admin = await signInStaff(t, "csrf-admin@keysign.example");
+      const uuid = "00000000-0000-4000-8000-000000000000";
+      const posts = t.app.routeTable.filter((r) => r.method === "POST");
+      assert.ok(posts.length >= 20);
+      const accepted: string[] = [];
+      for (const route of posts) {
+        const url = route.url.replace(/:[A-Za-z]+/g, uuid);
+        const response = await t.app.inject({
+          method: "POST",
+          url,
+          headers: { "content-type": "application/x-www-form-urlencoded", cookie: `ks_session=${admin.cookie("ks_session")}; ks_csrf=${admin.cookie("ks_csrf")}` },
+          payload: "version=1&reason=x&email=a%40b.org&address=a%40b.org&token=x",
+        });
+        if (response.statusCode !== 403 || !/This form has expired/.test(response.body)) accepted.push(`${url}: ${response.statusCode}`);
+      }
+      assert.deepEqual(accepted, []);
+    } finally {
+      await t.close();
+    }
+  });
+});
