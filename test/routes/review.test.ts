@@ -275,3 +275,29 @@ describe("review digest", () => {
     }
   });
 });
+
+describe("request list pages", () => {
+  it("pages by 25, oldest waiting first, keeping the filter in the page links", async () => {
+    const t = await createTestApp();
+    try {
+      await createStaff(t, { email: "pager@keysign.example", roles: ["reviewer"] });
+      const ids: string[] = [];
+      for (let i = 0; i < 27; i++) {
+        t.clock.now = new Date(Date.UTC(2026, 10, 24, 12, i));
+        ids.push((await submitRequest(t, `page${i}@example.org`)).id);
+      }
+      const staff = await signInStaff(t, "pager@keysign.example");
+      const first = await staff.get("/admin/requests?state=submitted");
+      assert.match(first.body, /27 request\(s\)/);
+      assert.match(first.body, /Page 1 of 2/);
+      assert.ok(first.body.indexOf(ids[0]!) < first.body.indexOf(ids[1]!), "oldest first");
+      assert.doesNotMatch(first.body, new RegExp(ids[26]!));
+      assert.match(first.body, /href="\/admin\/requests\?state&#x3D;submitted&amp;page&#x3D;2"/);
+      const second = await staff.get("/admin/requests?state=submitted&page=2");
+      assert.match(second.body, new RegExp(ids[26]!));
+      assert.match(second.body, /Page 2 of 2/);
+    } finally {
+      await t.close();
+    }
+  });
+});
