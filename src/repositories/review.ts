@@ -22,6 +22,27 @@ export interface ReviewFilter {
   page: number;
 }
 
+interface ListRow {
+  id: string;
+  state: string;
+  createdAt: Date;
+  updatedAt: Date;
+  applicant: { email: string };
+  keys: Array<{ fingerprint: string; certifyUserIds: string }>;
+}
+
+function toListItem(row: ListRow): ReviewListItem {
+  return {
+    id: row.id,
+    state: isRequestState(row.state) ? row.state : "submitted",
+    applicantEmail: row.applicant.email,
+    fingerprint: row.keys[0]?.fingerprint ?? "",
+    userIds: parseStrings(row.keys[0]?.certifyUserIds ?? "[]"),
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
 /** Fingerprint search needs at least 16 hex digits: shorter ones match too much to be meaningful. */
 export function fingerprintQuery(query: string): string | null {
   const hex = query.replace(/\s+/g, "").toUpperCase();
@@ -59,15 +80,7 @@ export async function listForReview(db: Db, filter: ReviewFilter): Promise<{ ite
   ]);
   return {
     total,
-    items: rows.map((row) => ({
-      id: row.id,
-      state: isRequestState(row.state) ? row.state : "submitted",
-      applicantEmail: row.applicant.email,
-      fingerprint: row.keys[0]?.fingerprint ?? "",
-      userIds: parseStrings(row.keys[0]?.certifyUserIds ?? "[]"),
-      createdAt: row.createdAt,
-      updatedAt: row.updatedAt,
-    })),
+    items: rows.map(toListItem),
   };
 }
 
@@ -93,15 +106,7 @@ export async function listWaitingFor(db: Db, staffId: string): Promise<ReviewLis
   });
   return rows
     .filter((row) => !row.approvals.some((a) => a.revision === row.keys[0]?.revision))
-    .map((row) => ({
-      id: row.id,
-      state: isRequestState(row.state) ? row.state : "submitted",
-      applicantEmail: row.applicant.email,
-      fingerprint: row.keys[0]?.fingerprint ?? "",
-      userIds: parseStrings(row.keys[0]?.certifyUserIds ?? "[]"),
-      createdAt: row.createdAt,
-      updatedAt: row.updatedAt,
-    }));
+    .map(toListItem);
 }
 
 export interface StaffView {

@@ -1,28 +1,12 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { openDatabase, type Db } from "../../src/db/client.ts";
 import { createTestApp, type TestApp } from "../helpers/app.ts";
+import { runKeysign } from "../helpers/cli.ts";
 import { submitRequest } from "../helpers/requests.ts";
 
-const PROJECT_ROOT = path.resolve(import.meta.dirname, "../..");
-
-function keysign(args: string[], dataDir: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/index.ts", ...args], {
-      cwd: PROJECT_ROOT,
-      env: { ...process.env, DATA_DIR: dataDir, DATABASE_URL: `file:${path.join(dataDir, "keysign.db")}` },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const keysign = (args: string[], dataDir: string) => runKeysign(args, dataDir);
 
 describe("keysign audit verify", () => {
   let t: TestApp;

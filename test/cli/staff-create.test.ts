@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { copyFile, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -9,33 +8,13 @@ import { buildApp } from "../../src/app.ts";
 import { loadConfig } from "../../src/config.ts";
 import { hashToken } from "../../src/core/tokens.ts";
 import { templateDatabase } from "../helpers/app.ts";
+import { runKeysign } from "../helpers/cli.ts";
 import { Browser } from "../helpers/http.ts";
 
-const PROJECT_ROOT = path.resolve(import.meta.dirname, "../..");
 const PUBLIC_URL = "https://keysign.example.org";
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs the real command in a child process, as an operator would. */
-function keysign(args: string[], dataDir: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/index.ts", ...args], {
-      cwd: PROJECT_ROOT,
-      env: { ...process.env, DATA_DIR: dataDir, DATABASE_URL: `file:${path.join(dataDir, "keysign.db")}`, PUBLIC_URL, LOG_LEVEL: "silent" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const keysign = (args: string[], dataDir: string) => runKeysign(args, dataDir, { PUBLIC_URL, LOG_LEVEL: "silent" });
 
 async function exists(file: string): Promise<boolean> {
   return stat(file).then(

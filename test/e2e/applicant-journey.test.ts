@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import type { Browser } from "playwright-core";
 import { launchChromium } from "../helpers/browser.ts";
 import { createTestApp, type TestApp } from "../helpers/app.ts";
-import { findLink, TestSmtpServer } from "../helpers/smtp.ts";
+import { findLink, TestSmtpServer, waitForMail } from "../helpers/smtp.ts";
 
 const SCREENSHOTS = path.resolve(import.meta.dirname, "..", ".tmp");
 
@@ -62,7 +62,7 @@ describe("applicant journey in a real browser", () => {
     await page.getByRole("button", { name: "Email me a sign-in link" }).click();
     await page.getByRole("heading", { name: "Check your email" }).waitFor();
 
-    const mail = await waitFor(() => smtp.received.find((m) => m.to.includes("ada@example.org")));
+    const mail = await waitForMail(smtp, "ada@example.org");
     const link = new URL(findLink(mail, "/sign-in/link?token="));
     await page.goto(`${base}${link.pathname}${link.search}`);
     await page.getByRole("button", { name: "Sign in" }).click();
@@ -100,13 +100,3 @@ describe("applicant journey in a real browser", () => {
     await page.screenshot({ path: path.join(SCREENSHOTS, "e2e-my-requests.png"), fullPage: true });
   });
 });
-
-async function waitFor<T>(probe: () => T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error("timed out waiting for the email");
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}

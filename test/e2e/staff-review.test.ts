@@ -8,7 +8,7 @@ import { totpCode, totpStep } from "../../src/core/totp.ts";
 import { createTestApp, type TestApp } from "../helpers/app.ts";
 import { launchChromium } from "../helpers/browser.ts";
 import { submitRequest } from "../helpers/requests.ts";
-import { findLink, TestSmtpServer } from "../helpers/smtp.ts";
+import { findLink, TestSmtpServer, waitForMail } from "../helpers/smtp.ts";
 
 const SCREENSHOTS = path.resolve(import.meta.dirname, "..", ".tmp");
 
@@ -66,7 +66,7 @@ describe("staff journey in a real browser", () => {
     await admin.getByLabel("Email address").fill("rita@keysign.example");
     await admin.getByLabel("Reviewer").check();
     await admin.getByRole("button", { name: "Send the invitation" }).click();
-    const invite = await waitFor(() => smtp.received.find((m) => m.to.includes("rita@keysign.example")));
+    const invite = await waitForMail(smtp, "rita@keysign.example");
     const inviteUrl = new URL(findLink(invite, "/admin/invite?token="));
     const rita = await (await browser.newContext()).newPage();
     await createAccount(rita, `${base}${inviteUrl.pathname}${inviteUrl.search}`, null, "rita's long passphrase 42");
@@ -83,13 +83,3 @@ describe("staff journey in a real browser", () => {
     await rita.screenshot({ path: path.join(SCREENSHOTS, "e2e-review-queued.png"), fullPage: true });
   });
 });
-
-async function waitFor<T>(probe: () => T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error("timed out waiting for the email");
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}

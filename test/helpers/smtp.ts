@@ -59,3 +59,14 @@ export function findLink(mail: ReceivedMail, pathPrefix: string): string {
   if (!match) throw new Error(`no link to ${pathPrefix} in mail`);
   return match[0];
 }
+
+/** Waits (up to 10 s) for the delivery worker to hand an email for `address` to the server. */
+export async function waitForMail(smtp: TestSmtpServer, address: string, timeoutMs = 10_000): Promise<ReceivedMail> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const mail = smtp.received.find((m) => m.to.includes(address));
+    if (mail) return mail;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for an email to ${address}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
