@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { formatFingerprint } from "../../src/core/key-policy.ts";
 import { quoteText } from "../../src/core/key-policy/messages.ts";
-import { checkUserId, isStrictAddrSpec } from "../../src/core/key-policy/user-id.ts";
+import { isStrictAddrSpec } from "../../src/core/email-address.ts";
+import { checkUserId } from "../../src/core/key-policy/user-id.ts";
 
 const check = (userId: string | Uint8Array) => checkUserId(typeof userId === "string" ? Buffer.from(userId, "utf8") : userId);
 

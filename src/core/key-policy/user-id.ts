@@ -7,11 +7,11 @@
  *   "local@domain"          a bare address
  *   "Name"                  no address (allowed, but a key needs at least one address)
  *
- * The address must be a strict RFC 5322 addr-spec restricted to what SMTP handles everywhere:
- * an ASCII dot-atom local part (no quoted strings, no comments) of at most 64 octets and a
- * domain of at least two LDH labels with a non-numeric top label (no IP literals; IDNs as
- * A-labels, "xn--"). "@" is refused in the name so a name cannot pose as a second address.
+ * The address must pass the portal's one strict addr-spec (src/core/email-address.ts), the
+ * same rule sign-in addresses pass; IDNs come as A-labels, "xn--". "@" is refused in the name
+ * so a name cannot pose as a second address.
  */
+import { isStrictAddrSpec } from "../email-address.ts";
 import { hasForbiddenCharacter, messages, quoteText } from "./messages.ts";
 import { LIMITS, type PolicyProblem, type UserIdFacts } from "./types.ts";
 
@@ -71,18 +71,3 @@ function parseBareAddress(text: string): Omit<UserIdFacts, "userId"> | string {
   return { name: "", email: text.toLowerCase() };
 }
 
-const LOCAL_PART = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
-const DOMAIN_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
-
-export function isStrictAddrSpec(address: string): boolean {
-  const at = address.lastIndexOf("@");
-  if (at <= 0 || address.length > 254) return false;
-  const local = address.slice(0, at);
-  const domain = address.slice(at + 1);
-  if (local.length > 64 || !LOCAL_PART.test(local)) return false;
-  if (domain.length > 253) return false;
-  const labels = domain.split(".");
-  if (labels.length < 2 || !labels.every((label) => DOMAIN_LABEL.test(label))) return false;
-  // A numeric top label would make "1.2.3.4" an address domain; IP literals are not accepted.
-  return !/^[0-9]+$/.test(labels[labels.length - 1] ?? "");
-}
