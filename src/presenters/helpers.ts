@@ -1,9 +1,23 @@
 import type handlebars from "handlebars";
+import { formatFingerprint, type KeyFacts, type PolicyProblem } from "../core/key-policy.ts";
 
 type Engine = typeof handlebars;
 
-export function formatFingerprintGroups(fingerprint: string): string {
-  return fingerprint.replace(/(.{4})(?!$)/g, "$1 ");
+/** The facts every page shows of a key: the applicant's form and request page, and the review page. */
+export function keySummary(facts: KeyFacts, warnings: readonly PolicyProblem[]) {
+  return {
+    fingerprint: formatFingerprint(facts.fingerprint),
+    algorithm: facts.algorithm,
+    created: formatDate(facts.createdAt),
+    expires: formatDate(facts.expiresAt),
+    warnings: warnings.map((w) => w.message),
+    subkeys: facts.subkeys.map((s) => ({
+      fingerprint: formatFingerprint(s.fingerprint),
+      algorithm: s.algorithm,
+      capabilities: s.capabilities.join(", "),
+      expires: formatDate(s.expiresAt),
+    })),
+  };
 }
 
 export function formatDate(value: Date | null | undefined): string {

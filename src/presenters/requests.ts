@@ -4,7 +4,8 @@ import type { FormProblem } from "../errors.ts";
 import type { TimelineEntry } from "../repositories/audit.ts";
 import type { RequestDetail, RequestSummary } from "../repositories/requests.ts";
 import type { CheckedKey } from "../services/requests.ts";
-import { formatBytes, formatDate, formatDateTime, formatFingerprintGroups } from "./helpers.ts";
+import { formatFingerprint } from "../core/key-policy.ts";
+import { formatBytes, formatDate, formatDateTime, keySummary } from "./helpers.ts";
 
 export function requestListModel(requests: RequestSummary[]) {
   return {
@@ -13,7 +14,7 @@ export function requestListModel(requests: RequestSummary[]) {
       id: r.id,
       state: r.state,
       stateLabel: STATE_LABELS[r.state],
-      fingerprint: formatFingerprintGroups(r.fingerprint),
+      fingerprint: formatFingerprint(r.fingerprint),
       userIds: r.userIds,
       created: formatDate(r.createdAt),
       updated: formatDateTime(r.updatedAt),
@@ -63,13 +64,8 @@ export function requestDetailModel(detail: RequestDetail) {
     licence: detail.licence,
     projectUrls: detail.projectUrls,
     key: key && {
-      fingerprint: formatFingerprintGroups(key.fingerprint),
-      algorithm: key.facts.algorithm,
-      created: formatDate(key.facts.createdAt),
-      expires: formatDate(key.facts.expiresAt),
-      warnings: key.warnings.map((w) => w.message),
+      ...keySummary(key.facts, key.warnings),
       userIds: key.facts.userIds.map((u) => ({ userId: u.userId, certify: key.certifyUserIds.includes(u.userId) })),
-      subkeys: key.facts.subkeys.map((s) => ({ algorithm: s.algorithm, capabilities: s.capabilities.join(", "), expires: formatDate(s.expiresAt) })),
       sha256: key.canonicalSha256,
     },
     agreement: agreement && {
@@ -80,7 +76,7 @@ export function requestDetailModel(detail: RequestDetail) {
     },
     history: detail.keys.length > 1 || detail.agreements.length > 1
       ? {
-          keys: detail.keys.map((k) => ({ revision: k.revision, fingerprint: formatFingerprintGroups(k.fingerprint), at: formatDateTime(k.createdAt) })),
+          keys: detail.keys.map((k) => ({ revision: k.revision, fingerprint: formatFingerprint(k.fingerprint), at: formatDateTime(k.createdAt) })),
           agreements: detail.agreements.map((a) => ({ id: a.id, revision: a.revision, fileName: a.fileName, sha256: a.sha256, at: formatDateTime(a.createdAt) })),
         }
       : null,
@@ -121,13 +117,7 @@ export function detailsFormModel(input: {
     revising: input.revising,
     problems: input.problems,
     armoredKey: checked.armored,
-    key: {
-      fingerprint: formatFingerprintGroups(checked.facts.fingerprint),
-      algorithm: checked.facts.algorithm,
-      created: formatDate(checked.facts.createdAt),
-      expires: formatDate(checked.facts.expiresAt),
-      warnings: checked.warnings.map((w) => w.message),
-    },
+    key: keySummary(checked.facts, checked.warnings),
     userIds: checked.choices.map((choice) => ({
       ...choice,
       selected: values.certifyUserIds.includes(choice.userId),

@@ -3,7 +3,8 @@ import type { Settings } from "../core/settings.ts";
 import type { FormProblem } from "../errors.ts";
 import type { RequestDetail } from "../repositories/requests.ts";
 import { PAGE_SIZE, type ReviewFilter, type ReviewListItem, type StaffView } from "../repositories/review.ts";
-import { formatBytes, formatDate, formatDateTime, formatFingerprintGroups } from "./helpers.ts";
+import { formatFingerprint } from "../core/key-policy.ts";
+import { formatBytes, formatDateTime, keySummary } from "./helpers.ts";
 
 function listItem(item: ReviewListItem, now: Date) {
   return {
@@ -11,7 +12,7 @@ function listItem(item: ReviewListItem, now: Date) {
     state: item.state,
     stateLabel: STATE_LABELS[item.state],
     applicantEmail: item.applicantEmail,
-    fingerprint: formatFingerprintGroups(item.fingerprint),
+    fingerprint: formatFingerprint(item.fingerprint),
     userIds: item.userIds,
     waiting: waitingFor(item.updatedAt, now),
   };
@@ -88,18 +89,13 @@ export function staffRequestModel(input: {
     projectUrls: detail.projectUrls,
     attestations: ["Modules are open source under the chosen licence", "No commercial modules will be signed", "The agreement was read and signed"],
     key: key && {
-      fingerprint: formatFingerprintGroups(key.fingerprint),
-      algorithm: key.facts.algorithm,
-      created: formatDate(key.facts.createdAt),
-      expires: formatDate(key.facts.expiresAt),
+      ...keySummary(key.facts, key.warnings),
       sha256: key.canonicalSha256,
-      warnings: key.warnings.map((w) => w.message),
       userIds: key.facts.userIds.map((u) => ({
         userId: u.userId,
         requested: key.certifyUserIds.includes(u.userId),
         confirmed: u.email !== null && view.addresses.some((a) => a.confirmed && a.address === u.email),
       })),
-      subkeys: key.facts.subkeys.map((s) => ({ fingerprint: formatFingerprintGroups(s.fingerprint), algorithm: s.algorithm, capabilities: s.capabilities.join(", "), expires: formatDate(s.expiresAt) })),
       revision: key.revision,
     },
     agreement: agreement && {
@@ -107,7 +103,7 @@ export function staffRequestModel(input: {
       fileName: agreement.fileName,
       sha256: agreement.sha256,
       size: formatBytes(agreement.size),
-      signer: formatFingerprintGroups(agreement.signerFingerprint),
+      signer: formatFingerprint(agreement.signerFingerprint),
       signerIsPrimary: key ? agreement.signerFingerprint === key.fingerprint : false,
     },
     approvals: view.approvals.map((a) => ({ staffEmail: a.staffEmail, at: formatDateTime(a.at) })),

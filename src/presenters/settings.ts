@@ -1,7 +1,7 @@
 import * as openpgp from "openpgp";
 import { SETTING_LIMITS, type Settings } from "../core/settings.ts";
 import type { FormProblem } from "../errors.ts";
-import { formatFingerprintGroups } from "./helpers.ts";
+import { formatFingerprint } from "../core/key-policy.ts";
 
 export async function settingsModel(settings: Settings, extra: { problems?: FormProblem[]; values?: Record<string, string | undefined>; saved: boolean }) {
   return {
@@ -21,7 +21,7 @@ export async function settingsModel(settings: Settings, extra: { problems?: Form
 async function masterFacts(settings: Settings) {
   const key = await openpgp.readKey({ armoredKey: settings.masterPublicKey });
   return {
-    fingerprint: formatFingerprintGroups(settings.masterFingerprint),
+    fingerprint: formatFingerprint(settings.masterFingerprint),
     userIds: key.getUserIDs(),
   };
 }

@@ -23,8 +23,6 @@ import { renderEmail } from "./mail-templates.ts";
 import { applyTransition } from "./request-transitions.ts";
 
 export const MAX_SIGNATURE_BYTES = 64 * 1024;
-/** The key policy's code for secret key material: such input is never echoed back. */
-export const SECRET_KEY_CODE = "KEYSIGN_ERR_KEY_SECRET";
 
 export interface UserIdChoice {
   userId: string;

@@ -9,6 +9,7 @@ import type { Browser } from "playwright-core";
 import { launchChromium } from "../helpers/browser.ts";
 import { createTestApp, type TestApp } from "../helpers/app.ts";
 import { findLink, TestSmtpServer, waitForMail } from "../helpers/smtp.ts";
+import { formatFingerprint } from "../../src/core/key-policy.ts";
 
 const SCREENSHOTS = path.resolve(import.meta.dirname, "..", ".tmp");
 
@@ -87,7 +88,7 @@ describe("applicant journey in a real browser", () => {
       throw new Error(`the request was not created: ${problems.join(" ") || String(error)}`);
     });
     await page.getByRole("heading", { name: "Certification request", exact: true }).waitFor();
-    const grouped = key.fingerprint.replace(/(.{4})(?!$)/g, "$1 ");
+    const grouped = formatFingerprint(key.fingerprint);
     assert.equal(await page.locator(".state").first().textContent(), "Submitted");
     assert.ok((await page.content()).includes(grouped));
     await mkdir(SCREENSHOTS, { recursive: true });

@@ -10,6 +10,7 @@ import { createTestApp, type TestApp } from "../helpers/app.ts";
 import type { Browser, MultipartPart } from "../helpers/http.ts";
 import { makeTestKey, type TestKey } from "../helpers/keys.ts";
 import { signInAs } from "../helpers/session.ts";
+import { formatFingerprint } from "../../src/core/key-policy.ts";
 
 const PDF = await readFile(path.resolve(import.meta.dirname, "../../public/keysign-agreement.pdf"));
 
@@ -68,7 +69,7 @@ describe("the applicant's requests", () => {
   it("shows the key's facts and user IDs after step one, offering only confirmed addresses", async () => {
     const response = await dev.postMultipart("/requests/new", [{ name: "keyText", value: key.publicArmored }], "/requests/new");
     assert.equal(response.statusCode, 200);
-    assert.match(response.body, new RegExp(key.fingerprint.replace(/(.{4})(?!$)/g, "$1 ")));
+    assert.match(response.body, new RegExp(formatFingerprint(key.fingerprint)));
     assert.match(response.body, /name="certifyUserIds" value="Dev &lt;dev@example.org&gt;" checked/);
     assert.match(response.body, /Dev Elsewhere &lt;dev@elsewhere.example&gt;\s*<a href="\/account#add-address">confirm this address<\/a>/);
   });
@@ -95,7 +96,7 @@ describe("the applicant's requests", () => {
     assert.equal(page.statusCode, 200);
     assert.match(page.body, /Submitted/);
     assert.match(page.body, /You submitted the request/);
-    assert.match(page.body, new RegExp(key.fingerprint.replace(/(.{4})(?!$)/g, "$1 ")));
+    assert.match(page.body, new RegExp(formatFingerprint(key.fingerprint)));
     assert.match(page.body, /Signed agreement.pdf/);
     const sha = (await import("node:crypto")).createHash("sha256").update(PDF).digest("hex");
     assert.match(page.body, new RegExp(sha));

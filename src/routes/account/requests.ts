@@ -2,6 +2,7 @@ import { createReadStream } from "node:fs";
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyReply } from "fastify";
+import { KEY_POLICY_CODES } from "../../core/key-policy.ts";
 import { FormError, NotFoundError } from "../../errors.ts";
 import { applicantOf, requireApplicant } from "../../plugins/app/authorization.ts";
 import {
@@ -12,7 +13,7 @@ import {
   type DetailsFormValues,
 } from "../../presenters/requests.ts";
 import { listRequestsOf } from "../../repositories/requests.ts";
-import { SECRET_KEY_CODE, type CheckedKey, type SubmissionInput } from "../../services/requests.ts";
+import type { CheckedKey, SubmissionInput } from "../../services/requests.ts";
 import { checked, field, fieldList, readMultipartForm, type MultipartForm } from "../forms.ts";
 
 const IdParams = Type.Object({ id: Type.String({ format: "uuid" }) });
@@ -105,7 +106,7 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
     } catch (error) {
       if (!(error instanceof FormError)) throw error;
       // Pasted text comes back for correction, except secret key material, which is never echoed.
-      const secret = error.problems.some((p) => p.code === SECRET_KEY_CODE);
+      const secret = error.problems.some((p) => p.code === KEY_POLICY_CODES.secret);
       const keyText = secret ? "" : field(form, "keyText");
       const model = { ...keyStepModel(reply.request.url, revising), keyText, problems: error.problems, version: field(form, "version") };
       return reply.render("account/key-step.hbs", model, error.statusCode);
