@@ -31,21 +31,9 @@ export class ValidationError extends KeysignError {
   }
 }
 
-export class UnauthorizedError extends KeysignError {
-  constructor(message = "Please sign in to continue.") {
-    super("KEYSIGN_ERR_SIGN_IN_REQUIRED", message, 401);
-  }
-}
-
 export class TooManyRequestsError extends KeysignError {
   constructor(message: string) {
     super("KEYSIGN_ERR_RATE_LIMITED", message, 429);
-  }
-}
-
-export class PayloadTooLargeError extends KeysignError {
-  constructor(message: string) {
-    super("KEYSIGN_ERR_TOO_LARGE", message, 413);
   }
 }
 

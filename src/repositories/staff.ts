@@ -142,10 +142,6 @@ export async function useRecoveryCode(tx: Tx, staffId: string, codeHash: string,
   return used.count === 1;
 }
 
-export async function countUnusedRecoveryCodes(db: Client, staffId: string): Promise<number> {
-  return db.recoveryCode.count({ where: { staffId, usedAt: null } });
-}
-
 // ---- sessions -------------------------------------------------------------------------
 
 export async function createStaffSession(

@@ -1,4 +1,4 @@
-import { checkTransition, isRequestState, type Actor as LifecycleActor, type RequestEvent, type RequestState } from "../core/request-lifecycle.ts";
+import { checkTransition, isRequestState, type RequestEvent, type RequestState } from "../core/request-lifecycle.ts";
 import type { Tx } from "../db/client.ts";
 import { ConflictError, KeysignError, NotFoundError } from "../errors.ts";
 import { appendAuditEvent } from "../repositories/audit.ts";
@@ -29,7 +29,7 @@ export async function applyTransition(tx: Tx, input: TransitionInput): Promise<T
   const current = await tx.request.findUnique({ where: { id: input.requestId }, select: { state: true, version: true } });
   if (!current || !isRequestState(current.state)) throw new NotFoundError();
   if (input.expectedVersion !== undefined && input.expectedVersion !== current.version) throw staleError();
-  const check = checkTransition(current.state, input.event, lifecycleActor(input.actor));
+  const check = checkTransition(current.state, input.event, input.actor.type);
   if (!check.ok) {
     throw check.reason === "not_allowed_for_actor"
       ? new KeysignError("KEYSIGN_ERR_FORBIDDEN", check.message, 403)
@@ -55,10 +55,6 @@ export async function applyTransition(tx: Tx, input: TransitionInput): Promise<T
     input.now,
   );
   return { from: current.state, to: check.to, version: current.version + 1 };
-}
-
-function lifecycleActor(actor: Actor): LifecycleActor {
-  return actor.type;
 }
 
 export function staleError(): ConflictError {
