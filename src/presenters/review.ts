@@ -25,12 +25,19 @@ export function waitingFor(since: Date, now: Date): string {
   return `${Math.floor(hours / 24)} days`;
 }
 
-export function dashboardModel(input: { counts: Record<RequestState, number>; waiting: ReviewListItem[]; mine: ReviewListItem[]; now: Date }) {
-  const oldest = input.waiting[0];
+export function dashboardModel(input: {
+  counts: Record<RequestState, number>;
+  oldest: ReviewListItem | null;
+  mine: ReviewListItem[];
+  mail: Record<string, number>;
+  now: Date;
+}) {
   return {
     title: "Dashboard",
     counts: REQUEST_STATES.map((state) => ({ state, label: STATE_LABELS[state], count: input.counts[state] })),
-    oldest: oldest ? listItem(oldest, input.now) : null,
+    oldest: input.oldest ? listItem(input.oldest, input.now) : null,
+    // Mail the worker gave up on must be seen by staff: someone may be waiting for it.
+    mail: { failed: input.mail.failed ?? 0, waiting: (input.mail.pending ?? 0) + (input.mail.sending ?? 0) },
     mine: input.mine.map((item) => listItem(item, input.now)),
   };
 }

@@ -93,6 +93,16 @@ export async function countByState(db: Db): Promise<Record<RequestState, number>
 
 export const WAITING_FOR_REVIEW: RequestState[] = ["submitted", "in_review"];
 
+/** The request that has waited longest for review, whatever other requests exist. */
+export async function findOldestWaiting(db: Db): Promise<ReviewListItem | null> {
+  const row = await db.request.findFirst({
+    where: { state: { in: WAITING_FOR_REVIEW } },
+    orderBy: [{ updatedAt: "asc" }, { id: "asc" }],
+    include: { applicant: { select: { email: true } }, keys: { orderBy: { revision: "desc" }, take: 1 } },
+  });
+  return row ? toListItem(row) : null;
+}
+
 /** Requests waiting for review whose current revision this staff member has not approved. */
 export async function listWaitingFor(db: Db, staffId: string): Promise<ReviewListItem[]> {
   const rows = await db.request.findMany({

@@ -301,3 +301,23 @@ describe("request list pages", () => {
     }
   });
 });
+
+describe("dashboard", () => {
+  it("finds the oldest waiting request behind many older decided ones, and shows mail that failed", async () => {
+    const t = await createTestApp();
+    try {
+      await createStaff(t, { email: "dash@keysign.example", roles: ["reviewer"] });
+      const ids: string[] = [];
+      for (let i = 0; i < 27; i++) ids.push((await submitRequest(t, `dash${i}@example.org`)).id);
+      const waiting = ids[26]!;
+      await t.app.db.request.updateMany({ where: { id: { in: ids.slice(0, 26) } }, data: { state: "rejected", updatedAt: new Date("2026-01-01T00:00:00Z") } });
+      const failed = await t.app.db.outboxEmail.findFirstOrThrow();
+      await t.app.db.outboxEmail.update({ where: { id: failed.id }, data: { status: "failed" } });
+      const page = await (await signInStaff(t, "dash@keysign.example")).get("/admin");
+      assert.match(page.body, new RegExp(`<h2>Oldest waiting request</h2>\\s*<p><a href="/admin/requests/${waiting}"`));
+      assert.match(page.body, /1 email\(s\) could not be delivered after every retry/);
+    } finally {
+      await t.close();
+    }
+  });
+});

@@ -7,7 +7,8 @@ import { KeysignError, NotFoundError } from "../../errors.ts";
 import { requireStaff, staffOf } from "../../plugins/app/authorization.ts";
 import { dashboardModel, reviewListModel, staffRequestModel } from "../../presenters/review.ts";
 import { loadRequestDetail } from "../../repositories/requests.ts";
-import { countByState, listForReview, listWaitingFor, loadStaffView, WAITING_FOR_REVIEW } from "../../repositories/review.ts";
+import { countByStatus } from "../../repositories/outbox.ts";
+import { countByState, findOldestWaiting, listForReview, listWaitingFor, loadStaffView } from "../../repositories/review.ts";
 import { readSettings } from "../../repositories/settings.ts";
 import type { StaffActor } from "../../services/review.ts";
 
@@ -32,12 +33,13 @@ const reviewRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get("/", { preHandler: anyStaff }, async (request, reply) => {
     const staff = staffOf(request);
-    const [counts, waiting, mine] = await Promise.all([
+    const [counts, oldest, mine, mail] = await Promise.all([
       countByState(app.db),
-      listForReview(app.db, { state: undefined, page: 1 }).then((r) => r.items.filter((i) => WAITING_FOR_REVIEW.includes(i.state))),
+      findOldestWaiting(app.db),
       listWaitingFor(app.db, staff.id),
+      countByStatus(app.db),
     ]);
-    return reply.render("admin/dashboard.hbs", dashboardModel({ counts, waiting, mine, now: app.now() }));
+    return reply.render("admin/dashboard.hbs", dashboardModel({ counts, oldest, mine, mail, now: app.now() }));
   });
 
   app.get("/requests", { preHandler: anyStaff, schema: { querystring: ListQuery } }, async (request, reply) => {
