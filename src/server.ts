@@ -1,6 +1,6 @@
 import { buildApp } from "./app.ts";
 import { ConfigError, loadConfig } from "./config.ts";
-import { deployMigrations, MigrationStateError } from "./db/migrations.ts";
+import { deployPendingMigrations, MigrationStateError } from "./db/migrations.ts";
 import { SETUP_LINK_TTL_HOURS } from "./services/staff-accounts.ts";
 import type { FastifyInstance } from "fastify";
 import { existsSync } from "node:fs";
@@ -11,7 +11,7 @@ async function main(): Promise<void> {
   if (existsSync(".env")) process.loadEnvFile(".env");
   const config = loadConfig(process.env);
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-  if (config.AUTO_MIGRATE) await deployMigrations(config.databaseUrl);
+  if (config.AUTO_MIGRATE) await deployPendingMigrations(config.databaseUrl);
   const app = await buildApp({ config });
 
   let closing = false;

@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import type { Db } from "./client.ts";
+import { openDatabase, type Db } from "./client.ts";
 
 const projectRoot = path.resolve(import.meta.dirname, "../..");
 export const MIGRATIONS_DIR = path.join(projectRoot, "prisma", "migrations");
@@ -87,4 +87,21 @@ export async function deployMigrations(databaseUrl: string): Promise<void> {
   if (code !== 0) {
     throw new MigrationStateError(`applying migrations failed:\n${Buffer.concat(output).toString("utf8")}`);
   }
+}
+
+/**
+ * Applies pending migrations only when there are any: the Prisma CLI is a child process
+ * that costs about a second, which an ordinary restart need not pay. Drift is left for
+ * `assertMigrationsApplied` to refuse.
+ */
+export async function deployPendingMigrations(databaseUrl: string): Promise<string[]> {
+  const db = await openDatabase(databaseUrl);
+  let pending: string[];
+  try {
+    pending = (await readMigrationState(db)).pending;
+  } finally {
+    await db.$disconnect();
+  }
+  if (pending.length > 0) await deployMigrations(databaseUrl);
+  return pending;
 }

@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { buildApp } from "../../src/app.ts";
 import { loadConfig } from "../../src/config.ts";
 import { openDatabase, type Db } from "../../src/db/client.ts";
-import { assertMigrationsApplied, MigrationStateError, readMigrationState } from "../../src/db/migrations.ts";
+import { assertMigrationsApplied, deployPendingMigrations, MigrationStateError, readMigrationState, readShippedMigrations } from "../../src/db/migrations.ts";
 import { templateDatabase } from "../helpers/app.ts";
 
 describe("startup migration check", () => {
@@ -63,6 +63,14 @@ describe("startup migration check", () => {
       await db.$executeRawUnsafe("UPDATE _prisma_migrations SET finished_at = NULL");
       await assert.rejects(assertMigrationsApplied(db), /drifted/);
     });
+  });
+
+  it("applies pending migrations at start, and only when some are pending", async () => {
+    const url = `file:${path.join(dir, "auto.db")}`;
+    const shipped = [...(await readShippedMigrations()).keys()];
+    assert.deepEqual(await deployPendingMigrations(url), shipped);
+    assert.deepEqual(await deployPendingMigrations(url), []);
+    await withDb("auto.db", false, (db) => assertMigrationsApplied(db));
   });
 
   it("keeps the portal from starting on a database with pending migrations", async () => {
