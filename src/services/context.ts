@@ -14,6 +14,13 @@ export interface ServiceContext {
   mailQueued: () => void;
 }
 
+/** A signed-in staff member acting on a staff page: who, and from which address. */
+export interface StaffActor {
+  id: string;
+  email: string;
+  ip: string;
+}
+
 /** Who did something, for the audit log. */
 export interface Actor {
   type: "applicant" | "staff" | "system";

@@ -1,25 +1,17 @@
 import { randomUUID } from "node:crypto";
 import { DEFAULT_KEY_POLICY, inspectKey } from "../core/key-policy.ts";
-import type { StaffRole } from "../core/roles.ts";
 import type { Tx } from "../db/client.ts";
 import { ConflictError, KeysignError, NotFoundError, ValidationError } from "../errors.ts";
 import { Prisma } from "../generated/prisma/client.ts";
 import { appendAuditEvent } from "../repositories/audit.ts";
 import { enqueueEmail } from "../repositories/outbox.ts";
 import { readSettings } from "../repositories/settings.ts";
-import { messageIdDomain, type Actor, type ServiceContext } from "./context.ts";
+import { messageIdDomain, type Actor, type ServiceContext, type StaffActor } from "./context.ts";
 import { renderEmail, type EmailTemplate } from "./mail-templates.ts";
 import { applyTransition, bumpVersion, staleError } from "./request-transitions.ts";
 import { sendReviewDigest } from "./review-digest.ts";
 
 export const MAX_REASON_LENGTH = 4000;
-
-export interface StaffActor {
-  id: string;
-  email: string;
-  roles: StaffRole[];
-  ip: string;
-}
 
 export type ApprovalOutcome = { kind: "recorded"; approvals: number; required: number } | { kind: "queued"; approvals: number; required: number };
 

@@ -4,15 +4,13 @@ import { parseApprovalsRequired, parsePolicyUrl, parseValidityDays, type Setting
 import { FormError, type FormProblem } from "../errors.ts";
 import { appendAuditEvent } from "../repositories/audit.ts";
 import { readSettings, writeSettings } from "../repositories/settings.ts";
-import type { ServiceContext } from "./context.ts";
+import type { ServiceContext, StaffActor } from "./context.ts";
 
 export interface SettingsInput {
   approvalsRequired: string;
   certificationValidityDays: string;
   policyUrl: string;
 }
-
-type Staff = { id: string; ip: string };
 
 /** Admin settings; every change is audited with its old and new value. */
 export class SettingsService {
@@ -22,7 +20,7 @@ export class SettingsService {
     return readSettings(this.ctx.db);
   }
 
-  async update(input: SettingsInput, staff: Staff): Promise<void> {
+  async update(input: SettingsInput, staff: StaffActor): Promise<void> {
     const approvals = parseApprovalsRequired(input.approvalsRequired);
     const validity = parseValidityDays(input.certificationValidityDays);
     const policyUrl = parsePolicyUrl(input.policyUrl);
@@ -35,14 +33,14 @@ export class SettingsService {
   }
 
   /** The master PUBLIC key: the same intake policy as applicants' keys, so a secret key is refused and never stored. */
-  async setMasterKey(upload: Uint8Array, staff: Staff): Promise<void> {
+  async setMasterKey(upload: Uint8Array, staff: StaffActor): Promise<void> {
     const result = await inspectKey(upload, { ...DEFAULT_KEY_POLICY, minRsaBits: this.ctx.config.MIN_RSA_BITS, now: this.ctx.now() });
     if (!result.ok) throw new FormError(result.problems.map((p) => ({ field: "masterKey", ...p })));
     const armored = openpgp.armor(openpgp.enums.armor.publicKey, result.minimal);
     await this.save({ masterPublicKey: armored, masterFingerprint: result.facts.fingerprint }, staff, "settings.master_key");
   }
 
-  private async save(values: Partial<Settings>, staff: Staff, action: string): Promise<void> {
+  private async save(values: Partial<Settings>, staff: StaffActor, action: string): Promise<void> {
     const now = this.ctx.now();
     await this.ctx.db.$transaction(async (tx) => {
       const before = await readSettings(tx);

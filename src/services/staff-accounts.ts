@@ -24,7 +24,7 @@ import {
   type StaffLinkRow,
   type StaffRow,
 } from "../repositories/staff.ts";
-import { messageIdDomain, type ServiceContext } from "./context.ts";
+import { messageIdDomain, type ServiceContext, type StaffActor } from "./context.ts";
 import { renderEmail } from "./mail-templates.ts";
 
 export const SETUP_LINK_TTL_HOURS = 24;
@@ -39,11 +39,6 @@ export const STAFF_ACCOUNT_MESSAGES = {
   inviteGone: "This invitation was already used, revoked or has expired.",
 } as const;
 
-/** Who acts on the staff pages. */
-export interface StaffActor {
-  id: string;
-  ip: string;
-}
 
 export function staffLinkUrl(publicUrl: string, purpose: StaffLinkPurpose, token: string): string {
   const route = purpose === "staff-setup" ? "/admin/setup" : "/admin/invite";

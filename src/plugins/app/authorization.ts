@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from "fastify";
 import { ROLE_LABELS, type StaffRole } from "../../core/roles.ts";
 import { KeysignError } from "../../errors.ts";
+import type { StaffActor } from "../../services/context.ts";
 
 /**
  * Named authorisation predicates, used as route `preHandler`s. Handlers never check roles
@@ -42,6 +43,12 @@ export function requireStaff(...roles: StaffRole[]): preHandlerAsyncHookHandler 
       throw new ForbiddenError(`This page needs the ${roles.map((r) => ROLE_LABELS[r]).join(" or ")} role. Ask an admin if you need it.`);
     }
   };
+}
+
+/** The signed-in staff member as the services take them; only call behind `requireStaff`. */
+export function staffActorOf(request: FastifyRequest): StaffActor {
+  const { id, email } = staffOf(request);
+  return { id, email, ip: request.ip };
 }
 
 /** The signed-in staff member; only call behind `requireStaff`. */

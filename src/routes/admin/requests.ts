@@ -4,13 +4,13 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { REQUEST_STATES } from "../../core/request-lifecycle.ts";
 import { KeysignError, NotFoundError } from "../../errors.ts";
-import { requireStaff, staffOf } from "../../plugins/app/authorization.ts";
+import { requireStaff, staffActorOf, staffOf } from "../../plugins/app/authorization.ts";
 import { dashboardModel, reviewListModel, staffRequestModel } from "../../presenters/review.ts";
 import { loadRequestDetail } from "../../repositories/requests.ts";
 import { countByStatus } from "../../repositories/outbox.ts";
 import { countByState, findOldestWaiting, listForReview, listWaitingFor, loadStaffView } from "../../repositories/review.ts";
 import { readSettings } from "../../repositories/settings.ts";
-import type { StaffActor } from "../../services/review.ts";
+import type { StaffActor } from "../../services/context.ts";
 
 const IdParams = Type.Object({ id: Type.String({ format: "uuid" }) });
 const AgreementParams = Type.Object({ id: Type.String({ format: "uuid" }), agreementId: Type.String({ format: "uuid" }) });
@@ -67,7 +67,7 @@ const reviewRoutes: FastifyPluginAsyncTypebox = async (app) => {
   });
 
   app.post("/requests/:id/approve", { preValidation: app.csrfProtection, preHandler: reviewer, schema: { params: IdParams, body: DecisionBody } }, async (request, reply) => {
-    await app.review.approve({ requestId: request.params.id, version: request.body.version, staff: actorFrom(request) });
+    await app.review.approve({ requestId: request.params.id, version: request.body.version, staff: staffActorOf(request) });
     return reply.redirect(`/admin/requests/${request.params.id}`, 303);
   });
 
@@ -77,7 +77,7 @@ const reviewRoutes: FastifyPluginAsyncTypebox = async (app) => {
   ] as const) {
     app.post(`/requests/:id/${path}`, { preValidation: app.csrfProtection, preHandler: reviewer, schema: { params: IdParams, body: DecisionBody } }, async (request, reply) => {
       try {
-        await decide({ requestId: request.params.id, version: request.body.version, staff: actorFrom(request), reason: request.body.reason });
+        await decide({ requestId: request.params.id, version: request.body.version, staff: staffActorOf(request), reason: request.body.reason });
       } catch (error) {
         if (!(error instanceof KeysignError) || error.statusCode !== 400) throw error;
         const problems = [{ field: path, code: error.code, message: error.message }];
@@ -88,7 +88,7 @@ const reviewRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }
 
   app.post("/requests/:id/notes", { preValidation: app.csrfProtection, preHandler: anyStaff, schema: { params: IdParams, body: NoteBody } }, async (request, reply) => {
-    await app.review.addNote({ requestId: request.params.id, staff: actorFrom(request), body: request.body.body });
+    await app.review.addNote({ requestId: request.params.id, staff: staffActorOf(request), body: request.body.body });
     return reply.redirect(`/admin/requests/${request.params.id}#notes`, 303);
   });
 
@@ -102,10 +102,5 @@ const reviewRoutes: FastifyPluginAsyncTypebox = async (app) => {
 };
 
 type DecisionInput = { requestId: string; version: number; staff: StaffActor; reason: string };
-
-function actorFrom(request: FastifyRequest): StaffActor {
-  const staff = staffOf(request);
-  return { ...staff, ip: request.ip };
-}
 
 export default reviewRoutes;

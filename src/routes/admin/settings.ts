@@ -2,7 +2,7 @@ import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyReply } from "fastify";
 import { FormError, type FormProblem } from "../../errors.ts";
-import { requireStaff, staffOf } from "../../plugins/app/authorization.ts";
+import { requireStaff, staffActorOf } from "../../plugins/app/authorization.ts";
 import { settingsModel } from "../../presenters/settings.ts";
 import { field, readMultipartForm } from "../forms.ts";
 
@@ -21,7 +21,7 @@ const settingsRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post("/settings", { preValidation: app.csrfProtection, preHandler: admin, schema: { body: SettingsBody } }, async (request, reply) => {
     try {
-      await app.settings.update(request.body, { id: staffOf(request).id, ip: request.ip });
+      await app.settings.update(request.body, staffActorOf(request));
     } catch (error) {
       if (!(error instanceof FormError)) throw error;
       return show(reply, { problems: error.problems, values: request.body }, error.statusCode);
@@ -33,7 +33,7 @@ const settingsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const form = await readMultipartForm(request.body);
     const upload = form.files.get("masterKeyFile")?.bytes ?? Buffer.from(field(form, "masterKeyText"), "utf8");
     try {
-      await app.settings.setMasterKey(upload, { id: staffOf(request).id, ip: request.ip });
+      await app.settings.setMasterKey(upload, staffActorOf(request));
     } catch (error) {
       if (!(error instanceof FormError)) throw error;
       return show(reply, { problems: error.problems }, error.statusCode);

@@ -1,11 +1,11 @@
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import type { FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyReply } from "fastify";
 import { isStaffRole, type StaffRole } from "../../core/roles.ts";
 import { FormError, KeysignError, NotFoundError } from "../../errors.ts";
-import { requireStaff, staffOf } from "../../plugins/app/authorization.ts";
+import { requireStaff, staffActorOf, staffOf } from "../../plugins/app/authorization.ts";
 import { isStaffNotice, staffDetailModel, staffListModel, type StaffNotice } from "../../presenters/staff.ts";
-import type { StaffActor } from "../../services/staff-accounts.ts";
+import type { StaffActor } from "../../services/context.ts";
 
 const Csrf = { _csrf: Type.Optional(Type.String()) };
 const RolesField = Type.Optional(Type.Union([Type.String({ maxLength: 32 }), Type.Array(Type.String({ maxLength: 32 }), { maxItems: 8 })]));
@@ -27,10 +27,6 @@ function problemsOf(error: unknown): { status: number; problems: Array<{ field: 
     return { status: error.statusCode, problems: [{ field: "form", message: error.message }] };
   }
   throw error;
-}
-
-function actorOf(request: FastifyRequest): StaffActor {
-  return { id: staffOf(request).id, ip: request.ip };
 }
 
 /** Staff account management: admins only. */
@@ -63,7 +59,7 @@ const staffRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const me = staffOf(request);
     const roles = rolesFrom(request.body.roles);
     try {
-      await app.staffAuth.accounts.invite(actorOf(request), { email: request.body.email, roles });
+      await app.staffAuth.accounts.invite(staffActorOf(request), { email: request.body.email, roles });
     } catch (error) {
       const { status, problems } = problemsOf(error);
       const overview = await app.staffAuth.accounts.overview();
@@ -73,7 +69,7 @@ const staffRoutes: FastifyPluginAsyncTypebox = async (app) => {
   });
 
   app.post("/invites/:id/revoke", { schema: { params: IdParams, body: EmptyBody }, preValidation: app.csrfProtection }, async (request, reply) => {
-    await app.staffAuth.accounts.revokeInvite(actorOf(request), request.params.id);
+    await app.staffAuth.accounts.revokeInvite(staffActorOf(request), request.params.id);
     return reply.redirect("/admin/staff?done=revoked", 303);
   });
 
@@ -83,7 +79,7 @@ const staffRoutes: FastifyPluginAsyncTypebox = async (app) => {
   });
 
   app.post("/:id/roles", { schema: { params: IdParams, body: RolesBody }, preValidation: app.csrfProtection }, async (request, reply) => {
-    const me = actorOf(request);
+    const me = staffActorOf(request);
     const roles = rolesFrom(request.body.roles);
     try {
       await app.staffAuth.accounts.changeRoles(me, request.params.id, roles);
@@ -101,7 +97,7 @@ const staffRoutes: FastifyPluginAsyncTypebox = async (app) => {
   ] as const;
   for (const [path, notice, action] of actions) {
     app.post(`/:id/${path}`, { schema: { params: IdParams, body: EmptyBody }, preValidation: app.csrfProtection }, async (request, reply) => {
-      const me = actorOf(request);
+      const me = staffActorOf(request);
       return act(reply, me, request.params.id, notice, () => action(me, request.params.id));
     });
   }
