@@ -1,3 +1,4 @@
+import type { ChainedAuditEvent } from "../core/audit-chain.ts";
 import type { Db } from "../db/client.ts";
 import type { Prisma } from "../generated/prisma/client.ts";
 
@@ -11,20 +12,8 @@ export interface AuditFilter {
   to?: Date;
 }
 
-export interface AuditRow {
-  seq: number;
-  at: Date;
-  actorType: string;
-  actorId: string | null;
-  actorEmail: string | null;
-  ip: string | null;
-  action: string;
-  requestId: string | null;
-  fromState: string | null;
-  toState: string | null;
-  data: string;
-  hash: string;
-}
+/** A stored event with the email of its staff actor, when the actor is staff. */
+export type AuditRow = ChainedAuditEvent & { actorEmail: string | null };
 
 function whereFor(filter: AuditFilter, staffIds: string[] | null): Prisma.AuditEventWhereInput {
   return {
