@@ -1,14 +1,11 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { Browser } from "playwright-core";
-import { launchChromium } from "../helpers/browser.ts";
-import { createTestApp, type TestApp } from "../helpers/app.ts";
-import { findLink, TestSmtpServer, waitForMail } from "../helpers/smtp.ts";
+import { startLivePortal, type LivePortal } from "../helpers/browser.ts";
+import { findLink, waitForMail } from "../helpers/smtp.ts";
 import { formatFingerprint } from "../../src/core/key-policy.ts";
 
 const SCREENSHOTS = path.resolve(import.meta.dirname, "..", ".tmp");
@@ -29,30 +26,21 @@ async function gpgKeyAndSignature(workDir: string, pdf: Buffer) {
 }
 
 describe("applicant journey in a real browser", () => {
-  let smtp: TestSmtpServer;
-  let t: TestApp;
-  let base: string;
-  let browser: Browser;
+  let portal: LivePortal;
   let workDir: string;
 
   before(async () => {
-    smtp = new TestSmtpServer();
-    t = await createTestApp({ SMTP_URL: await smtp.start(), MAIL_WORKER: "true" }, new Date());
-    // The real clock: gpg makes the key now, and a key from the app's future would be refused.
-    Object.defineProperty(t.clock, "now", { get: () => new Date() });
-    await t.app.listen({ host: "127.0.0.1", port: 0 });
-    base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
-    browser = await launchChromium();
+    // On the real clock: gpg makes the key now, and a key from the app's future would be refused.
+    portal = await startLivePortal();
     workDir = await mkdtemp(path.join(tmpdir(), "keysign-e2e-"));
   });
   after(async () => {
-    await browser?.close();
-    await t?.close();
-    await smtp?.stop();
+    await portal?.close();
     await rm(workDir, { recursive: true, force: true });
   });
 
   it("signs in with the emailed link, submits a request and finds it under My requests", async () => {
+    const { base, browser, smtp } = portal;
     const pdf = await readFile(path.resolve(import.meta.dirname, "../../public/keysign-agreement.pdf"));
     const key = await gpgKeyAndSignature(workDir, pdf);
     const page = await browser.newPage();

@@ -1,14 +1,12 @@
 import assert from "node:assert/strict";
 import { mkdir } from "node:fs/promises";
-import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { Browser, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { totpCode, totpStep } from "../../src/core/totp.ts";
-import { createTestApp, type TestApp } from "../helpers/app.ts";
-import { launchChromium } from "../helpers/browser.ts";
+import { startLivePortal, type LivePortal } from "../helpers/browser.ts";
 import { submitRequest } from "../helpers/requests.ts";
-import { findLink, TestSmtpServer, waitForMail } from "../helpers/smtp.ts";
+import { findLink, waitForMail } from "../helpers/smtp.ts";
 
 const SCREENSHOTS = path.resolve(import.meta.dirname, "..", ".tmp");
 
@@ -29,27 +27,16 @@ async function createAccount(page: Page, link: string, email: string | null, pas
 }
 
 describe("staff journey in a real browser", () => {
-  let smtp: TestSmtpServer;
-  let t: TestApp;
-  let base: string;
-  let browser: Browser;
+  let portal: LivePortal;
 
+  // On the real clock: the authenticator codes typed in the browser are computed from it.
   before(async () => {
-    smtp = new TestSmtpServer();
-    t = await createTestApp({ SMTP_URL: await smtp.start(), MAIL_WORKER: "true" }, new Date());
-    // The real clock: the authenticator codes typed in the browser are computed from it.
-    Object.defineProperty(t.clock, "now", { get: () => new Date() });
-    await t.app.listen({ host: "127.0.0.1", port: 0 });
-    base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
-    browser = await launchChromium();
+    portal = await startLivePortal();
   });
-  after(async () => {
-    await browser?.close();
-    await t?.close();
-    await smtp?.stop();
-  });
+  after(async () => portal?.close());
 
   it("sets up the first admin, invites a reviewer, and two staff approve a request into the queue", async () => {
+    const { t, base, browser, smtp } = portal;
     const setup = await t.app.staffAuth.firstStartSetupLink();
     assert.ok(setup, "a portal without an admin offers a setup link");
     const setupUrl = new URL(setup);

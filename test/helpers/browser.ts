@@ -1,4 +1,7 @@
+import type { AddressInfo } from "node:net";
 import { chromium, type Browser } from "playwright-core";
+import { createTestApp, type TestApp } from "./app.ts";
+import { TestSmtpServer } from "./smtp.ts";
 
 /** Debian's chromium, never a downloaded browser. */
 export const CHROMIUM_PATH = "/usr/bin/chromium";
@@ -21,4 +24,38 @@ export async function launchChromium(): Promise<Browser> {
       "--disable-sync",
     ],
   });
+}
+
+export interface LivePortal {
+  t: TestApp;
+  smtp: TestSmtpServer;
+  /** http://127.0.0.1:<port> */
+  base: string;
+  browser: Browser;
+  close: () => Promise<void>;
+}
+
+/**
+ * The portal listening on loopback with a real SMTP server and the mail worker running, on the
+ * real clock (keys made by gpg and authenticator codes typed in the browser are made from it),
+ * and chromium to drive it.
+ */
+export async function startLivePortal(): Promise<LivePortal> {
+  const smtp = new TestSmtpServer();
+  const t = await createTestApp({ SMTP_URL: await smtp.start(), MAIL_WORKER: "true" }, new Date());
+  Object.defineProperty(t.clock, "now", { get: () => new Date() });
+  await t.app.listen({ host: "127.0.0.1", port: 0 });
+  const base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
+  const browser = await launchChromium();
+  return {
+    t,
+    smtp,
+    base,
+    browser,
+    close: async () => {
+      await browser.close();
+      await t.close();
+      await smtp.stop();
+    },
+  };
 }

@@ -9,8 +9,11 @@ export interface TestKey {
 }
 
 /** A fresh v4 Ed25519 key (legacy EdDSA, what GnuPG 2.2 reads) with a Curve25519 encryption subkey, made by openpgp.js. */
-export async function makeTestKey(userIDs: Array<{ name: string; email: string }>, date = new Date("2026-01-01T00:00:00Z")): Promise<TestKey> {
-  const { privateKey, publicKey } = await openpgp.generateKey({ type: "ecc", curve: "ed25519Legacy", userIDs, date, format: "armored" });
+export async function makeTestKey(
+  userIDs: Array<{ name: string; email: string }>,
+  { date = new Date("2026-01-01T00:00:00Z"), expiresInSeconds = 0 }: { date?: Date; expiresInSeconds?: number } = {},
+): Promise<TestKey> {
+  const { privateKey, publicKey } = await openpgp.generateKey({ type: "ecc", curve: "ed25519Legacy", userIDs, date, keyExpirationTime: expiresInSeconds, format: "armored" });
   const key = await openpgp.readPrivateKey({ armoredKey: privateKey });
   return {
     publicArmored: publicKey,

@@ -1,32 +1,38 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { TestApp } from "./app.ts";
-import type { Browser } from "./http.ts";
+import type { Browser, MultipartPart } from "./http.ts";
 import { makeTestKey, type TestKey } from "./keys.ts";
 import { signInAs } from "./session.ts";
 
 export const AGREEMENT_PDF = await readFile(path.resolve(import.meta.dirname, "../../public/keysign-agreement.pdf"));
 
+/** The second step of the request form, filled in completely, with `agreement` signed by `key`. */
+export async function submissionParts(key: TestKey, userId: string, agreement: Uint8Array = AGREEMENT_PDF): Promise<MultipartPart[]> {
+  return [
+    { name: "keyText", value: key.publicArmored },
+    { name: "certifyUserIds", value: userId },
+    { name: "licence", value: "GPL-3.0-or-later" },
+    { name: "projectUrls", value: "https://github.com/dev/module" },
+    { name: "attestOpenSource", value: "on" },
+    { name: "attestNotCommercial", value: "on" },
+    { name: "attestAgreement", value: "on" },
+    { name: "agreement", filename: "agreement.pdf", content: agreement },
+    { name: "signature", filename: "agreement.pdf.asc", content: Buffer.from(await key.sign(agreement)) },
+  ];
+}
+
 /** Submits a request through the applicant's real form; returns its id, the key and the applicant's browser. */
-export async function submitRequest(t: TestApp, address: string, name = "Dev"): Promise<{ id: string; key: TestKey; applicant: Browser }> {
-  const key = await makeTestKey([{ name, email: address }]);
+export async function submitRequest(
+  t: TestApp,
+  address: string,
+  name = "Dev",
+  key?: TestKey,
+): Promise<{ id: string; key: TestKey; applicant: Browser }> {
+  const used = key ?? (await makeTestKey([{ name, email: address }]));
   const applicant = await signInAs(t, address);
-  const response = await applicant.postMultipart(
-    "/requests",
-    [
-      { name: "keyText", value: key.publicArmored },
-      { name: "certifyUserIds", value: `${name} <${address}>` },
-      { name: "licence", value: "GPL-3.0-or-later" },
-      { name: "projectUrls", value: "https://github.com/dev/module" },
-      { name: "attestOpenSource", value: "on" },
-      { name: "attestNotCommercial", value: "on" },
-      { name: "attestAgreement", value: "on" },
-      { name: "agreement", filename: "agreement.pdf", content: AGREEMENT_PDF },
-      { name: "signature", filename: "agreement.pdf.asc", content: Buffer.from(await key.sign(AGREEMENT_PDF)) },
-    ],
-    "/requests/new",
-  );
+  const response = await applicant.postMultipart("/requests", await submissionParts(used, `${name} <${address}>`), "/requests/new");
   if (response.statusCode !== 303) throw new Error(`submission failed with ${response.statusCode}`);
   const id = (response.headers.location ?? "").split("/").pop() ?? "";
-  return { id, key, applicant };
+  return { id, key: used, applicant };
 }

@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import * as openpgp from "openpgp";
 import { createTestApp, type TestApp } from "../helpers/app.ts";
 import type { Browser } from "../helpers/http.ts";
-import { AGREEMENT_PDF, submitRequest } from "../helpers/requests.ts";
-import { signInAs } from "../helpers/session.ts";
+import { makeTestKey } from "../helpers/keys.ts";
+import { AGREEMENT_PDF, submissionParts, submitRequest } from "../helpers/requests.ts";
 import { createStaff, signInStaff } from "../helpers/staff.ts";
 
 function versionOf(html: string): string {
@@ -84,30 +83,9 @@ describe("staff review", () => {
   });
 
   it("re-validates the key at approval time and blocks an expired key with the reason", async () => {
-    const applicant = await signInAs(t, "expiring@example.org");
-    const { privateKey, publicKey } = await openpgp.generateKey({
-      type: "ecc",
-      curve: "ed25519Legacy",
-      userIDs: [{ name: "Exp", email: "expiring@example.org" }],
-      date: new Date("2026-11-23T13:00:00Z"),
-      keyExpirationTime: 24 * 3600,
-      format: "armored",
-    });
-    const signingKey = await openpgp.readPrivateKey({ armoredKey: privateKey });
-    const signature = await openpgp.sign({ message: await openpgp.createMessage({ binary: AGREEMENT_PDF }), signingKeys: signingKey, detached: true, date: new Date("2026-11-23T14:00:00Z") });
-    const submitted = await applicant.postMultipart("/requests", [
-      { name: "keyText", value: publicKey },
-      { name: "certifyUserIds", value: "Exp <expiring@example.org>" },
-      { name: "licence", value: "GPL-3.0-or-later" },
-      { name: "projectUrls", value: "https://github.com/dev/module" },
-      { name: "attestOpenSource", value: "on" },
-      { name: "attestNotCommercial", value: "on" },
-      { name: "attestAgreement", value: "on" },
-      { name: "agreement", filename: "a.pdf", content: AGREEMENT_PDF },
-      { name: "signature", filename: "a.asc", content: Buffer.from(String(signature)) },
-    ], "/requests/new");
-    assert.equal(submitted.statusCode, 303, submitted.body.slice(0, 500));
-    const id = (submitted.headers.location ?? "").split("/").pop() ?? "";
+    // Valid when submitted (2026-11-24 12:00), expired an hour later.
+    const key = await makeTestKey([{ name: "Exp", email: "expiring@example.org" }], { date: new Date("2026-11-23T13:00:00Z"), expiresInSeconds: 24 * 3600 });
+    const { id } = await submitRequest(t, "expiring@example.org", "Exp", key);
     const page = await alice.get(`/admin/requests/${id}`);
     assert.match(page.body, /expires/i);
     const start = t.clock.now;
@@ -178,18 +156,8 @@ describe("staff review", () => {
     const mine = await applicant.get(`/requests/${id}`);
     assert.match(mine.body, /Please sign page 2./);
     const revised = Buffer.concat([AGREEMENT_PDF, Buffer.from("% page 2 signed\n%%EOF\n")]);
-    const answer = await applicant.postMultipart(`/requests/${id}/revise`, [
-      { name: "version", value: versionOf(mine.body) },
-      { name: "keyText", value: key.publicArmored },
-      { name: "certifyUserIds", value: "Dev <changes@example.org>" },
-      { name: "licence", value: "GPL-3.0-or-later" },
-      { name: "projectUrls", value: "https://github.com/dev/module" },
-      { name: "attestOpenSource", value: "on" },
-      { name: "attestNotCommercial", value: "on" },
-      { name: "attestAgreement", value: "on" },
-      { name: "agreement", filename: "agreement-v2.pdf", content: revised },
-      { name: "signature", filename: "agreement-v2.pdf.asc", content: Buffer.from(await key.sign(revised)) },
-    ], `/requests/${id}/revise`);
+    const parts = [{ name: "version", value: versionOf(mine.body) }, ...(await submissionParts(key, "Dev <changes@example.org>", revised))];
+    const answer = await applicant.postMultipart(`/requests/${id}/revise`, parts, `/requests/${id}/revise`);
     assert.equal(answer.statusCode, 303);
     assert.equal((await t.app.db.request.findUniqueOrThrow({ where: { id } })).state, "in_review");
     const review = await alice.get(`/admin/requests/${id}`);
