@@ -2,7 +2,9 @@ import { createHash } from "node:crypto";
 
 /**
  * The audit log is a hash chain: each event's hash covers its own fields and the
- * previous event's hash, so editing or deleting any row breaks every link after it.
+ * previous event's hash, so editing a row, or deleting any row but the newest, breaks the
+ * chain at that point. Cutting events off the end leaves a shorter valid chain: only a head
+ * hash kept elsewhere (printed by `keysign audit verify`) shows that.
  */
 export const GENESIS_HASH = "0".repeat(64);
 
