@@ -143,6 +143,7 @@ describe("the applicant's requests", () => {
     const before = await counts();
     const response = await submit(dev, details({}, { signature: Buffer.from(await otherKey.sign(PDF)) }));
     assert.equal(response.statusCode, 400);
+    assert.match(response.body, /which is not this key nor one of its signing subkeys/);
     assert.deepEqual(await counts(), before);
   });
 
@@ -151,6 +152,7 @@ describe("the applicant's requests", () => {
     const altered = Buffer.concat([PDF, Buffer.from("\n% changed after signing\n")]);
     const response = await submit(dev, details({}, { agreement: altered }));
     assert.equal(response.statusCode, 400);
+    assert.match(response.body, /the signature does not match this file/);
     assert.deepEqual(await counts(), before);
   });
 
