@@ -14,6 +14,10 @@ export const ConfigSchema = Type.Object({
   DATA_DIR: Type.String({ minLength: 1, default: "./data" }),
   DATABASE_URL: Type.String({ default: "" }),
   SESSION_SECRET: Type.String({ default: "" }),
+  /** Armored, unprotected queue key; generated into the data directory when empty. */
+  QUEUE_KEY_FILE: Type.String({ default: "" }),
+  /** Days an exported batch stays valid for signing. */
+  BATCH_EXPIRY_DAYS: Type.Integer({ minimum: 1, maximum: 90, default: 14 }),
   SMTP_URL: Type.String({ default: "" }),
   MAIL_FROM: Type.String({ default: "Keysign <keysign@localhost>" }),
   MAIL_WORKER: Type.Boolean({ default: true }),

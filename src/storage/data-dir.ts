@@ -8,6 +8,7 @@ export interface DataPaths {
   tmp: string;
   mail: string;
   secrets: string;
+  queueKey: string;
 }
 
 export interface Secrets {
@@ -21,6 +22,7 @@ export function dataPaths(root: string): DataPaths {
     tmp: path.join(root, "tmp"),
     mail: path.join(root, "mail"),
     secrets: path.join(root, "secrets.json"),
+    queueKey: path.join(root, "queue-key.asc"),
   };
 }
 

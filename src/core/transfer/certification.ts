@@ -36,7 +36,8 @@ export function userIdBytes(userId: string): Uint8Array {
 export async function makeCertification(master: PrivateKey, target: CertificationTarget, parameters: CertificationParameters, date: Date): Promise<Uint8Array> {
   const signature = baseSignature(master, enums.signature.certGeneric, date);
   signature.signatureExpirationTime = parameters.validityDays * 86_400;
-  signature.policyURI = parameters.policyUrl;
+  // An empty policy URL means none: no policy subpacket at all.
+  signature.policyURI = parameters.policyUrl || null;
   signature.rawNotations = parameters.notations.map(({ name, value }) => ({ name, value: userIdBytes(value), humanReadable: true, critical: false }));
   return signWith(signature, master, target, date);
 }
@@ -145,7 +146,7 @@ function parameterFailure(signature: ParsedSignature, parameters: CertificationP
   if (expiry !== parameters.validityDays * 86_400) {
     return fail("expiry", `it expires after ${expiry ?? 0} seconds; the batch asked for ${parameters.validityDays} days`);
   }
-  if (signature.packet.policyURI !== parameters.policyUrl) return fail("policy", "its policy URL is not the batch's");
+  if ((signature.packet.policyURI ?? "") !== parameters.policyUrl) return fail("policy", "its policy URL is not the batch's");
   const found = notationsOf(signature);
   const wanted = parameters.notations.map(notationKey).sort();
   if (found.length !== wanted.length || found.some((value, index) => value !== wanted[index])) {

@@ -9,9 +9,11 @@ import { RequestService } from "../../services/requests.ts";
 import { ReviewService } from "../../services/review.ts";
 import { DIGEST_INTERVAL_MS } from "../../services/review-digest.ts";
 import { SettingsService } from "../../services/settings.ts";
+import { SigningQueueService } from "../../services/signing-queue.ts";
 import { StaffAuthService } from "../../services/staff-auth.ts";
 import { FileStore } from "../../storage/file-store.ts";
 import type { DataPaths } from "../../storage/data-dir.ts";
+import { loadOrCreateQueueKey } from "../../storage/queue-key.ts";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -26,6 +28,7 @@ declare module "fastify" {
     staffAuth: StaffAuthService;
     review: ReviewService;
     settings: SettingsService;
+    signingQueue: SigningQueueService;
     files: FileStore;
   }
 }
@@ -69,6 +72,8 @@ async function services(app: FastifyInstance, opts: ServicesOptions): Promise<vo
   app.decorate("staffAuth", new StaffAuthService(ctx));
   app.decorate("review", new ReviewService(ctx));
   app.decorate("settings", new SettingsService(ctx));
+  const queueKeyFile = opts.config.QUEUE_KEY_FILE || opts.paths.queueKey;
+  app.decorate("signingQueue", new SigningQueueService(ctx, await loadOrCreateQueueKey(queueKeyFile, new URL(opts.config.PUBLIC_URL).hostname, opts.now())));
 
   // The review digest runs with the mail worker: the process that delivers mail also writes it.
   let digestTimer: NodeJS.Timeout | null = null;

@@ -1,6 +1,7 @@
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyReply } from "fastify";
+import { formatFingerprint } from "../../core/key-policy.ts";
 import { FormError, type FormProblem } from "../../errors.ts";
 import { requireStaff, staffActorOf } from "../../plugins/app/authorization.ts";
 import { settingsModel } from "../../presenters/settings.ts";
@@ -44,7 +45,8 @@ const settingsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   async function show(reply: FastifyReply, extra: { problems?: FormProblem[]; values?: Record<string, string | undefined> }, status = 200) {
     const settings = await app.settings.read();
     const saved = new URL(reply.request.url, "http://portal").searchParams.has("saved");
-    return reply.render("admin/settings.hbs", await settingsModel(settings, { ...extra, saved }), status);
+    const queueKey = formatFingerprint(app.signingQueue.queueKey.fingerprint);
+    return reply.render("admin/settings.hbs", { ...(await settingsModel(settings, { ...extra, saved })), queueKey }, status);
   }
 };
 

@@ -1,0 +1,85 @@
+import { Type } from "@sinclair/typebox";
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import type { FastifyReply } from "fastify";
+import { isKeysignError } from "../../errors.ts";
+import { requireStaff, staffActorOf } from "../../plugins/app/authorization.ts";
+import { batchModel, importProblemsModel, signingQueueModel } from "../../presenters/signing.ts";
+import { ImportRefusedError } from "../../services/result-import.ts";
+import { readMultipartForm } from "../forms.ts";
+
+const BatchParams = Type.Object({ number: Type.Integer({ minimum: 1, maximum: 1_000_000_000 }) });
+const BatchQuery = Type.Object({ exported: Type.Optional(Type.String({ maxLength: 1 })), held: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000 })) });
+
+/** The signing queue (signing officers): export batches, cancel expired ones, import results. */
+const signingRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const officer = requireStaff("signing_officer");
+  const officerOrAdmin = requireStaff("signing_officer", "admin");
+
+  app.get("/signing", { preHandler: officer }, async (_request, reply) => showQueue(reply));
+
+  // The signer pins this key (keysign init --queue-key FILE).
+  app.get("/signing/queue-key.asc", { preHandler: officerOrAdmin }, async (_request, reply) =>
+    reply
+      .type("application/pgp-keys")
+      .header("content-disposition", `attachment; filename="keysign-queue-key-${app.signingQueue.queueKey.fingerprint}.asc"`)
+      .send(app.signingQueue.queueKey.publicArmored),
+  );
+
+  app.post("/signing/batches", { preValidation: app.csrfProtection, preHandler: officer }, async (request, reply) => {
+    try {
+      const outcome = await app.signingQueue.exportBatch(staffActorOf(request));
+      return reply.redirect(`/admin/signing/batches/${outcome.number}?exported=1&held=${outcome.held.length}`, 303);
+    } catch (error) {
+      if (!isKeysignError(error) || error.statusCode >= 500) throw error;
+      return showQueue(reply, error.message, error.statusCode);
+    }
+  });
+
+  app.get("/signing/batches/:number", { preHandler: officer, schema: { params: BatchParams, querystring: BatchQuery } }, async (request, reply) => {
+    const batch = await app.signingQueue.batch(request.params.number);
+    const flash = { exported: request.query.exported === "1", held: request.query.held };
+    return reply.render("admin/signing/batch.hbs", batchModel(batch, app.now(), flash));
+  });
+
+  app.get("/signing/batches/:number/file", { preHandler: officer, schema: { params: BatchParams } }, async (request, reply) => {
+    const batch = await app.signingQueue.batch(request.params.number);
+    return reply
+      .type("application/octet-stream")
+      .header("content-disposition", `attachment; filename="keysign-batch-${batch.number}.json"`)
+      .send(Buffer.from(batch.file));
+  });
+
+  app.post("/signing/batches/:number/cancel", { preValidation: app.csrfProtection, preHandler: officer, schema: { params: BatchParams } }, async (request, reply) => {
+    try {
+      await app.signingQueue.cancel(request.params.number, staffActorOf(request));
+    } catch (error) {
+      if (!isKeysignError(error) || error.statusCode >= 500 || error.statusCode === 404) throw error;
+      const batch = await app.signingQueue.batch(request.params.number);
+      return reply.render("admin/signing/batch.hbs", { ...batchModel(batch, app.now(), {}), error: error.message }, error.statusCode);
+    }
+    return reply.redirect(`/admin/signing/batches/${request.params.number}`, 303);
+  });
+
+  app.get("/signing/import", { preHandler: officer }, async (_request, reply) => reply.render("admin/signing/import.hbs", {}));
+
+  app.post("/signing/import", { preValidation: app.csrfProtection, preHandler: officer }, async (request, reply) => {
+    const form = await readMultipartForm(request.body);
+    const file = form.files.get("result");
+    if (!file) return reply.render("admin/signing/import.hbs", { error: "Choose the result file the signer wrote, then import it." }, 400);
+    try {
+      const outcome = await app.signingQueue.importResult(file.bytes, staffActorOf(request));
+      return reply.render("admin/signing/import.hbs", { outcome, already: outcome.kind === "already_imported" });
+    } catch (error) {
+      if (!isKeysignError(error) || error.statusCode >= 500) throw error;
+      const problems = error instanceof ImportRefusedError ? importProblemsModel(error.problems) : [];
+      return reply.render("admin/signing/import.hbs", { error: error.message, problems }, error.statusCode);
+    }
+  });
+
+  async function showQueue(reply: FastifyReply, error?: string, status = 200) {
+    const overview = await app.signingQueue.overview();
+    return reply.render("admin/signing/queue.hbs", signingQueueModel({ ...overview, queueKey: app.signingQueue.queueKey, now: app.now(), error }), status);
+  }
+};
+
+export default signingRoutes;
