@@ -1,0 +1,78 @@
+/**
+ * The certified key as its owner and relying parties receive it: the canonical key with the
+ * master key's certifications (and any published revocations) placed after the user IDs they
+ * are about.
+ *
+ * The canonical key is primary, an optional direct-key signature, each user ID followed by its
+ * self-signature, then each subkey followed by its binding. A certification goes right after its
+ * user ID's self-signature and a revocation after the certification, as GnuPG writes them. Only
+ * whole signature packets are inserted; nothing else of the key changes.
+ */
+import { concatBytes, equalBytes, scanPackets, TAG, writePacket, type Packet } from "../key-policy/packets.ts";
+
+export interface CertifiedUserId {
+  userId: string;
+  /** One complete signature packet (header included) made by the master key. */
+  certification: Uint8Array;
+  /** The certification revocation (0x30) when it has been published; never the sealed one before that. */
+  revocation?: Uint8Array | null;
+}
+
+export interface AssembleOptions {
+  /** Keep only this user ID and its signatures, as caff sends one user ID per message. */
+  onlyUserId?: string;
+}
+
+export function assembleCertifiedKey(canonicalKey: Uint8Array, entries: readonly CertifiedUserId[], options: AssembleOptions = {}): Uint8Array {
+  const packets = readKeyPackets(canonicalKey);
+  const userIds = packets.filter((p) => p.tag === TAG.userId).map((p) => p.body);
+  const encoder = new TextEncoder();
+  const byUserId = new Map<string, CertifiedUserId>();
+  for (const entry of entries) {
+    if (!userIds.some((raw) => equalBytes(raw, encoder.encode(entry.userId)))) throw new Error("a certification names a user ID the key does not have");
+    if (byUserId.has(entry.userId)) throw new Error("two certifications name the same user ID");
+    checkSignaturePacket(entry.certification);
+    if (entry.revocation) checkSignaturePacket(entry.revocation);
+    byUserId.set(entry.userId, entry);
+  }
+  const only = options.onlyUserId === undefined ? null : encoder.encode(options.onlyUserId);
+  if (only && !userIds.some((raw) => equalBytes(raw, only))) throw new Error("the user ID to keep is not in the key");
+
+  const out: Uint8Array[] = [];
+  // The user ID whose signatures are being copied, or null while dropping another one.
+  let pending: CertifiedUserId | null = null;
+  let dropping = false;
+  const flush = () => {
+    if (pending) out.push(pending.certification, ...(pending.revocation ? [pending.revocation] : []));
+    pending = null;
+  };
+  for (const packet of packets) {
+    if (packet.tag !== TAG.signature) flush();
+    if (packet.tag === TAG.userId) {
+      dropping = only !== null && !equalBytes(packet.body, only);
+      pending = dropping ? null : byUserId.get(new TextDecoder().decode(packet.body)) ?? null;
+    } else if (packet.tag !== TAG.signature) {
+      dropping = false;
+    }
+    if (!dropping) out.push(writePacket(packet.tag, packet.body));
+  }
+  flush();
+  return concatBytes(out);
+}
+
+function readKeyPackets(canonicalKey: Uint8Array): Packet[] {
+  const scan = scanPackets(canonicalKey);
+  if (!scan.complete || scan.packets[0]?.tag !== TAG.publicKey) throw new Error("the stored key is not a binary public key");
+  const allowed: readonly number[] = [TAG.publicKey, TAG.signature, TAG.userId, TAG.publicSubkey];
+  if (scan.packets.some((p, index) => !allowed.includes(p.tag) || (index > 0 && p.tag === TAG.publicKey))) {
+    throw new Error("the stored key holds packets a canonical key does not have");
+  }
+  return scan.packets;
+}
+
+function checkSignaturePacket(bytes: Uint8Array): void {
+  const scan = scanPackets(bytes);
+  if (!scan.complete || scan.packets.length !== 1 || scan.packets[0]?.tag !== TAG.signature) {
+    throw new Error("a certification or revocation is not exactly one signature packet");
+  }
+}
