@@ -4,6 +4,13 @@ import type { RenderedEmail } from "../services/mail-templates.ts";
 
 export type OutboxStatus = "pending" | "sending" | "sent" | "failed" | "expired";
 
+/** A file sent with an email. The name and type are ours, never text from a user or an upload. */
+export interface MailAttachment {
+  filename: string;
+  contentType: string;
+  content: Uint8Array;
+}
+
 export interface OutboxRow {
   id: string;
   template: string;
@@ -14,16 +21,27 @@ export interface OutboxRow {
   messageId: string;
   attempts: number;
   expiresAt: Date | null;
+  attachments: MailAttachment[];
 }
+
+const SAFE_FILENAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+const SAFE_CONTENT_TYPE = /^[a-z]+\/[a-z0-9.+-]+$/;
 
 /** Written inside the caller's transaction: the email exists exactly when the change does. */
 export async function enqueueEmail(
   tx: Tx,
-  email: RenderedEmail & { recipient: string; expiresAt?: Date },
+  email: RenderedEmail & { recipient: string; expiresAt?: Date; attachments?: readonly MailAttachment[] },
   messageIdDomain: string,
   now: Date,
 ): Promise<string> {
   const id = randomUUID();
+  const attachments = (email.attachments ?? []).map((attachment) => {
+    // Both end up in MIME headers: a programming error here must not become a header injection.
+    if (!SAFE_FILENAME.test(attachment.filename) || !SAFE_CONTENT_TYPE.test(attachment.contentType)) {
+      throw new Error("attachment filename or content type is not one of ours");
+    }
+    return { filename: attachment.filename, contentType: attachment.contentType, content: Buffer.from(attachment.content).toString("base64") };
+  });
   await tx.outboxEmail.create({
     data: {
       id,
@@ -34,6 +52,7 @@ export async function enqueueEmail(
       text: email.text,
       messageId: `<${id}@${messageIdDomain}>`,
       expiresAt: email.expiresAt ?? null,
+      attachments: JSON.stringify(attachments),
       nextAttemptAt: now,
       createdAt: now,
     },
@@ -56,9 +75,20 @@ export async function claimDueEmail(db: Db, now: Date, leaseMs: number): Promise
       where: { id: row.id, status: row.status, nextAttemptAt: row.nextAttemptAt },
       data: { status: "sending", nextAttemptAt: new Date(now.getTime() + leaseMs) },
     });
-    if (claimed.count === 1) return row;
+    if (claimed.count === 1) return { ...row, attachments: parseAttachments(row.attachments) };
   }
   return null;
+}
+
+function parseAttachments(stored: string): MailAttachment[] {
+  const parsed: unknown = JSON.parse(stored);
+  if (!Array.isArray(parsed)) return [];
+  return parsed.flatMap((entry: unknown) => {
+    if (typeof entry !== "object" || entry === null) return [];
+    const { filename, contentType, content } = entry as Record<string, unknown>;
+    if (typeof filename !== "string" || typeof contentType !== "string" || typeof content !== "string") return [];
+    return [{ filename, contentType, content: Buffer.from(content, "base64") }];
+  });
 }
 
 export async function markEmail(

@@ -104,6 +104,7 @@ function message(options: MailDeliveryOptions, row: OutboxRow) {
     html: row.html,
     text: row.text,
     messageId: row.messageId,
+    attachments: row.attachments.map((a) => ({ filename: a.filename, contentType: a.contentType, content: Buffer.from(a.content) })),
   };
 }
 

@@ -70,3 +70,46 @@ export async function waitForMail(smtp: TestSmtpServer, address: string, timeout
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+export interface ReceivedAttachment {
+  filename: string;
+  contentType: string;
+  content: Buffer;
+}
+
+/** The attachments of a received message, decoded: a small MIME reader for what nodemailer writes. */
+export function mailAttachments(mail: ReceivedMail | string): ReceivedAttachment[] {
+  return leafParts(typeof mail === "string" ? mail : mail.raw).flatMap((part) => {
+    const disposition = headerValue(part.headers, "content-disposition");
+    if (!disposition || !/^attachment/i.test(disposition)) return [];
+    const filename = parameter(disposition, "filename") ?? "";
+    const contentType = (headerValue(part.headers, "content-type") ?? "").split(";")[0]?.trim() ?? "";
+    const encoding = (headerValue(part.headers, "content-transfer-encoding") ?? "7bit").toLowerCase();
+    if (encoding !== "base64" && encoding !== "7bit") throw new Error(`unexpected transfer encoding ${encoding}`);
+    const content = encoding === "base64" ? Buffer.from(part.body.replace(/\s+/g, ""), "base64") : Buffer.from(part.body, "utf8");
+    return [{ filename, contentType, content }];
+  });
+}
+
+function leafParts(entity: string): Array<{ headers: string; body: string }> {
+  const split = /\r?\n\r?\n/.exec(entity);
+  const headers = split ? entity.slice(0, split.index) : entity;
+  const body = split ? entity.slice(split.index + split[0].length) : "";
+  const type = headerValue(headers, "content-type") ?? "";
+  const boundary = /^multipart\//i.test(type) ? parameter(type, "boundary") : null;
+  if (!boundary) return [{ headers, body }];
+  const pieces = body.split(new RegExp(`\\r?\\n?--${boundary.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(?:--)?[ \\t]*\\r?\\n?`));
+  // The first piece is the preamble, the last the epilogue.
+  return pieces.slice(1, -1).flatMap(leafParts);
+}
+
+function headerValue(headers: string, name: string): string | null {
+  const unfolded = headers.replace(/\r?\n[ \t]+/g, " ");
+  const match = new RegExp(`^${name}:[ \\t]*(.*)$`, "im").exec(unfolded);
+  return match?.[1]?.trim() ?? null;
+}
+
+function parameter(value: string, name: string): string | null {
+  const match = new RegExp(`;\\s*${name}="?([^";]+)"?`, "i").exec(value);
+  return match?.[1] ?? null;
+}

@@ -1,13 +1,14 @@
 import assert from "node:assert/strict";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
+import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { enqueueEmail, SCRUBBED } from "../../src/repositories/outbox.ts";
 import { renderEmail } from "../../src/services/mail-templates.ts";
 import { MAX_ATTEMPTS, retryDelayMs } from "../../src/services/mail-delivery.ts";
 import { createTestApp, type TestApp } from "../helpers/app.ts";
 import { Browser } from "../helpers/http.ts";
-import { TestSmtpServer } from "../helpers/smtp.ts";
+import { mailAttachments, TestSmtpServer } from "../helpers/smtp.ts";
 
 describe("mail delivery through the outbox", () => {
   let smtp: TestSmtpServer;
@@ -94,6 +95,41 @@ describe("mail delivery through the outbox", () => {
     assert.equal(smtp.received.filter((m) => m.to.includes("stale@example.org")).length, 0);
   });
 
+  it("delivers attachments byte for byte, with the name and type we gave them", async () => {
+    smtp.received.length = 0;
+    const binary = randomBytes(5000);
+    const armored = Buffer.from("-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nxjMEZ\n-----END PGP PUBLIC KEY BLOCK-----\n");
+    const receipt = renderEmail("request-received", { fingerprint: "F".repeat(40), userIds: ["Dev <files@example.org>"], link: "http://localhost/r" });
+    const attachments = [
+      { filename: "ABCDEF-certified.asc", contentType: "application/pgp-keys", content: armored },
+      { filename: "ABCDEF-certified.asc.gpg", contentType: "application/octet-stream", content: binary },
+    ];
+    await t.app.db.$transaction((tx) => enqueueEmail(tx, { ...receipt, recipient: "files@example.org", attachments }, "localhost", t.clock.now));
+    await t.app.mail.deliverDue();
+    const [mail] = smtp.received;
+    assert.ok(mail);
+    assert.deepEqual(
+      mailAttachments(mail).map((a) => ({ ...a, content: Buffer.from(a.content) })),
+      attachments.map((a) => ({ ...a, content: Buffer.from(a.content) })),
+    );
+  });
+
+  it("refuses an attachment name or type that could break the MIME headers, and stores nothing", async () => {
+    const receipt = renderEmail("request-received", { fingerprint: "F".repeat(40), userIds: [], link: "http://localhost/r" });
+    const before = await t.app.db.outboxEmail.count();
+    for (const attachment of [
+      { filename: 'key.asc"\r\nBcc: x@example.org', contentType: "application/pgp-keys" },
+      { filename: "../key.asc", contentType: "application/pgp-keys" },
+      { filename: "key.asc", contentType: "text/plain\r\nX-Injected: 1" },
+    ]) {
+      await assert.rejects(
+        t.app.db.$transaction((tx) => enqueueEmail(tx, { ...receipt, recipient: "files@example.org", attachments: [{ ...attachment, content: new Uint8Array(1) }] }, "localhost", t.clock.now)),
+        /not one of ours/,
+      );
+    }
+    assert.equal(await t.app.db.outboxEmail.count(), before);
+  });
+
   it("puts only the verified address in the envelope and fixed text in the subject", async () => {
     smtp.received.length = 0;
     await queueSignIn("envelope@example.org");
@@ -117,6 +153,15 @@ describe("mail without an SMTP server", () => {
       const eml = await readFile(path.join(dir, files[0]!), "utf8");
       assert.match(eml, /^To: file@example.org$/m);
       assert.match(eml, /\/sign-in\/link\?token=/);
+
+      const receipt = renderEmail("request-received", { fingerprint: "F".repeat(40), userIds: [], link: "http://localhost/r" });
+      const content = randomBytes(300);
+      await t.app.db.$transaction((tx) => enqueueEmail(tx, { ...receipt, recipient: "attached@example.org", attachments: [{ filename: "key.asc.gpg", contentType: "application/octet-stream", content }] }, "localhost", t.clock.now));
+      await t.app.mail.deliverDue();
+      const withFile = (await readdir(dir)).filter((f) => f.endsWith(".eml") && f !== files[0]);
+      assert.equal(withFile.length, 1);
+      const attached = mailAttachments(await readFile(path.join(dir, withFile[0]!), "utf8"));
+      assert.deepEqual(attached.map((a) => [a.filename, a.contentType, a.content.equals(content)]), [["key.asc.gpg", "application/octet-stream", true]]);
     } finally {
       await t.close();
     }
