@@ -14,6 +14,8 @@ export const EMAIL_SUBJECTS = {
   "changes-requested": "Changes requested on your certification request",
   "review-digest": "Keysign: certification requests waiting for review",
   "staff-invite": "You are invited to the Keysign staff",
+  "request-certified": "Your key is certified",
+  "request-revoked": "The certification of your key was revoked",
 } as const;
 
 export type EmailTemplate = keyof typeof EMAIL_SUBJECTS;

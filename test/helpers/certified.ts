@@ -1,0 +1,47 @@
+/**
+ * Fixture: turns a submitted request into a certified one without a signing ceremony. A
+ * throwaway master key (saved as the master key setting) makes real certifications of the
+ * request's user IDs, and, unless `sealed` is false, the sealed revocations the signer makes
+ * at the same instant; the rows are written straight to the database. The signing queue's
+ * own tests cover the real export and import.
+ */
+import { randomUUID } from "node:crypto";
+import * as openpgp from "openpgp";
+import { makeCertification, makeRevocation, userIdBytes } from "../../src/core/transfer/certification.ts";
+import type { TestApp } from "./app.ts";
+
+export interface CertifiedRequest {
+  master: openpgp.PrivateKey;
+  fingerprint: string;
+  canonicalKey: Uint8Array;
+  certifications: Array<{ userId: string; certification: Uint8Array; sealedRevocation: Uint8Array }>;
+}
+
+export async function makeMasterKey(): Promise<openpgp.PrivateKey> {
+  const { privateKey } = await openpgp.generateKey({ type: "ecc", curve: "ed25519Legacy", userIDs: [{ name: "Keysign Master", email: "master@keysign.example" }], date: new Date("2026-01-01T00:00:00Z"), format: "object" });
+  return privateKey;
+}
+
+export async function certifyRequest(t: TestApp, requestId: string, options: { sealed?: boolean; master?: openpgp.PrivateKey } = {}): Promise<CertifiedRequest> {
+  const db = t.app.db;
+  const master = options.master ?? (await makeMasterKey());
+  const settings: Array<[string, string]> = [["masterPublicKey", master.toPublic().armor()], ["masterFingerprint", master.getFingerprint().toUpperCase()]];
+  for (const [key, value] of settings) {
+    await db.setting.upsert({ where: { key }, create: { key, value }, update: { value } });
+  }
+  const key = await db.requestKey.findFirstOrThrow({ where: { requestId }, orderBy: { revision: "desc" } });
+  const keyPacket = (await openpgp.readKey({ binaryKey: key.canonicalKey })).keyPacket as openpgp.PublicKeyPacket;
+  const at = new Date(t.clock.now.getTime() - 3_600_000);
+  const certifications = [];
+  for (const userId of JSON.parse(key.certifyUserIds) as string[]) {
+    const target = { key: keyPacket, userId: userIdBytes(userId) };
+    const certification = await makeCertification(master, target, { validityDays: 730, policyUrl: "", notations: [] }, at);
+    const sealedRevocation = await makeRevocation(master, target, "sealed revocation", at);
+    await db.certification.create({
+      data: { id: randomUUID(), requestId, batchNumber: 1, userId, signature: new Uint8Array(certification), sealedRevocation: options.sealed === false ? null : new Uint8Array(sealedRevocation), certifiedAt: at },
+    });
+    certifications.push({ userId, certification, sealedRevocation });
+  }
+  await db.request.update({ where: { id: requestId }, data: { state: "certified", version: { increment: 1 } } });
+  return { master, fingerprint: key.fingerprint, canonicalKey: new Uint8Array(key.canonicalKey), certifications };
+}
