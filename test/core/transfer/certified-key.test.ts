@@ -31,7 +31,7 @@ describe("the certified key", () => {
     const generated = await openpgp.generateKey({ type: "ecc", curve: "ed25519Legacy", userIDs: [{ name: "Keysign Master", email: "master@keysign.example" }], date: new Date("2026-01-01T00:00:00Z"), format: "object" });
     master = generated.privateKey;
     masterArmored = generated.publicKey.armor();
-    const keyPacket = (await openpgp.readKey({ binaryKey: canonical })).keyPacket;
+    const keyPacket = (await openpgp.readKey({ binaryKey: canonical })).keyPacket as openpgp.PublicKeyPacket;
     for (const userId of [ALICE, WORK]) {
       const target = { key: keyPacket, userId: userIdBytes(userId) };
       certifications.set(userId, await makeCertification(master, target, PARAMETERS, SIGNED));
