@@ -61,6 +61,14 @@ describe("admin authorisation matrix", () => {
       { method: "GET", path: "/admin/settings", allowed: ["admin"] },
       { method: "POST", path: "/admin/settings", allowed: ["admin"], form: { approvalsRequired: "2", certificationValidityDays: "730", policyUrl: "" } },
       { method: "POST", path: "/admin/settings/master-key", allowed: ["admin"], multipart: true },
+      { method: "GET", path: "/admin/signing", allowed: ["signing_officer"] },
+      { method: "GET", path: "/admin/signing/queue-key.asc", allowed: ["signing_officer", "admin"] },
+      { method: "POST", path: "/admin/signing/batches", allowed: ["signing_officer"], form: {} },
+      { method: "GET", path: "/admin/signing/batches/1", allowed: ["signing_officer"] },
+      { method: "GET", path: "/admin/signing/batches/1/file", allowed: ["signing_officer"] },
+      { method: "POST", path: "/admin/signing/batches/1/cancel", allowed: ["signing_officer"], form: {} },
+      { method: "GET", path: "/admin/signing/import", allowed: ["signing_officer"] },
+      { method: "POST", path: "/admin/signing/import", allowed: ["signing_officer"], multipart: true },
       { method: "GET", path: "/admin/staff", allowed: ["admin"] },
       { method: "GET", path: `/admin/staff/${target.id}`, allowed: ["admin"] },
       { method: "POST", path: "/admin/staff/invite", allowed: ["admin"], form: { email: "new@keysign.example", roles: "reviewer" } },
@@ -101,7 +109,7 @@ describe("admin authorisation matrix", () => {
   });
 
   it("covers every admin route the app has", () => {
-    const guarded = new Set(routes.map((r) => `${r.method} ${r.path.replace(/[0-9a-f-]{36}/g, ":id")}`));
+    const guarded = new Set(routes.map((r) => `${r.method} ${r.path.replace(/[0-9a-f-]{36}/g, ":id").replace(/\/batches\/1(?=\/|$)/, "/batches/:number")}`));
     guarded.add("POST /admin/staff/invites/:id/revoke");
     const publicOnes = new Set(["/admin/login", "/admin/login/totp", "/admin/enrol", "/admin/setup", "/admin/invite", "/admin/logout"]);
     const normalise = (url: string) => url.replace(/:agreementId/, ":id").replace(/\/$/, "");

@@ -1,0 +1,148 @@
+/**
+ * Drives the signing queue through the real pages (staff approve, an officer exports and
+ * imports) and plays the offline signer with the core certification functions, so tests can
+ * change one thing in a result and see the import refuse it.
+ */
+import * as openpgp from "openpgp";
+import { makeCertification, makeRevocation, userIdBytes } from "../../src/core/transfer/certification.ts";
+import { openEnvelope, sealEnvelope, sha256Hex, signDetached } from "../../src/core/transfer/envelope.ts";
+import { encodePayload, parseBatchPayload, parseEnvelope, type BatchPayload, type ResultItem, type ResultPayload } from "../../src/core/transfer/formats.ts";
+import type { TestApp } from "./app.ts";
+import type { Browser } from "./http.ts";
+import { submitRequest } from "./requests.ts";
+import { createStaff, signInStaff } from "./staff.ts";
+
+export interface SigningDesk {
+  t: TestApp;
+  reviewers: [Browser, Browser];
+  officer: Browser;
+  admin: Browser;
+  master: openpgp.PrivateKey;
+}
+
+export async function makeMaster(date = new Date("2026-01-01T00:00:00Z"), type: "ed25519" | "rsa" = "ed25519"): Promise<openpgp.PrivateKey> {
+  const options = type === "rsa" ? ({ type: "rsa", rsaBits: 3072 } as const) : ({ type: "ecc", curve: "ed25519Legacy" } as const);
+  const { privateKey } = await openpgp.generateKey({ ...options, userIDs: [{ name: "Master", email: "master@keysign.example" }], date, format: "object" });
+  return privateKey;
+}
+
+/** Staff with every role the queue needs, and `master`'s public key uploaded as the master key. */
+export async function signingDesk(t: TestApp, master?: openpgp.PrivateKey): Promise<SigningDesk> {
+  for (const [email, roles] of [
+    ["rita@keysign.example", ["reviewer"]],
+    ["ravi@keysign.example", ["reviewer"]],
+    ["sam@keysign.example", ["signing_officer"]],
+    ["ada@keysign.example", ["admin"]],
+  ] as const) {
+    await createStaff(t, { email, roles: [...roles] });
+  }
+  const desk: SigningDesk = {
+    t,
+    reviewers: [await signInStaff(t, "rita@keysign.example"), await signInStaff(t, "ravi@keysign.example")],
+    officer: await signInStaff(t, "sam@keysign.example"),
+    admin: await signInStaff(t, "ada@keysign.example"),
+    master: master ?? (await makeMaster()),
+  };
+  await setMaster(desk, desk.master);
+  return desk;
+}
+
+/** Moves the clock (staff sessions expire meanwhile) and signs everybody in again. */
+export async function laterBy(desk: SigningDesk, ms: number): Promise<void> {
+  desk.t.clock.now = new Date(desk.t.clock.now.getTime() + ms);
+  desk.reviewers = [await signInStaff(desk.t, "rita@keysign.example"), await signInStaff(desk.t, "ravi@keysign.example")];
+  desk.officer = await signInStaff(desk.t, "sam@keysign.example");
+  desk.admin = await signInStaff(desk.t, "ada@keysign.example");
+}
+
+export async function setMaster(desk: SigningDesk, master: openpgp.PrivateKey): Promise<void> {
+  const response = await desk.admin.postMultipart("/admin/settings/master-key", [{ name: "masterKeyText", value: master.toPublic().armor() }], "/admin/settings");
+  if (response.statusCode !== 303) throw new Error(`master key upload failed: ${response.statusCode}`);
+}
+
+/** A request submitted by `address` and approved by both reviewers, so it waits in the queue. */
+export async function queuedRequest(desk: SigningDesk, address: string, name = "Dev") {
+  const submitted = await submitRequest(desk.t, address, name);
+  for (const reviewer of desk.reviewers) {
+    const page = await reviewer.get(`/admin/requests/${submitted.id}`);
+    const version = /name="version" value="(\d+)"/.exec(page.body)?.[1] ?? "";
+    const response = await reviewer.postForm(`/admin/requests/${submitted.id}/approve`, { version }, `/admin/requests/${submitted.id}`);
+    if (response.statusCode !== 303) throw new Error(`approval failed: ${response.statusCode} ${response.body.slice(0, 300)}`);
+  }
+  return submitted;
+}
+
+export async function exportBatch(desk: SigningDesk): Promise<{ number: number; file: Uint8Array; payload: BatchPayload }> {
+  const response = await desk.officer.postForm("/admin/signing/batches", {}, "/admin/signing");
+  if (response.statusCode !== 303) throw new Error(`export failed: ${response.statusCode} ${response.body.slice(0, 500)}`);
+  const number = Number(/batches\/(\d+)/.exec(String(response.headers.location))?.[1]);
+  const download = await desk.officer.get(`/admin/signing/batches/${number}/file`);
+  const file = new Uint8Array(download.rawPayload);
+  return { number, file, payload: parseBatchPayload(new Uint8Array(Buffer.from(parseEnvelope(file).payload, "base64"))) };
+}
+
+export interface SignOptions {
+  /** When the certifications are made (defaults to one minute after the batch was created). */
+  at?: Date;
+  /** Requests to decline, with the reason. */
+  decline?: Map<string, string>;
+  /** The key that signs the result file (defaults to the master). */
+  fileSigner?: openpgp.PrivateKey;
+  /** Changes the payload before it is signed. */
+  edit?: (payload: ResultPayload) => void | Promise<void>;
+}
+
+/** What the offline signer does, with the master as a software key. */
+export async function signBatch(batchFile: Uint8Array, master: openpgp.PrivateKey, options: SignOptions = {}): Promise<Uint8Array> {
+  const batch = parseBatchPayload(new Uint8Array(Buffer.from(parseEnvelope(batchFile).payload, "base64")));
+  const at = options.at ?? new Date(new Date(batch.createdAt).getTime() + 60_000);
+  const items: ResultItem[] = [];
+  for (const item of batch.items) {
+    const declined = options.decline?.get(item.requestId);
+    if (declined !== undefined) {
+      items.push({ id: item.id, status: "declined", reason: declined });
+      continue;
+    }
+    const key = (await openpgp.readKey({ binaryKey: new Uint8Array(Buffer.from(item.key, "base64")) })).keyPacket as openpgp.PublicKeyPacket;
+    if (item.kind === "certify") {
+      const userIds = [];
+      for (const userId of item.userIds) {
+        const target = { key, userId: userIdBytes(userId) };
+        userIds.push({
+          userId,
+          certification: b64(await makeCertification(master, target, item.certification, at)),
+          revocation: b64(await makeRevocation(master, target, "sealed revocation", at)),
+        });
+      }
+      items.push({ id: item.id, status: "certified", userIds });
+    } else {
+      const revocations = [];
+      for (const userId of item.userIds) revocations.push({ userId, revocation: b64(await makeRevocation(master, { key, userId: userIdBytes(userId) }, item.reason.text, at)) });
+      items.push({ id: item.id, status: "revoked", revocations });
+    }
+  }
+  const payload: ResultPayload = {
+    format: "keysign-result",
+    version: 1,
+    batch: batch.batch,
+    batchSha256: sha256Hex(batchFile),
+    master: master.getFingerprint().toUpperCase(),
+    signedAt: at.toISOString(),
+    items,
+  };
+  await options.edit?.(payload);
+  const bytes = encodePayload(payload);
+  return sealEnvelope("result", bytes, await signDetached(bytes, options.fileSigner ?? master, at));
+}
+
+/** Imports `file` a few minutes later, as after a real ceremony. */
+export async function importResult(desk: SigningDesk, file: Uint8Array) {
+  desk.t.clock.now = new Date(desk.t.clock.now.getTime() + 5 * 60_000);
+  return desk.officer.postMultipart("/admin/signing/import", [{ name: "result", filename: "result.json", content: file }], "/admin/signing/import");
+}
+
+export function b64(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString("base64");
+}
+
+export { openEnvelope };
