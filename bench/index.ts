@@ -3,9 +3,11 @@ import os from "node:os";
 import { runHttpLoad } from "./http-load.ts";
 import { runKeyIntake } from "./key-intake.ts";
 import { runLoginTiming } from "./login-timing.ts";
+import { runSigning } from "./signing.ts";
 
 const only = process.argv[2];
 console.log(`# Keysign benchmarks\n\nNode ${process.version}, ${os.cpus().length} CPU(s) (${os.cpus()[0]?.model ?? "unknown"}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`);
 if (!only || only === "intake") await runKeyIntake();
 if (!only || only === "login") await runLoginTiming();
 if (!only || only === "http") await runHttpLoad();
+if (!only || only === "signing") await runSigning();

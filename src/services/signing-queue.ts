@@ -66,7 +66,8 @@ export class SigningQueueService {
 
   private async exportNow(staff: StaffActor): Promise<ExportOutcome> {
     const { db, config } = this.ctx;
-    const now = this.ctx.now();
+    // OpenPGP times are whole seconds: a window starting mid-second would refuse a signature made in that second.
+    const now = new Date(Math.floor(this.ctx.now().getTime() / 1000) * 1000);
     const settings = await readSettings(db);
     if (!settings.masterFingerprint) {
       throw new ConflictError("Set the master public key in Settings first: the signer and the import check every signature against it.", "KEYSIGN_ERR_NO_MASTER_KEY");

@@ -7,6 +7,12 @@ import { readKey, type Config, type PublicKey, type PublicKeyPacket } from "open
 import { checkCertification, checkRevocation, userIdBytes, type RuleFailure } from "./certification.ts";
 import type { BatchItem, BatchPayload, CertifyItem, ResultItem, ResultPayload, RevokeItem } from "./formats.ts";
 
+/**
+ * The offline machine's clock may run a little ahead of the portal's. Signatures dated up to
+ * this far past the import are accepted (never past the batch's expiry).
+ */
+export const CLOCK_SKEW_MS = 10 * 60_000;
+
 export interface ResultProblem extends RuleFailure {
   /** The batch item the rule broke on, or null for the result as a whole. */
   itemId: string | null;
@@ -69,7 +75,8 @@ async function checkItem(item: BatchItem, answer: ResultItem, expected: ResultEx
   if (answer.status === "declined") return { kind: "declined", item, reason: answer.reason };
   const key = await readTarget(item);
   if (key === null) return { problems: [problem(item.id, "target", "the batch's key for this item cannot be read")] };
-  const window = { master: expected.master, notBefore: new Date(expected.batch.createdAt), notAfter: minDate(new Date(expected.batch.expiresAt), expected.now), config: expected.config };
+  const latest = new Date(expected.now.getTime() + CLOCK_SKEW_MS);
+  const window = { master: expected.master, notBefore: new Date(expected.batch.createdAt), notAfter: minDate(new Date(expected.batch.expiresAt), latest), config: expected.config };
   if (item.kind === "certify" && answer.status === "certified") return checkCertified(item, answer.userIds, key, window);
   if (item.kind === "revoke" && answer.status === "revoked") return checkRevoked(item, answer.revocations, key, window);
   return { problems: [problem(item.id, "status", `a ${item.kind} item cannot come back as "${answer.status}"`)] };
