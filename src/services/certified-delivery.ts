@@ -40,7 +40,7 @@ export async function queueCertifiedKeyEmails(tx: Tx, input: CertifiedKeyEmailsI
   if (key.getFingerprint().toUpperCase() !== input.fingerprint) throw new Error("the certified key is not the request's key");
   const encrypted = await canEncryptTo(key, input.now, config);
   for (const entry of input.certifications) {
-    const armored = armor(enums.armor.publicKey, assembleCertifiedKey(input.canonicalKey, [entry], { onlyUserId: entry.userId }), undefined, undefined, undefined, false, config);
+    const armored = armor(enums.armor.publicKey, assembleCertifiedKey(input.canonicalKey, [entry], { onlyUserId: entry.userId }), undefined, undefined, undefined, true, config);
     const attachment = encrypted ? await encryptedAttachment(armored, key, input, config) : plainAttachment(armored, input.fingerprint);
     const email = renderEmail("request-certified", {
       fingerprint: input.fingerprint,
@@ -85,7 +85,11 @@ function plainAttachment(armored: string, fingerprint: string): MailAttachment {
   return { filename: `${fingerprint}-certified.asc`, contentType: "application/pgp-keys", content: new TextEncoder().encode(armored) };
 }
 
-/** Per call, never the library's global: our key checks, and armor without version or comment lines. */
+/**
+ * Per call, never the library's global: our key checks, and armor without version or comment
+ * lines. Every armor() call here asks for the CRC line: GnuPG 2.2.40 refused a key armored
+ * without it whose data needed no "=" padding ("invalid radix64 character 2D skipped"; measured).
+ */
 function openPgpConfig(config: Config): OpenPgpConfig {
   return inspectionConfig({ minRsaBits: config.MIN_RSA_BITS });
 }
@@ -114,5 +118,5 @@ export async function loadCertifiedKey(db: Db, requestId: string, config: Config
   }
   const entries = request.certifications.map((c) => ({ userId: c.userId, certification: c.signature, revocation: c.revocation }));
   const bytes = assembleCertifiedKey(key.canonicalKey, entries);
-  return { filename: `${key.fingerprint}.asc`, armored: armor(enums.armor.publicKey, bytes, undefined, undefined, undefined, false, openPgpConfig(config)) };
+  return { filename: `${key.fingerprint}.asc`, armored: armor(enums.armor.publicKey, bytes, undefined, undefined, undefined, true, openPgpConfig(config)) };
 }

@@ -121,6 +121,8 @@ describe("certified keys by email, one user ID per message", () => {
     const [attachment] = mailAttachments(mail);
     assert.equal(attachment?.filename, `${certified.fingerprint}-certified.asc`);
     assert.equal(attachment?.contentType, "application/pgp-keys");
+    // With the CRC line: GnuPG 2.2 cannot read some armored keys without it.
+    assert.match(attachment?.content.toString("utf8") ?? "", /\n=[A-Za-z0-9+/]{4}\n-----END PGP PUBLIC KEY BLOCK-----\n$/);
     const good = await withGpgHome(async (gpg) => {
       await gpg.ok(["--import"], { input: certified.master.toPublic().armor(), at: t.clock.now });
       await gpg.ok(["--import"], { input: attachment?.content, at: t.clock.now });
