@@ -69,6 +69,11 @@ const STAFF_EVENT_LABELS: Record<string, string> = {
   "request.reject": "Rejected",
   "request.request_changes": "Changes requested",
   "request.note": "Internal note added",
+  "request.revoke": "Certification revoked",
+  "revocation.propose": "Revocation proposed",
+  "revocation.approve": "Revocation approved",
+  "revocation.queue": "Revocation approved: waiting for the signing ceremony",
+  "revocation.withdraw": "Revocation proposal withdrawn",
 };
 
 export function staffRequestModel(input: {

@@ -7,6 +7,9 @@ import { submitRequest } from "../helpers/requests.ts";
 import { signInAs } from "../helpers/session.ts";
 import { createStaff, signInStaff } from "../helpers/staff.ts";
 
+/** A well-formed id nothing has. */
+const NO_ID = "00000000-0000-4000-8000-000000000000";
+
 type Principal = "anonymous" | "applicant" | "reviewer" | "signing_officer" | "admin" | "disabled staff";
 const PRINCIPALS: Principal[] = ["anonymous", "applicant", "reviewer", "signing_officer", "admin", "disabled staff"];
 
@@ -56,6 +59,10 @@ describe("admin authorisation matrix", () => {
       { method: "POST", path: `/admin/requests/${id}/approve`, allowed: ["reviewer"], form: { version: "999" } },
       { method: "POST", path: `/admin/requests/${id}/reject`, allowed: ["reviewer"], form: { version: "999", reason: "x" } },
       { method: "POST", path: `/admin/requests/${id}/request-changes`, allowed: ["reviewer"], form: { version: "999", reason: "x" } },
+      { method: "GET", path: `/admin/requests/${id}/certified-key`, allowed: "any staff" },
+      { method: "POST", path: `/admin/requests/${id}/revocations`, allowed: ["reviewer"], form: { version: "999", reasonCode: "key_compromised", reasonText: "" } },
+      { method: "POST", path: `/admin/requests/${id}/revocations/${NO_ID}/approve`, allowed: ["reviewer"], form: { version: "999" } },
+      { method: "POST", path: `/admin/requests/${id}/revocations/${NO_ID}/withdraw`, allowed: ["reviewer"], form: { version: "999" } },
       { method: "GET", path: "/admin/audit", allowed: ["admin"] },
       { method: "GET", path: "/admin/audit.csv", allowed: ["admin"] },
       { method: "GET", path: "/admin/settings", allowed: ["admin"] },
@@ -112,7 +119,7 @@ describe("admin authorisation matrix", () => {
     const guarded = new Set(routes.map((r) => `${r.method} ${r.path.replace(/[0-9a-f-]{36}/g, ":id").replace(/\/batches\/1(?=\/|$)/, "/batches/:number")}`));
     guarded.add("POST /admin/staff/invites/:id/revoke");
     const publicOnes = new Set(["/admin/login", "/admin/login/totp", "/admin/enrol", "/admin/setup", "/admin/invite", "/admin/logout"]);
-    const normalise = (url: string) => url.replace(/:agreementId/, ":id").replace(/\/$/, "");
+    const normalise = (url: string) => url.replace(/:agreementId|:revocationId/, ":id").replace(/\/$/, "");
     const missing = t.app.routeTable
       .filter((r) => r.url.startsWith("/admin") && !publicOnes.has(r.url))
       .map((r) => `${r.method} ${normalise(r.url)}`)

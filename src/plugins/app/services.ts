@@ -7,6 +7,7 @@ import type { ServiceContext } from "../../services/context.ts";
 import { MailDelivery } from "../../services/mail-delivery.ts";
 import { RequestService } from "../../services/requests.ts";
 import { ReviewService } from "../../services/review.ts";
+import { RevocationService } from "../../services/revocations.ts";
 import { DIGEST_INTERVAL_MS } from "../../services/review-digest.ts";
 import { SettingsService } from "../../services/settings.ts";
 import { SigningQueueService } from "../../services/signing-queue.ts";
@@ -27,6 +28,7 @@ declare module "fastify" {
     requests: RequestService;
     staffAuth: StaffAuthService;
     review: ReviewService;
+    revocations: RevocationService;
     settings: SettingsService;
     signingQueue: SigningQueueService;
     files: FileStore;
@@ -71,6 +73,7 @@ async function services(app: FastifyInstance, opts: ServicesOptions): Promise<vo
   app.decorate("requests", new RequestService(ctx));
   app.decorate("staffAuth", new StaffAuthService(ctx));
   app.decorate("review", new ReviewService(ctx));
+  app.decorate("revocations", new RevocationService(ctx));
   app.decorate("settings", new SettingsService(ctx));
   const queueKeyFile = opts.config.QUEUE_KEY_FILE || opts.paths.queueKey;
   app.decorate("signingQueue", new SigningQueueService(ctx, await loadOrCreateQueueKey(queueKeyFile, new URL(opts.config.PUBLIC_URL).hostname, opts.now())));

@@ -12,7 +12,10 @@ import {
   EMPTY_DETAILS,
   type DetailsFormValues,
 } from "../../presenters/requests.ts";
-import { listRequestsOf } from "../../repositories/requests.ts";
+import { applicantCertificationModel } from "../../presenters/revocations.ts";
+import { findOwnedRequest, listRequestsOf } from "../../repositories/requests.ts";
+import { findAppliedRevocation } from "../../repositories/revocations.ts";
+import { loadCertifiedKey } from "../../services/certified-delivery.ts";
 import type { CheckedKey, SubmissionInput } from "../../services/requests.ts";
 import { checked, field, fieldList, readMultipartForm, type MultipartForm } from "../forms.ts";
 
@@ -50,7 +53,19 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get("/:id", { schema: { params: IdParams } }, async (request, reply) => {
     const detail = await app.requests.detailFor(request.params.id, applicantOf(request));
-    return reply.render("account/request.hbs", requestDetailModel(detail));
+    const applied = detail.state === "revoked" ? await findAppliedRevocation(app.db, detail.id) : null;
+    return reply.render("account/request.hbs", { ...requestDetailModel(detail), ...applicantCertificationModel(detail.state, detail.keys[0]?.fingerprint ?? "", applied) });
+  });
+
+  // The certified key with every certification, and the published revocations once revoked.
+  app.get("/:id/certified-key", { schema: { params: IdParams } }, async (request, reply) => {
+    await findOwnedRequest(app.db, request.params.id, applicantOf(request));
+    const file = await loadCertifiedKey(app.db, request.params.id, app.config);
+    return reply
+      .header("Content-Type", "application/pgp-keys")
+      .header("Content-Disposition", `attachment; filename="${file.filename}"`)
+      .header("X-Content-Type-Options", "nosniff")
+      .send(file.armored);
   });
 
   app.post("/:id/withdraw", { schema: { params: IdParams, body: VersionBody }, preValidation: app.csrfProtection }, async (request, reply) => {

@@ -4,6 +4,7 @@ import staffRoutes from "./staff.ts";
 import reviewRoutes from "./requests.ts";
 import auditRoutes from "./audit.ts";
 import settingsRoutes from "./settings.ts";
+import revocationRoutes from "./revocations.ts";
 import signingRoutes from "./signing.ts";
 
 /** The staff side, under /admin. Each file guards its own routes with the predicates of authorization.ts. */
@@ -13,6 +14,7 @@ const adminRoutes: FastifyPluginAsync = async (app) => {
   await app.register(reviewRoutes);
   await app.register(auditRoutes);
   await app.register(settingsRoutes);
+  await app.register(revocationRoutes);
   await app.register(signingRoutes);
 };
 

@@ -1,16 +1,15 @@
 import { createReadStream } from "node:fs";
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import type { FastifyReply, FastifyRequest } from "fastify";
 import { REQUEST_STATES } from "../../core/request-lifecycle.ts";
 import { KeysignError, NotFoundError } from "../../errors.ts";
 import { requireStaff, staffActorOf, staffOf } from "../../plugins/app/authorization.ts";
-import { dashboardModel, reviewListModel, staffRequestModel } from "../../presenters/review.ts";
-import { loadRequestDetail } from "../../repositories/requests.ts";
+import { dashboardModel, reviewListModel } from "../../presenters/review.ts";
 import { countByStatus } from "../../repositories/outbox.ts";
-import { countByState, findOldestWaiting, listForReview, listWaitingFor, loadStaffView } from "../../repositories/review.ts";
-import { readSettings } from "../../repositories/settings.ts";
+import { countByState, findOldestWaiting, listForReview, listWaitingFor } from "../../repositories/review.ts";
+import { loadCertifiedKey } from "../../services/certified-delivery.ts";
 import type { StaffActor } from "../../services/context.ts";
+import { renderStaffRequest } from "./request-page.ts";
 
 const IdParams = Type.Object({ id: Type.String({ format: "uuid" }) });
 const AgreementParams = Type.Object({ id: Type.String({ format: "uuid" }), agreementId: Type.String({ format: "uuid" }) });
@@ -49,8 +48,18 @@ const reviewRoutes: FastifyPluginAsyncTypebox = async (app) => {
   });
 
   app.get("/requests/:id", { preHandler: anyStaff, schema: { params: IdParams } }, async (request, reply) =>
-    renderRequest(request, reply, request.params.id, {}),
+    renderStaffRequest(app, request, reply, request.params.id, {}),
   );
+
+  // The full certified key: every certification, and the revocations once published.
+  app.get("/requests/:id/certified-key", { preHandler: anyStaff, schema: { params: IdParams } }, async (request, reply) => {
+    const file = await loadCertifiedKey(app.db, request.params.id, app.config);
+    return reply
+      .header("Content-Type", "application/pgp-keys")
+      .header("Content-Disposition", `attachment; filename="${file.filename}"`)
+      .header("X-Content-Type-Options", "nosniff")
+      .send(file.armored);
+  });
 
   // Inline for the sandboxed frame on the review page, or as a download.
   app.get("/requests/:id/agreements/:agreementId", { preHandler: anyStaff, schema: { params: AgreementParams, querystring: Type.Object({ inline: Type.Optional(Type.String()) }) } }, async (request, reply) => {
@@ -81,7 +90,7 @@ const reviewRoutes: FastifyPluginAsyncTypebox = async (app) => {
       } catch (error) {
         if (!(error instanceof KeysignError) || error.statusCode !== 400) throw error;
         const problems = [{ field: path, code: error.code, message: error.message }];
-        return renderRequest(request, reply, request.params.id, { problems, reason: request.body.reason }, 400);
+        return renderStaffRequest(app, request, reply, request.params.id, { problems, reason: request.body.reason }, 400);
       }
       return reply.redirect(`/admin/requests/${request.params.id}`, 303);
     });
@@ -91,14 +100,6 @@ const reviewRoutes: FastifyPluginAsyncTypebox = async (app) => {
     await app.review.addNote({ requestId: request.params.id, staff: staffActorOf(request), body: request.body.body });
     return reply.redirect(`/admin/requests/${request.params.id}#notes`, 303);
   });
-
-  async function renderRequest(request: FastifyRequest, reply: FastifyReply, id: string, extra: { problems?: Array<{ field: string; code: string; message: string }>; reason?: string }, status = 200) {
-    const detail = await loadRequestDetail(app.db, id);
-    const view = detail ? await loadStaffView(app.db, id, detail.keys[0]?.revision ?? 1) : null;
-    if (!detail || !view) throw new NotFoundError();
-    const settings = await readSettings(app.db);
-    return reply.render("admin/requests/show.hbs", staffRequestModel({ detail, view, settings, staffId: staffOf(request).id, ...extra }), status);
-  }
 };
 
 type DecisionInput = { requestId: string; version: number; staff: StaffActor; reason: string };

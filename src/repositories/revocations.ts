@@ -1,0 +1,55 @@
+import type { Db } from "../db/client.ts";
+
+export interface CertificationSummary {
+  userId: string;
+  certifiedAt: Date;
+  revokedAt: Date | null;
+  /** Whether a sealed revocation is kept, so a revocation can be published without a ceremony. */
+  sealed: boolean;
+}
+
+export interface RevocationSummary {
+  id: string;
+  state: string;
+  reasonCode: string;
+  reasonText: string;
+  proposedBy: string;
+  createdAt: Date;
+  appliedAt: Date | null;
+  approvals: Array<{ staffId: string; staffEmail: string; at: Date }>;
+}
+
+export interface RevocationView {
+  certifications: CertificationSummary[];
+  /** Newest first. */
+  revocations: RevocationSummary[];
+}
+
+/** What the staff request page shows of a request's certifications and revocations. */
+export async function loadRevocationView(db: Db, requestId: string): Promise<RevocationView> {
+  const [certifications, revocations] = await Promise.all([
+    db.certification.findMany({ where: { requestId }, orderBy: { userId: "asc" }, select: { userId: true, certifiedAt: true, revokedAt: true, sealedRevocation: true } }),
+    db.revocation.findMany({ where: { requestId }, orderBy: { createdAt: "desc" }, include: { approvals: { orderBy: { createdAt: "asc" } } } }),
+  ]);
+  const staffIds = new Set(revocations.flatMap((r) => [r.proposedById, ...r.approvals.map((a) => a.staffId)]));
+  const staff = new Map((await db.staff.findMany({ where: { id: { in: [...staffIds] } }, select: { id: true, email: true } })).map((s) => [s.id, s.email]));
+  return {
+    certifications: certifications.map((c) => ({ userId: c.userId, certifiedAt: c.certifiedAt, revokedAt: c.revokedAt, sealed: c.sealedRevocation !== null })),
+    revocations: revocations.map((r) => ({
+      id: r.id,
+      state: r.state,
+      reasonCode: r.reasonCode,
+      reasonText: r.reasonText,
+      proposedBy: staff.get(r.proposedById) ?? "staff",
+      createdAt: r.createdAt,
+      appliedAt: r.appliedAt,
+      approvals: r.approvals.map((a) => ({ staffId: a.staffId, staffEmail: staff.get(a.staffId) ?? "staff", at: a.createdAt })),
+    })),
+  };
+}
+
+/** The revocation that revoked the request, for its owner's page. */
+export async function findAppliedRevocation(db: Db, requestId: string): Promise<{ appliedAt: Date; reasonCode: string; reasonText: string } | null> {
+  const row = await db.revocation.findFirst({ where: { requestId, state: "applied" }, orderBy: { appliedAt: "desc" }, select: { appliedAt: true, reasonCode: true, reasonText: true } });
+  return row?.appliedAt ? { appliedAt: row.appliedAt, reasonCode: row.reasonCode, reasonText: row.reasonText } : null;
+}

@@ -1,0 +1,33 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { NotFoundError, type FormProblem } from "../../errors.ts";
+import { staffOf } from "../../plugins/app/authorization.ts";
+import { staffRevocationModel, type RevocationFormValues } from "../../presenters/revocations.ts";
+import { staffRequestModel } from "../../presenters/review.ts";
+import { loadRequestDetail } from "../../repositories/requests.ts";
+import { loadStaffView } from "../../repositories/review.ts";
+import { loadRevocationView } from "../../repositories/revocations.ts";
+import { readSettings } from "../../repositories/settings.ts";
+
+export interface StaffRequestPageExtra {
+  problems?: FormProblem[];
+  reason?: string;
+  revocationForm?: RevocationFormValues;
+}
+
+/** The staff request page, shared by the review and the revocation routes so either can re-render it with a form's problems. */
+export async function renderStaffRequest(app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, id: string, extra: StaffRequestPageExtra, status = 200) {
+  const detail = await loadRequestDetail(app.db, id);
+  const view = detail ? await loadStaffView(app.db, id, detail.keys[0]?.revision ?? 1) : null;
+  if (!detail || !view) throw new NotFoundError();
+  const [settings, revocations] = await Promise.all([readSettings(app.db), loadRevocationView(app.db, id)]);
+  const staffId = staffOf(request).id;
+  const { revocationForm, ...review } = extra;
+  return reply.render(
+    "admin/requests/show.hbs",
+    {
+      ...staffRequestModel({ detail, view, settings, staffId, ...review }),
+      ...staffRevocationModel({ state: detail.state, view: revocations, approvalsRequired: settings.approvalsRequired, staffId, form: revocationForm }),
+    },
+    status,
+  );
+}
