@@ -7,16 +7,39 @@ import { EXIT, type CommandIo } from "./exit-codes.ts";
 
 export const USAGE = `usage: keysign <command> [options]
 
-commands:
+offline signer (needs no network and no database):
+  init --queue-key FILE (--master-key FILE | --gpg --master FINGERPRINT [--gpg-home DIR]) [--home DIR] [--force]
+      Pins the portal's queue public key (as downloaded from the portal's admin settings) and
+      the master key: an armored secret key file (--master-key; only its public part is read
+      now) or a key in GnuPG (--gpg; its keyring or smartcard). The master's primary key must
+      be able to certify and sign. Pins live in --home, else $KEYSIGN_HOME, else ~/.keysign
+      (mode 0700, pins.json 0600). Existing pins are replaced only with --force.
+
+  inspect FILE [--home DIR]
+      Shows a batch or result file: its SHA-256 (compare it with the portal's page), its
+      items, and whether its signature is good (a batch by the pinned queue key, a result by
+      the pinned master key). Without pins the contents are shown marked NOT CHECKED (exit 8).
+
+  sign BATCH [--out RESULT] [--yes] [--passphrase-file FILE] [--gpg [--gpg-home DIR]] [--home DIR] [--force]
+      Checks the batch (signature by the pinned queue key, pinned master, not expired, clock),
+      re-checks every item's key, shows each item and asks y/n (--yes approves all; answers
+      may be piped, one line each; "n" asks for a reason). Items the signer refuses by
+      itself are declined with the reason. Certifies with the master key, seals a
+      revocation for each certification, and writes RESULT (default: BATCH's name with
+      .result.json, beside it); an existing result is replaced only with --force.
+      The passphrase comes from --passphrase-file (first line) or is typed at the terminal
+      with echo off; with --gpg, gpg-agent's pinentry asks unless --passphrase-file is given.
+      Never on the command line or in the environment.
+
+portal administration (uses DATABASE_URL / DATA_DIR like the portal; needs no network):
   staff create --email ADDRESS --role ROLE [--role ROLE]...
       Prints a one-time link, valid 24 hours, that creates a staff account for ADDRESS
       with the given roles (reviewer, signing_officer, admin). The person opening it
-      chooses a password and sets up an authenticator app. Uses DATABASE_URL / DATA_DIR
-      like the portal; needs no network.
+      chooses a password and sets up an authenticator app.
 
   audit verify
       Checks the audit log's hash chain and names the first event whose link is broken
-      (an edited or deleted row). Uses DATABASE_URL / DATA_DIR like the portal.
+      (an edited or deleted row).
 
   help
       Prints this text.
@@ -26,13 +49,25 @@ exit codes:
   1  unexpected failure
   2  wrong usage or configuration (the message says what)
   3  the database is missing or not migrated (start the portal once, or run "npm run db:migrate")
-  4  refused: a staff account with this address already exists
+  4  refused because it already exists: a staff account with this address; the signer's pins
+     or the result file (without --force)
   5  the audit log's hash chain is broken
+  6  a file was refused: a batch or result whose signature, format, expiry, master or time is
+     wrong (nothing was signed), or an unusable queue key file
+  7  the result file was written, but every item in it is declined
+  8  the signer is not initialised: no pins (run "keysign init"); inspect showed the file
+     NOT CHECKED
+  9  the master key cannot be used: wrong passphrase, cannot certify or sign, secret key or
+     card not available, or GnuPG failed; nothing was written
+  10 stopped before the end (input ended, interrupted); nothing was written
 `;
 
 type Command = (args: string[], io: CommandIo) => Promise<number>;
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
+  init: async () => (await import("./keysign-init.ts")).keysignInit,
+  inspect: async () => (await import("./keysign-inspect.ts")).keysignInspect,
+  sign: async () => (await import("./keysign-sign.ts")).keysignSign,
   "staff create": async () => (await import("./staff-create.ts")).staffCreate,
   "audit verify": async () => (await import("./audit-verify.ts")).auditVerify,
 };
@@ -43,17 +78,18 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     (first === undefined ? io.stderr : io.stdout).write(USAGE);
     return first === undefined ? EXIT.usage : EXIT.ok;
   }
-  const load = COMMANDS[`${first} ${second ?? ""}`];
-  if (!load) {
-    io.stderr.write(`keysign: unknown command "${[first, second].filter(Boolean).join(" ")}"\n\n${USAGE}`);
-    return EXIT.usage;
-  }
-  return (await load())(argv.slice(2), io);
+  // Two-word commands ("staff create") first, then one-word ones ("sign").
+  const twoWords = COMMANDS[`${first} ${second ?? ""}`];
+  const oneWord = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined;
+  if (twoWords) return (await twoWords())(argv.slice(2), io);
+  if (oneWord) return (await oneWord())(argv.slice(1), io);
+  io.stderr.write(`keysign: unknown command "${[first, second].filter(Boolean).join(" ")}"\n\n${USAGE}`);
+  return EXIT.usage;
 }
 
 // A .env file beside the project is optional, as for the portal; real environment variables win.
 if (existsSync(".env")) process.loadEnvFile(".env");
-run(process.argv.slice(2), { env: process.env, stdout: process.stdout, stderr: process.stderr }).then(
+run(process.argv.slice(2), { env: process.env, stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }).then(
   (code) => {
     process.exitCode = code;
   },

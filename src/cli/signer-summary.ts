@@ -1,0 +1,84 @@
+/**
+ * What the officer reads about a batch or a result. Every string from a file is hostile until
+ * its signature is checked (and `inspect` shows unchecked files too), so control, format and
+ * bidi characters are shown as escapes and never reach the terminal.
+ */
+import { formatFingerprint, type KeyFacts } from "../core/key-policy.ts";
+import type { BatchItem, BatchPayload, ResultItem, ResultPayload } from "../core/transfer/formats.ts";
+import type { ItemReview } from "../core/transfer/sign-batch.ts";
+
+/** The text with C0/C1 controls, format characters (bidi, zero-width) and line separators escaped. */
+export function printable(text: string): string {
+  return text.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (character) => `\\u{${(character.codePointAt(0) ?? 0).toString(16).toUpperCase()}}`);
+}
+
+const LABEL_WIDTH = 12;
+
+function row(label: string, values: readonly string[], indent = "      "): string[] {
+  const [first = "", ...rest] = values;
+  const pad = " ".repeat(LABEL_WIDTH);
+  return [`${indent}${label.padEnd(LABEL_WIDTH)}${first}`, ...rest.map((value) => `${indent}${pad}${value}`)];
+}
+
+export function batchHeader(batch: BatchPayload): string[] {
+  const kinds = (kind: BatchItem["kind"]) => batch.items.filter((item) => item.kind === kind).length;
+  return [
+    ...row("Batch", [String(batch.batch)], ""),
+    ...row("Portal", [printable(batch.portal)], ""),
+    ...row("Created", [batch.createdAt], ""),
+    ...row("Expires", [batch.expiresAt], ""),
+    ...row("Queue key", [formatFingerprint(batch.queueKey)], ""),
+    ...row("Master", [formatFingerprint(batch.master)], ""),
+    ...row("Items", [`${batch.items.length} (${kinds("certify")} to certify, ${kinds("revoke")} to revoke)`], ""),
+  ];
+}
+
+/** One batch item, numbered, with the signer's own check when there is one. */
+export function batchItem(item: BatchItem, position: string, review: ItemReview | null): string[] {
+  const heading =
+    item.kind === "certify"
+      ? `[${position}] certify  request ${item.requestId}  (item ${item.id}, revision ${item.revision})`
+      : `[${position}] revoke   request ${item.requestId}  (item ${item.id})`;
+  const lines = [
+    heading,
+    ...row("Key", [`${formatFingerprint(item.fingerprint)}${review?.facts ? `  ${keyDescription(review.facts)}` : ""}`]),
+    ...row("User IDs", item.userIds.map(printable)),
+    ...row("Approvals", item.approvals.length === 0 ? ["none"] : item.approvals.map((approval) => `${printable(approval.staff)} at ${approval.at}`)),
+  ];
+  if (item.kind === "certify") {
+    const { validityDays, policyUrl, notations } = item.certification;
+    lines.push(...row("Certify as", [`valid ${validityDays} days`, `policy ${printable(policyUrl)}`, ...notations.map((n) => `notation ${printable(n.name)}=${printable(n.value)}`)]));
+  } else {
+    lines.push(...row("Revoke", [`reason ${printable(item.reason.code)}: ${printable(item.reason.text)}`, `${item.certifications.length} certification(s) to revoke`]));
+  }
+  if (review) {
+    if (review.warnings.length > 0) lines.push(...row("Warnings", review.warnings.map(printable)));
+    lines.push(...row("Check", [review.refusal === null ? "OK" : `REFUSED: ${printable(review.refusal)}`]));
+  }
+  return lines;
+}
+
+function keyDescription(facts: KeyFacts): string {
+  const expiry = facts.expiresAt ? `expires ${facts.expiresAt.toISOString().slice(0, 10)}` : "does not expire";
+  return `${facts.algorithm}, created ${facts.createdAt.toISOString().slice(0, 10)}, ${expiry}`;
+}
+
+export function resultSummary(result: ResultPayload): string[] {
+  const count = (status: ResultItem["status"]) => result.items.filter((item) => item.status === status).length;
+  const lines = [
+    ...row("Result for", [`batch ${result.batch}`], ""),
+    ...row("Batch file", [`SHA-256 ${result.batchSha256}`], ""),
+    ...row("Master", [formatFingerprint(result.master)], ""),
+    ...row("Signed", [result.signedAt], ""),
+    ...row("Items", [`${result.items.length}: ${count("certified")} certified, ${count("revoked")} revoked, ${count("declined")} declined`], ""),
+  ];
+  result.items.forEach((item, index) => lines.push(...resultItem(item, `${index + 1}/${result.items.length}`)));
+  return lines;
+}
+
+function resultItem(item: ResultItem, position: string): string[] {
+  const heading = `[${position}] ${item.status.padEnd(9)} item ${item.id}`;
+  if (item.status === "certified") return [heading, ...row("Certified", item.userIds.map((entry) => `${printable(entry.userId)} (with sealed revocation)`))];
+  if (item.status === "revoked") return [heading, ...row("Revoked", item.revocations.map((entry) => printable(entry.userId)))];
+  return [heading, ...row("Reason", [printable(item.reason)])];
+}

@@ -1,0 +1,376 @@
+/**
+ * The offline signer's work on one batch, without any input or output of its own: open and
+ * check the batch, re-check every item (defence in depth), ask for a decision per item, sign
+ * what was approved with a MasterSigner, check every signature made as the portal will, and
+ * seal the result.
+ *
+ * An item the signer refuses on its own (its key changed, fails the intake policy, lost a user
+ * ID, ...) is declined with the reason, not signed; the rest of the batch goes on. Aborting
+ * the whole batch would hold back every other applicant for one bad item, and the portal
+ * needs the decline to tell staff what happened.
+ *
+ * A signature that fails its own check is a signer fault, not an item's: nothing is written.
+ */
+import { PublicKeyPacket, type PublicKey } from "openpgp";
+import { DEFAULT_KEY_POLICY, inspectKey, type KeyFacts } from "../key-policy.ts";
+import { inspectionConfig } from "../openpgp-config.ts";
+import { formatFingerprint } from "../key-policy/fingerprint.ts";
+import { concatBytes, equalBytes, scanPackets, TAG, writePacket, type Packet } from "../key-policy/packets.ts";
+import { parseKeyPacket, parseSignature, type ParsedSignature } from "../key-policy/structure.ts";
+import { CERTIFICATION_TYPES, checkCertification, checkRevocation, userIdBytes, type ExpectedSignature } from "./certification.ts";
+import { issuerFingerprint, openEnvelope, sealEnvelope, sha256Hex } from "./envelope.ts";
+import {
+  encodePayload,
+  FORMAT_VERSION,
+  parseBatchPayload,
+  type BatchItem,
+  type BatchPayload,
+  type CertifyItem,
+  type ResultItem,
+  type ResultPayload,
+  type RevokeItem,
+} from "./formats.ts";
+import type { MasterSigner, SigningTarget } from "./master-signer.ts";
+import { MasterKeyError } from "./software-signer.ts";
+import { TransferError } from "./transfer-error.ts";
+
+export const OFFICER_DECLINED = "declined by the signing officer";
+export const SEALED_REVOCATION_REASON = "sealed revocation; held by the portal for an emergency";
+
+export interface BatchPins {
+  queueKey: PublicKey;
+  /** The pinned master fingerprint, upper-case hex. */
+  master: string;
+}
+
+export interface OpenedBatch {
+  /** The batch file's exact bytes. */
+  file: Uint8Array;
+  sha256: string;
+  batch: BatchPayload;
+  signedAt: Date;
+}
+
+/** Verifies the batch's signature by the pinned queue key, parses it and applies `checkBatch`. */
+export async function openBatch(file: Uint8Array, pins: BatchPins, now: Date): Promise<OpenedBatch> {
+  const opened = await openEnvelope(file, "batch", pins.queueKey, "queue key");
+  const batch = parseBatchPayload(opened.payload);
+  checkBatch(batch, { queueKey: pins.queueKey.getFingerprint().toUpperCase(), master: pins.master }, now);
+  return { file, sha256: opened.sha256, batch, signedAt: opened.signedAt };
+}
+
+/** The rules a verified batch must still keep to be signed now; throws a TransferError. */
+export function checkBatch(batch: BatchPayload, pinned: { queueKey: string; master: string }, now: Date): void {
+  const refuse = (code: string, message: string) => new TransferError(`KEYSIGN_ERR_BATCH_${code}`, message);
+  if (batch.queueKey !== pinned.queueKey) {
+    throw refuse("QUEUE_KEY", `Batch ${batch.batch} names queue key ${formatFingerprint(batch.queueKey)}, not the pinned ${formatFingerprint(pinned.queueKey)}.`);
+  }
+  if (batch.master !== pinned.master) {
+    throw refuse("MASTER", `Batch ${batch.batch} is for master key ${formatFingerprint(batch.master)}; this signer is pinned to ${formatFingerprint(pinned.master)}.`);
+  }
+  if (now > new Date(batch.expiresAt)) {
+    throw refuse("EXPIRED", `Batch ${batch.batch} expired at ${batch.expiresAt}; export a new batch from the portal.`);
+  }
+  if (now < new Date(batch.createdAt)) {
+    throw refuse("CLOCK", `Batch ${batch.batch} was created at ${batch.createdAt}, after this machine's time ${now.toISOString()}: this machine's clock may be wrong.`);
+  }
+  const ids = new Set<string>();
+  for (const item of batch.items) {
+    if (ids.has(item.id)) throw refuse("DUPLICATE", `Batch ${batch.batch} lists item ${item.id} twice.`);
+    ids.add(item.id);
+  }
+}
+
+/** One item after the signer's own checks. */
+export interface ItemReview {
+  item: BatchItem;
+  /** What the intake policy says about the key now; null when the key does not pass it. */
+  facts: KeyFacts | null;
+  /** Intake policy warnings (RSA below 3072, expiring soon, ...). */
+  warnings: string[];
+  /** Why the signer declines this item by itself; null when it may be signed. */
+  refusal: string | null;
+}
+
+interface ReviewedKey {
+  review: ItemReview;
+  /** The target's primary key packet, when the key's bytes could be read. */
+  primary: PublicKeyPacket | null;
+  keyBinary: Uint8Array;
+  /** For a revoke item: the certification being revoked, per user ID. */
+  revoking: Map<string, ParsedSignature>;
+}
+
+/** Re-runs the intake policy and the batch's own claims about the item's key at `now`. */
+export async function reviewItem(item: BatchItem, master: PublicKey, now: Date): Promise<ItemReview> {
+  return (await reviewKey(item, master, now)).review;
+}
+
+async function reviewKey(item: BatchItem, master: PublicKey, now: Date): Promise<ReviewedKey> {
+  const keyBinary = new Uint8Array(Buffer.from(item.key, "base64"));
+  const inspected = await inspectKey(keyBinary, { ...DEFAULT_KEY_POLICY, now });
+  const facts = inspected.ok ? inspected.facts : null;
+  const warnings = inspected.ok ? inspected.warnings.map((warning) => warning.message) : [];
+  const primary = await readPrimary(keyBinary);
+  const revoking = new Map<string, ParsedSignature>();
+  const policyRefusal = inspected.ok ? null : `the key fails the intake policy now: ${inspected.problems.map((problem) => problem.message).join(" ")}`;
+  const refusal =
+    (sha256Hex(keyBinary) === item.keySha256 ? null : "the key's bytes do not match the SHA-256 recorded at approval; the key was changed") ??
+    (primary === null ? "the key cannot be read" : null) ??
+    (primary !== null && primary.getFingerprint().toUpperCase() !== item.fingerprint
+      ? `the key's fingerprint is ${formatFingerprint(primary.getFingerprint())}, not the approved ${formatFingerprint(item.fingerprint)}`
+      : null) ??
+    duplicateUserId(item.userIds) ??
+    (item.kind === "certify" ? (policyRefusal ?? unboundUserId(item, facts)) : await revokeRefusal(item, keyBinary, primary, master, revoking));
+  return { review: { item, facts, warnings, refusal }, primary, keyBinary, revoking };
+}
+
+async function readPrimary(keyBinary: Uint8Array): Promise<PublicKeyPacket | null> {
+  const scan = scanPackets(keyBinary);
+  const first = scan.complete ? scan.packets[0] : undefined;
+  if (first?.tag !== TAG.publicKey) return null;
+  return parseKeyPacket(new PublicKeyPacket(), first.body);
+}
+
+function duplicateUserId(userIds: readonly string[]): string | null {
+  const duplicate = userIds.find((userId, index) => userIds.indexOf(userId) !== index);
+  return duplicate === undefined ? null : `user ID ${JSON.stringify(duplicate)} is listed twice`;
+}
+
+function unboundUserId(item: CertifyItem, facts: KeyFacts | null): string | null {
+  const bound = new Set(facts?.userIds.map((user) => user.userId) ?? []);
+  const missing = item.userIds.find((userId) => !bound.has(userId));
+  return missing === undefined ? null : `user ID ${JSON.stringify(missing)} is not bound to the key by a valid self-signature`;
+}
+
+/**
+ * A revocation is still wanted when the key has expired or was revoked by its owner, so the
+ * intake policy does not decide here. What must hold: each user ID is in the key, and each
+ * carries one of the item's certifications, made by the master over this key and user ID.
+ */
+async function revokeRefusal(
+  item: RevokeItem,
+  keyBinary: Uint8Array,
+  primary: PublicKeyPacket | null,
+  master: PublicKey,
+  revoking: Map<string, ParsedSignature>,
+): Promise<string | null> {
+  if (primary === null) return "the key cannot be read";
+  const userIdPackets = scanPackets(keyBinary).packets.filter((packet) => packet.tag === TAG.userId);
+  const certifications = item.certifications.map(readCertification);
+  for (const userId of item.userIds) {
+    const raw = userIdBytes(userId);
+    if (!userIdPackets.some((packet) => equalBytes(packet.body, raw))) return `user ID ${JSON.stringify(userId)} is not in the key`;
+    const found = await findCertification(certifications, master, primary, raw);
+    if (found === null) return `none of the item's certifications is the master's certification of ${JSON.stringify(userId)} on this key`;
+    revoking.set(userId, found);
+  }
+  return null;
+}
+
+function readCertification(base64: string): ParsedSignature | null {
+  const scan = scanPackets(new Uint8Array(Buffer.from(base64, "base64")));
+  const [first] = scan.packets;
+  if (!scan.complete || scan.packets.length !== 1 || first?.tag !== TAG.signature) return null;
+  return parseSignature(first.body);
+}
+
+async function findCertification(certifications: readonly (ParsedSignature | null)[], master: PublicKey, key: PublicKeyPacket, userId: Uint8Array): Promise<ParsedSignature | null> {
+  const config = inspectionConfig({ minRsaBits: DEFAULT_KEY_POLICY.minRsaBits });
+  for (const signature of certifications) {
+    if (signature === null || !CERTIFICATION_TYPES.includes(signature.layout.signatureType)) continue;
+    if (issuerFingerprint(signature) !== master.getFingerprint().toUpperCase()) continue;
+    const data = { key, userID: { write: () => userId } };
+    const verified = await signature.packet.verify(master.keyPacket, signature.layout.signatureType, data, signature.packet.created ?? undefined, false, config).then(
+      () => true,
+      () => false,
+    );
+    if (verified) return signature;
+  }
+  return null;
+}
+
+/**
+ * The copy of the key a keyring-based backend imports before revoking: `certifications` are
+ * placed after the user ID they certify (GnuPG can only revoke a certification it holds).
+ */
+export function withCertifications(keyBinary: Uint8Array, userId: Uint8Array, certifications: readonly Uint8Array[]): Uint8Array {
+  const out: Uint8Array[] = [];
+  let inTarget = false;
+  for (const packet of scanPackets(keyBinary).packets) {
+    if (inTarget && packet.tag !== TAG.signature) {
+      out.push(...certifications);
+      inTarget = false;
+    }
+    out.push(writePacket(packet.tag, packet.body));
+    inTarget ||= isUserId(packet, userId);
+  }
+  if (inTarget) out.push(...certifications);
+  return concatBytes(out);
+}
+
+function isUserId(packet: Packet, userId: Uint8Array): boolean {
+  return packet.tag === TAG.userId && equalBytes(packet.body, userId);
+}
+
+export type Decision = { approve: true } | { approve: false; reason: string };
+
+export interface SignBatchOptions {
+  opened: OpenedBatch;
+  signer: MasterSigner;
+  /** The master's public key, to check every signature made before it is written. */
+  master: PublicKey;
+  /** Asked once per item the signer does not refuse by itself. */
+  decide(review: ItemReview): Promise<Decision>;
+  /** Told about each item the signer refused by itself. */
+  refused?(review: ItemReview): void;
+  /** Called once every item has its decision, before the first signature is made. */
+  decided?(): void;
+  /** Called after each approved item is signed. */
+  progress?(done: number, total: number): void;
+  now(): Date;
+}
+
+export interface SignedBatch {
+  payload: ResultPayload;
+  /** The sealed result file. */
+  file: Uint8Array;
+  counts: { certified: number; revoked: number; declined: number };
+}
+
+interface Plan {
+  reviewed: ReviewedKey;
+  decision: Decision;
+}
+
+export async function signBatch(options: SignBatchOptions): Promise<SignedBatch> {
+  const { opened, master } = options;
+  for (const [what, fingerprint] of [["signer holds", options.signer.fingerprint], ["public key given is", master.getFingerprint().toUpperCase()]] as const) {
+    if (fingerprint !== opened.batch.master) {
+      throw new MasterKeyError(`The ${what} ${formatFingerprint(fingerprint)}, not the batch's master ${formatFingerprint(opened.batch.master)}.`);
+    }
+  }
+  const plans = await decideAll(options);
+  options.decided?.();
+  const now = options.now();
+  // Deciding can take a while: the batch must still be valid when the signatures are made.
+  checkBatch(opened.batch, { queueKey: opened.batch.queueKey, master: opened.batch.master }, now);
+  const date = signatureDate(now, new Date(opened.batch.createdAt));
+  const total = plans.filter((plan) => plan.decision.approve).length;
+  const items: ResultItem[] = [];
+  let done = 0;
+  for (const plan of plans) {
+    if (!plan.decision.approve) {
+      items.push({ id: plan.reviewed.review.item.id, status: "declined", reason: plan.decision.reason });
+      continue;
+    }
+    items.push(await signItem(options, plan.reviewed, date));
+    options.progress?.((done += 1), total);
+  }
+  return seal(options, items, date);
+}
+
+async function decideAll(options: SignBatchOptions): Promise<Plan[]> {
+  const now = options.now();
+  const plans: Plan[] = [];
+  for (const item of options.opened.batch.items) {
+    const reviewed = await reviewKey(item, options.master, now);
+    const { refusal } = reviewed.review;
+    if (refusal !== null) options.refused?.(reviewed.review);
+    const decision: Decision = refusal === null ? await options.decide(reviewed.review) : { approve: false, reason: `refused by the signer: ${refusal}` };
+    plans.push({ reviewed, decision: decision.approve ? decision : { approve: false, reason: decision.reason.trim() || OFFICER_DECLINED } });
+  }
+  return plans;
+}
+
+/**
+ * OpenPGP times are whole seconds. The signer's time, rounded down, unless that falls before
+ * the batch was created (same second), where the portal's window starts.
+ */
+function signatureDate(now: Date, notBefore: Date): Date {
+  const floored = Math.floor(now.getTime() / 1000) * 1000;
+  return new Date(Math.max(floored, Math.ceil(notBefore.getTime() / 1000) * 1000));
+}
+
+async function signItem(options: SignBatchOptions, reviewed: ReviewedKey, date: Date): Promise<ResultItem> {
+  const { item } = reviewed.review;
+  const expected = expectation(options, reviewed);
+  if (item.kind === "certify") {
+    const userIds = [];
+    for (const userId of item.userIds) userIds.push(await certifyUserId(options, expected(userId), item, userId, date));
+    return { id: item.id, status: "certified", userIds };
+  }
+  const revocations = [];
+  for (const userId of item.userIds) {
+    const certification = reviewed.revoking.get(userId);
+    if (certification === undefined) throw new Error(`no certification kept for ${userId}`);
+    const target = { ...expected(userId).target, keyBinary: withCertifications(reviewed.keyBinary, userIdBytes(userId), [writePacket(TAG.signature, certification.raw)]) };
+    const revocation = await options.signer.revoke(target, item.reason.text, date);
+    await selfCheck(checkRevocation(revocation, expected(userId), certification.packet.created ?? date), userId);
+    revocations.push({ userId, revocation: base64(revocation) });
+  }
+  return { id: item.id, status: "revoked", revocations };
+}
+
+type ExpectedFor = (userId: string) => ExpectedSignature & { target: SigningTarget };
+
+function expectation(options: SignBatchOptions, reviewed: ReviewedKey): ExpectedFor {
+  const { batch } = options.opened;
+  const primary = reviewed.primary;
+  if (primary === null) throw new Error("an approved item has no readable key");
+  return (userId) => ({
+    master: options.master,
+    target: { key: primary, keyBinary: reviewed.keyBinary, fingerprint: reviewed.review.item.fingerprint, userId: userIdBytes(userId) },
+    notBefore: new Date(batch.createdAt),
+    notAfter: new Date(batch.expiresAt),
+    config: inspectionConfig({ minRsaBits: DEFAULT_KEY_POLICY.minRsaBits }),
+  });
+}
+
+async function certifyUserId(options: SignBatchOptions, expected: ReturnType<ExpectedFor>, item: CertifyItem, userId: string, date: Date) {
+  const certification = await options.signer.certify(expected.target, item.certification, date);
+  const checked = await selfCheck(checkCertification(certification, expected, item.certification), userId);
+  const certifiedAt = checked.packet.created ?? date;
+  // One second later where the batch allows, so no reader has to decide between equal times.
+  const sealedAt = new Date(Math.max(certifiedAt.getTime(), Math.min(certifiedAt.getTime() + 1000, expected.notAfter.getTime())));
+  const target = { ...expected.target, keyBinary: withCertifications(expected.target.keyBinary, expected.target.userId, [certification]) };
+  const revocation = await options.signer.revoke(target, SEALED_REVOCATION_REASON, sealedAt);
+  await selfCheck(checkRevocation(revocation, expected, certifiedAt), userId);
+  return { userId, certification: base64(certification), revocation: base64(revocation) };
+}
+
+async function selfCheck(check: ReturnType<typeof checkCertification>, userId: string) {
+  const result = await check;
+  if (!result.ok) {
+    throw new MasterKeyError(
+      `The signature made for ${JSON.stringify(userId)} fails the portal's check (${result.failure.rule}: ${result.failure.message}); nothing was written.`,
+      "KEYSIGN_ERR_SIGNER_CHECK",
+    );
+  }
+  return result.signature;
+}
+
+async function seal(options: SignBatchOptions, items: ResultItem[], date: Date): Promise<SignedBatch> {
+  const { opened } = options;
+  const payload: ResultPayload = {
+    format: "keysign-result",
+    version: FORMAT_VERSION,
+    batch: opened.batch.batch,
+    batchSha256: sha256Hex(opened.file),
+    master: opened.batch.master,
+    signedAt: date.toISOString(),
+    items,
+  };
+  const bytes = encodePayload(payload);
+  const file = sealEnvelope("result", bytes, await options.signer.signFile(bytes, date));
+  await openEnvelope(file, "result", options.master, "master key").catch((error: unknown) => {
+    const why = error instanceof Error ? error.message : String(error);
+    throw new MasterKeyError(`The result file's signature fails its own check (${why}); nothing was written.`, "KEYSIGN_ERR_SIGNER_CHECK");
+  });
+  const count = (status: ResultItem["status"]) => items.filter((item) => item.status === status).length;
+  return { payload, file, counts: { certified: count("certified"), revoked: count("revoked"), declined: count("declined") } };
+}
+
+function base64(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString("base64");
+}
