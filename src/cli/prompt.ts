@@ -29,8 +29,9 @@ export function canPrompt(io: CommandIo): boolean {
 export function promptHidden(prompt: string, io: CommandIo): Promise<string> {
   const stdin = io.stdin;
   if (!stdin || !canPrompt(io)) throw usageError("no terminal to ask for the passphrase on; use --passphrase-file FILE");
-  io.stderr.write(prompt);
+  // Echo goes off before the prompt shows, so nothing typed after the prompt can be echoed.
   stdin.setRawMode?.(true);
+  io.stderr.write(prompt);
   stdin.setEncoding("utf8");
   stdin.resume();
   return new Promise((resolve, reject) => {
