@@ -22,7 +22,8 @@ export const Envelope = Type.Object(
   {
     keysign: Type.Union([Type.Literal("batch"), Type.Literal("result")]),
     version: Type.Literal(FORMAT_VERSION),
-    payload: Base64,
+    // A 5,000-item batch is several MiB of base64; each item's fields have their own limits.
+    payload: Type.String({ pattern: "^[A-Za-z0-9+/]*={0,2}$", maxLength: 64 * 1024 * 1024 }),
     signature: Type.String({ maxLength: 20_000 }),
   },
   { additionalProperties: false },
