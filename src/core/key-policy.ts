@@ -24,4 +24,5 @@ export type {
 export { canonicalizeKey, inspectKey, KeyPolicyError } from "./key-policy/inspect.ts";
 export { verifyPossession } from "./key-policy/possession.ts";
 export { formatFingerprint } from "./key-policy/fingerprint.ts";
+export { armorPublicKey } from "./key-policy/armor.ts";
 export { CODES as KEY_POLICY_CODES } from "./key-policy/messages.ts";

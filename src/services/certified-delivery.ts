@@ -4,7 +4,7 @@
  * key can receive encrypted mail the attachment is encrypted to it, so only the key holder can
  * read and import it. Also the full certified key the request pages offer for download.
  */
-import { armor, createMessage, encrypt, enums, readKey, type Config as OpenPgpConfig, type PublicKey } from "openpgp";
+import { createMessage, encrypt, readKey, type Config as OpenPgpConfig, type PublicKey } from "openpgp";
 import type { Config } from "../config.ts";
 import { normaliseAddress } from "../core/email-address.ts";
 import { checkUserId } from "../core/key-policy/user-id.ts";
@@ -17,6 +17,7 @@ import { NotFoundError } from "../errors.ts";
 import { enqueueEmail, type MailAttachment } from "../repositories/outbox.ts";
 import { messageIdDomain } from "./context.ts";
 import { renderEmail } from "./mail-templates.ts";
+import { armorPublicKey } from "../core/key-policy.ts";
 
 export interface CertifiedKeyEmailsInput {
   requestId: string;
@@ -40,7 +41,7 @@ export async function queueCertifiedKeyEmails(tx: Tx, input: CertifiedKeyEmailsI
   if (key.getFingerprint().toUpperCase() !== input.fingerprint) throw new Error("the certified key is not the request's key");
   const encrypted = await canEncryptTo(key, input.now, config);
   for (const entry of input.certifications) {
-    const armored = armor(enums.armor.publicKey, assembleCertifiedKey(input.canonicalKey, [entry], { onlyUserId: entry.userId }), undefined, undefined, undefined, true, config);
+    const armored = armorPublicKey(assembleCertifiedKey(input.canonicalKey, [entry], { onlyUserId: entry.userId }));
     const attachment = encrypted ? await encryptedAttachment(armored, key, input, config) : plainAttachment(armored, input.fingerprint);
     const email = renderEmail("request-certified", {
       fingerprint: input.fingerprint,
@@ -85,11 +86,7 @@ function plainAttachment(armored: string, fingerprint: string): MailAttachment {
   return { filename: `${fingerprint}-certified.asc`, contentType: "application/pgp-keys", content: new TextEncoder().encode(armored) };
 }
 
-/**
- * Per call, never the library's global: our key checks, and armor without version or comment
- * lines. Every armor() call here asks for the CRC line: GnuPG 2.2.40 refused a key armored
- * without it whose data needed no "=" padding ("invalid radix64 character 2D skipped"; measured).
- */
+/** Per call, never the library's global: our key checks, and armor without version or comment lines. */
 function openPgpConfig(config: Config): OpenPgpConfig {
   return inspectionConfig({ minRsaBits: config.MIN_RSA_BITS });
 }
@@ -103,7 +100,7 @@ export interface CertifiedKeyFile {
  * The full certified key of a certified or revoked request: every certification, and the
  * revocations that were published. A sealed revocation stays out until it is applied.
  */
-export async function loadCertifiedKey(db: Db, requestId: string, config: Config): Promise<CertifiedKeyFile> {
+export async function loadCertifiedKey(db: Db, requestId: string): Promise<CertifiedKeyFile> {
   const request = await db.request.findUnique({
     where: { id: requestId },
     select: {
@@ -118,5 +115,5 @@ export async function loadCertifiedKey(db: Db, requestId: string, config: Config
   }
   const entries = request.certifications.map((c) => ({ userId: c.userId, certification: c.signature, revocation: c.revocation }));
   const bytes = assembleCertifiedKey(key.canonicalKey, entries);
-  return { filename: `${key.fingerprint}.asc`, armored: armor(enums.armor.publicKey, bytes, undefined, undefined, undefined, true, openPgpConfig(config)) };
+  return { filename: `${key.fingerprint}.asc`, armored: armorPublicKey(bytes) };
 }

@@ -2,15 +2,7 @@ import { readFile } from "node:fs/promises";
 import { randomUUID } from "node:crypto";
 import * as openpgp from "openpgp";
 import { checkAgreementPdf, displayFileName, sha256Hex } from "../core/agreement-pdf.ts";
-import {
-  canonicalizeKey,
-  DEFAULT_KEY_POLICY,
-  inspectKey,
-  verifyPossession,
-  type KeyFacts,
-  type KeyPolicyOptions,
-  type PolicyProblem,
-} from "../core/key-policy.ts";
+import { armorPublicKey, canonicalizeKey, DEFAULT_KEY_POLICY, inspectKey, type KeyFacts, type KeyPolicyOptions, type PolicyProblem, verifyPossession } from "../core/key-policy.ts";
 import { checkTransition } from "../core/request-lifecycle.ts";
 import { checkDeclarations, type DeclarationInput, type Declarations } from "../core/submission.ts";
 import type { Tx } from "../db/client.ts";
@@ -74,7 +66,7 @@ export class RequestService {
     return {
       facts: result.facts,
       warnings: result.warnings,
-      armored: openpgp.armor(openpgp.enums.armor.publicKey, result.minimal),
+      armored: armorPublicKey(result.minimal),
       choices: result.facts.userIds.map((uid) => ({
         userId: uid.userId,
         email: uid.email,

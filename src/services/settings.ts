@@ -1,5 +1,4 @@
-import { DEFAULT_KEY_POLICY, inspectKey } from "../core/key-policy.ts";
-import * as openpgp from "openpgp";
+import { armorPublicKey, DEFAULT_KEY_POLICY, inspectKey } from "../core/key-policy.ts";
 import { parseApprovalsRequired, parsePolicyUrl, parseValidityDays, type Settings } from "../core/settings.ts";
 import { FormError, type FormProblem } from "../errors.ts";
 import { appendAuditEvent } from "../repositories/audit.ts";
@@ -36,7 +35,7 @@ export class SettingsService {
   async setMasterKey(upload: Uint8Array, staff: StaffActor): Promise<void> {
     const result = await inspectKey(upload, { ...DEFAULT_KEY_POLICY, minRsaBits: this.ctx.config.MIN_RSA_BITS, now: this.ctx.now() });
     if (!result.ok) throw new FormError(result.problems.map((p) => ({ field: "masterKey", ...p })));
-    const armored = openpgp.armor(openpgp.enums.armor.publicKey, result.minimal);
+    const armored = armorPublicKey(result.minimal);
     await this.save({ masterPublicKey: armored, masterFingerprint: result.facts.fingerprint }, staff, "settings.master_key");
   }
 

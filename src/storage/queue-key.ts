@@ -5,6 +5,7 @@
  */
 import { readFile, rename, writeFile } from "node:fs/promises";
 import { generateKey, readPrivateKey, type PrivateKey, type PublicKey } from "openpgp";
+import { armorPublicKey } from "../core/key-policy.ts";
 import { inspectionConfig } from "../core/openpgp-config.ts";
 import { isMissingFile } from "./data-dir.ts";
 
@@ -38,5 +39,5 @@ export async function loadOrCreateQueueKey(file: string, hostname: string, now: 
   const privateKey = await readPrivateKey({ armoredKey: armored, config });
   if (!privateKey.isDecrypted()) throw new Error(`the queue key in ${file} is protected by a passphrase; the portal needs it unprotected`);
   const publicKey = privateKey.toPublic();
-  return { privateKey, publicKey, fingerprint: publicKey.getFingerprint().toUpperCase(), publicArmored: publicKey.armor(config) };
+  return { privateKey, publicKey, fingerprint: publicKey.getFingerprint().toUpperCase(), publicArmored: armorPublicKey(publicKey.write()) };
 }

@@ -3,7 +3,8 @@
  * openpgp.unarmor reads only the first block, and a second block (say, a private key pasted
  * after the public one) must not go unseen.
  */
-import { unarmor, type Config } from "openpgp";
+import { armor, enums, unarmor, type Config } from "openpgp";
+import { inspectionConfig } from "../openpgp-config.ts";
 
 export interface ArmorBlock {
   /** The text between "-----BEGIN PGP " and "-----", e.g. "PUBLIC KEY BLOCK". */
@@ -64,4 +65,13 @@ export async function dearmor(text: string, config: Config): Promise<Uint8Array 
   } catch {
     return null;
   }
+}
+
+/**
+ * An armored public key as GnuPG 2.2 reads it: with the CRC line (GnuPG 2.2.40 refused a key
+ * armored without one whose data needed no "=" padding: "invalid radix64 character 2D skipped"),
+ * and without version or comment headers, so the text is reproducible.
+ */
+export function armorPublicKey(binary: Uint8Array): string {
+  return armor(enums.armor.publicKey, binary, undefined, undefined, undefined, true, inspectionConfig({ minRsaBits: 2048 }));
 }

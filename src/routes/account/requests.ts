@@ -18,6 +18,7 @@ import { findAppliedRevocation } from "../../repositories/revocations.ts";
 import { loadCertifiedKey } from "../../services/certified-delivery.ts";
 import type { CheckedKey, SubmissionInput } from "../../services/requests.ts";
 import { checked, field, fieldList, readMultipartForm, type MultipartForm } from "../forms.ts";
+import { sendKeyFile } from "../downloads.ts";
 
 const IdParams = Type.Object({ id: Type.String({ format: "uuid" }) });
 const AgreementParams = Type.Object({ id: Type.String({ format: "uuid" }), agreementId: Type.String({ format: "uuid" }) });
@@ -60,12 +61,8 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // The certified key with every certification, and the published revocations once revoked.
   app.get("/:id/certified-key", { schema: { params: IdParams } }, async (request, reply) => {
     await findOwnedRequest(app.db, request.params.id, applicantOf(request));
-    const file = await loadCertifiedKey(app.db, request.params.id, app.config);
-    return reply
-      .header("Content-Type", "application/pgp-keys")
-      .header("Content-Disposition", `attachment; filename="${file.filename}"`)
-      .header("X-Content-Type-Options", "nosniff")
-      .send(file.armored);
+    const file = await loadCertifiedKey(app.db, request.params.id);
+    return sendKeyFile(reply, file);
   });
 
   app.post("/:id/withdraw", { schema: { params: IdParams, body: VersionBody }, preValidation: app.csrfProtection }, async (request, reply) => {

@@ -10,6 +10,7 @@ import { countByState, findOldestWaiting, listForReview, listWaitingFor } from "
 import { loadCertifiedKey } from "../../services/certified-delivery.ts";
 import type { StaffActor } from "../../services/context.ts";
 import { renderStaffRequest } from "./request-page.ts";
+import { sendKeyFile } from "../downloads.ts";
 
 const IdParams = Type.Object({ id: Type.String({ format: "uuid" }) });
 const AgreementParams = Type.Object({ id: Type.String({ format: "uuid" }), agreementId: Type.String({ format: "uuid" }) });
@@ -53,12 +54,8 @@ const reviewRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   // The full certified key: every certification, and the revocations once published.
   app.get("/requests/:id/certified-key", { preHandler: anyStaff, schema: { params: IdParams } }, async (request, reply) => {
-    const file = await loadCertifiedKey(app.db, request.params.id, app.config);
-    return reply
-      .header("Content-Type", "application/pgp-keys")
-      .header("Content-Disposition", `attachment; filename="${file.filename}"`)
-      .header("X-Content-Type-Options", "nosniff")
-      .send(file.armored);
+    const file = await loadCertifiedKey(app.db, request.params.id);
+    return sendKeyFile(reply, file);
   });
 
   // Inline for the sandboxed frame on the review page, or as a download.

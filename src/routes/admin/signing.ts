@@ -5,6 +5,7 @@ import { isKeysignError } from "../../errors.ts";
 import { requireStaff, staffActorOf } from "../../plugins/app/authorization.ts";
 import { batchModel, importProblemsModel, signingQueueModel } from "../../presenters/signing.ts";
 import { ImportRefusedError } from "../../services/result-import.ts";
+import { sendKeyFile } from "../downloads.ts";
 import { readMultipartForm } from "../forms.ts";
 
 const BatchParams = Type.Object({ number: Type.Integer({ minimum: 1, maximum: 1_000_000_000 }) });
@@ -18,12 +19,10 @@ const signingRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get("/signing", { preHandler: officer }, async (_request, reply) => showQueue(reply));
 
   // The signer pins this key (keysign init --queue-key FILE).
-  app.get("/signing/queue-key.asc", { preHandler: officerOrAdmin }, async (_request, reply) =>
-    reply
-      .type("application/pgp-keys")
-      .header("content-disposition", `attachment; filename="keysign-queue-key-${app.signingQueue.queueKey.fingerprint}.asc"`)
-      .send(app.signingQueue.queueKey.publicArmored),
-  );
+  app.get("/signing/queue-key.asc", { preHandler: officerOrAdmin }, async (_request, reply) => {
+    const { fingerprint, publicArmored } = app.signingQueue.queueKey;
+    return sendKeyFile(reply, { filename: `keysign-queue-key-${fingerprint}.asc`, armored: publicArmored });
+  });
 
   app.post("/signing/batches", { preValidation: app.csrfProtection, preHandler: officer }, async (request, reply) => {
     try {
