@@ -29,10 +29,12 @@ export interface RevocationView {
 export async function loadRevocationView(db: Db, requestId: string): Promise<RevocationView> {
   const [certifications, revocations] = await Promise.all([
     db.certification.findMany({ where: { requestId }, orderBy: { userId: "asc" }, select: { userId: true, certifiedAt: true, revokedAt: true, sealedRevocation: true } }),
-    db.revocation.findMany({ where: { requestId }, orderBy: { createdAt: "desc" }, include: { approvals: { orderBy: { createdAt: "asc" } } } }),
+    db.revocation.findMany({
+      where: { requestId },
+      orderBy: { createdAt: "desc" },
+      include: { proposedBy: { select: { email: true } }, approvals: { orderBy: { createdAt: "asc" }, include: { staff: { select: { email: true } } } } },
+    }),
   ]);
-  const staffIds = new Set(revocations.flatMap((r) => [r.proposedById, ...r.approvals.map((a) => a.staffId)]));
-  const staff = new Map((await db.staff.findMany({ where: { id: { in: [...staffIds] } }, select: { id: true, email: true } })).map((s) => [s.id, s.email]));
   return {
     certifications: certifications.map((c) => ({ userId: c.userId, certifiedAt: c.certifiedAt, revokedAt: c.revokedAt, sealed: c.sealedRevocation !== null })),
     revocations: revocations.map((r) => ({
@@ -40,10 +42,10 @@ export async function loadRevocationView(db: Db, requestId: string): Promise<Rev
       state: r.state,
       reasonCode: r.reasonCode,
       reasonText: r.reasonText,
-      proposedBy: staff.get(r.proposedById) ?? "staff",
+      proposedBy: r.proposedBy.email,
       createdAt: r.createdAt,
       appliedAt: r.appliedAt,
-      approvals: r.approvals.map((a) => ({ staffId: a.staffId, staffEmail: staff.get(a.staffId) ?? "staff", at: a.createdAt })),
+      approvals: r.approvals.map((a) => ({ staffId: a.staffId, staffEmail: a.staff.email, at: a.createdAt })),
     })),
   };
 }

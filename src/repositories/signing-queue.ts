@@ -34,15 +34,14 @@ export async function queuedRevocations(db: Db | Tx) {
       reasonCode: true,
       reasonText: true,
       createdAt: true,
-      approvals: { orderBy: { createdAt: "asc" }, select: { createdAt: true, staffId: true } },
+      approvals: { orderBy: { createdAt: "asc" }, select: { createdAt: true, staff: { select: { email: true } } } },
       request: { select: { keys: { orderBy: { revision: "desc" }, take: 1 }, certifications: { where: { revokedAt: null }, orderBy: { userId: "asc" } } } },
     },
   });
-  const staff = new Map((await db.staff.findMany({ select: { id: true, email: true } })).map((s) => [s.id, s.email]));
   return revocations.flatMap((revocation) => {
     const [key] = revocation.request.keys;
     if (!key || revocation.request.certifications.length === 0) return [];
-    const approvals = revocation.approvals.map((approval) => ({ staff: staff.get(approval.staffId) ?? "unknown", at: approval.createdAt }));
+    const approvals = revocation.approvals.map((approval) => ({ staff: approval.staff.email, at: approval.createdAt }));
     return [{ ...revocation, key, certifications: revocation.request.certifications, approvals }];
   });
 }

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { copyFile, mkdir, mkdtemp, rename, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -15,8 +16,9 @@ const TMP_ROOT = path.resolve(import.meta.dirname, "..", ".tmp");
  */
 export async function templateDatabase(): Promise<string> {
   const shipped = await readShippedMigrations();
-  const key = [...shipped.values()].join("").slice(0, 16);
-  const template = path.join(TMP_ROOT, `template-${key}-${[...shipped.keys()].length}.db`);
+  // Every migration's name and checksum: editing any of them builds a new template.
+  const key = createHash("sha256").update(JSON.stringify([...shipped])).digest("hex").slice(0, 16);
+  const template = path.join(TMP_ROOT, `template-${key}.db`);
   if (await exists(template)) return template;
   await mkdir(TMP_ROOT, { recursive: true });
   const building = path.join(TMP_ROOT, `building-${process.pid}-${Date.now()}.db`);

@@ -52,7 +52,8 @@ CREATE TABLE "Revocation" (
     "proposedById" TEXT NOT NULL,
     "createdAt" DATETIME NOT NULL,
     "appliedAt" DATETIME,
-    CONSTRAINT "Revocation_requestId_fkey" FOREIGN KEY ("requestId") REFERENCES "Request" ("id") ON DELETE RESTRICT ON UPDATE CASCADE
+    CONSTRAINT "Revocation_requestId_fkey" FOREIGN KEY ("requestId") REFERENCES "Request" ("id") ON DELETE RESTRICT ON UPDATE CASCADE,
+    CONSTRAINT "Revocation_proposedById_fkey" FOREIGN KEY ("proposedById") REFERENCES "Staff" ("id") ON DELETE RESTRICT ON UPDATE CASCADE
 );
 
 -- CreateTable
@@ -61,7 +62,8 @@ CREATE TABLE "RevocationApproval" (
     "revocationId" TEXT NOT NULL,
     "staffId" TEXT NOT NULL,
     "createdAt" DATETIME NOT NULL,
-    CONSTRAINT "RevocationApproval_revocationId_fkey" FOREIGN KEY ("revocationId") REFERENCES "Revocation" ("id") ON DELETE CASCADE ON UPDATE CASCADE
+    CONSTRAINT "RevocationApproval_revocationId_fkey" FOREIGN KEY ("revocationId") REFERENCES "Revocation" ("id") ON DELETE CASCADE ON UPDATE CASCADE,
+    CONSTRAINT "RevocationApproval_staffId_fkey" FOREIGN KEY ("staffId") REFERENCES "Staff" ("id") ON DELETE RESTRICT ON UPDATE CASCADE
 );
 
 -- RedefineTables
