@@ -13,6 +13,7 @@ import * as openpgp from "openpgp";
 import { createTestApp, type TestApp } from "../helpers/app.ts";
 import { runKeysign } from "../helpers/cli.ts";
 import { withGpgHome, type GpgHome } from "../helpers/gpg.ts";
+import { makeMasterKey } from "../helpers/transfer.ts";
 import { exportBatch, importResult, queuedRequest, setMaster, signingDesk, type SigningDesk } from "../helpers/signing-queue.ts";
 
 const PASSPHRASE = "correct horse battery staple";
@@ -88,10 +89,10 @@ describe("GnuPG interoperability of the signing ceremony", () => {
   }
 
   it("software master key: full validity after import, and the sealed revocation takes it away", async () => {
-    const { privateKey } = await openpgp.generateKey({ type: "ecc", curve: "ed25519Legacy", userIDs: [{ name: "Master", email: "master@keysign.example" }], passphrase: PASSPHRASE, date: new Date(Date.now() - 86_400_000), format: "object" });
+    const { privateKey, secretArmored } = await makeMasterKey({ passphrase: PASSPHRASE });
     await setMaster(desk, privateKey);
     const masterFile = path.join(work, "master-secret.asc");
-    await writeFile(masterFile, privateKey.armor(), { mode: 0o600 });
+    await writeFile(masterFile, secretArmored, { mode: 0o600 });
     const home = path.join(work, "signer-software");
     const init = await runKeysign(["init", "--queue-key", path.join(work, "queue-key.asc"), "--master-key", masterFile, "--home", home], t.dataDir);
     assert.equal(init.code, 0, init.stderr);
@@ -103,7 +104,7 @@ describe("GnuPG interoperability of the signing ceremony", () => {
     const good = await relyingParty(masterPublic, fingerprint, certified);
     assert.equal(uidValidity(good.listing, userId), "f");
     assert.equal(masterSigs(good.listing, keyId, "sig").filter((line) => line.split(":")[1] === "!").length, 1);
-    assert.match(good.checkSigs, /sig!\s+\S*\s+[0-9A-F]{16} \S+\s+Master <master@keysign.example>/);
+    assert.match(good.checkSigs, /sig!\s+\S*\s+[0-9A-F]{16} \S+\s+Keysign master <master@example.org>/);
 
     await revoke(id);
     const published = await desk.officer.get(`/admin/requests/${id}/certified-key`);

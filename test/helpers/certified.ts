@@ -9,6 +9,7 @@ import { randomUUID } from "node:crypto";
 import * as openpgp from "openpgp";
 import { makeCertification, makeRevocation, userIdBytes } from "../../src/core/transfer/certification.ts";
 import type { TestApp } from "./app.ts";
+import { makeMaster } from "./signing-queue.ts";
 
 export interface CertifiedRequest {
   master: openpgp.PrivateKey;
@@ -17,14 +18,9 @@ export interface CertifiedRequest {
   certifications: Array<{ userId: string; certification: Uint8Array; sealedRevocation: Uint8Array }>;
 }
 
-export async function makeMasterKey(): Promise<openpgp.PrivateKey> {
-  const { privateKey } = await openpgp.generateKey({ type: "ecc", curve: "ed25519Legacy", userIDs: [{ name: "Keysign Master", email: "master@keysign.example" }], date: new Date("2026-01-01T00:00:00Z"), format: "object" });
-  return privateKey;
-}
-
 export async function certifyRequest(t: TestApp, requestId: string, options: { sealed?: boolean; master?: openpgp.PrivateKey } = {}): Promise<CertifiedRequest> {
   const db = t.app.db;
-  const master = options.master ?? (await makeMasterKey());
+  const master = options.master ?? (await makeMaster());
   const settings: Array<[string, string]> = [["masterPublicKey", master.toPublic().armor()], ["masterFingerprint", master.getFingerprint().toUpperCase()]];
   for (const [key, value] of settings) {
     await db.setting.upsert({ where: { key }, create: { key, value }, update: { value } });

@@ -5,12 +5,13 @@
  */
 import * as openpgp from "openpgp";
 import { makeCertification, makeRevocation, userIdBytes } from "../../src/core/transfer/certification.ts";
-import { openEnvelope, sealEnvelope, sha256Hex, signDetached } from "../../src/core/transfer/envelope.ts";
+import { sealEnvelope, sha256Hex, signDetached } from "../../src/core/transfer/envelope.ts";
 import { encodePayload, parseBatchPayload, parseEnvelope, type BatchPayload, type ResultItem, type ResultPayload } from "../../src/core/transfer/formats.ts";
 import type { TestApp } from "./app.ts";
 import type { Browser } from "./http.ts";
 import { submitRequest } from "./requests.ts";
 import { createStaff, signInStaff } from "./staff.ts";
+import { makeMasterKey } from "./transfer.ts";
 
 export interface SigningDesk {
   t: TestApp;
@@ -20,10 +21,9 @@ export interface SigningDesk {
   master: openpgp.PrivateKey;
 }
 
-export async function makeMaster(date = new Date("2026-01-01T00:00:00Z"), type: "ed25519" | "rsa" = "ed25519"): Promise<openpgp.PrivateKey> {
-  const options = type === "rsa" ? ({ type: "rsa", rsaBits: 3072 } as const) : ({ type: "ecc", curve: "ed25519Legacy" } as const);
-  const { privateKey } = await openpgp.generateKey({ ...options, userIDs: [{ name: "Master", email: "master@keysign.example" }], date, format: "object" });
-  return privateKey;
+/** A master key made before the portal's test clock starts; the portal tests sign in-process with it. */
+export async function makeMaster(type: "ed25519" | "rsa3072" = "ed25519"): Promise<openpgp.PrivateKey> {
+  return (await makeMasterKey({ type, date: new Date("2026-01-01T00:00:00Z") })).privateKey;
 }
 
 /** Staff with every role the queue needs, and `master`'s public key uploaded as the master key. */
@@ -145,4 +145,3 @@ export function b64(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString("base64");
 }
 
-export { openEnvelope };

@@ -21,11 +21,14 @@ export interface SigningKey {
   privateKey: openpgp.PrivateKey;
 }
 
+/** RSA-3072 is there for tests that need an RSA master without RSA-4096's generation time. */
+export type MasterType = "ed25519" | "rsa3072" | "rsa4096";
+
 async function makeKey(
-  options: { type: "ed25519" | "rsa4096"; userId: { name: string; email: string }; passphrase?: string; date?: Date },
+  options: { type: MasterType; userId: { name: string; email: string }; passphrase?: string; date?: Date },
 ): Promise<SigningKey> {
   const date = options.date ?? new Date(Date.now() - 30 * DAY);
-  const algorithm = options.type === "rsa4096" ? ({ type: "rsa", rsaBits: 4096 } as const) : ({ type: "ecc", curve: "ed25519Legacy" } as const);
+  const algorithm = options.type === "ed25519" ? ({ type: "ecc", curve: "ed25519Legacy" } as const) : ({ type: "rsa", rsaBits: options.type === "rsa4096" ? 4096 : 3072 } as const);
   const { privateKey } = await openpgp.generateKey({ ...algorithm, userIDs: [options.userId], date, format: "object" });
   const secret = options.passphrase ? await openpgp.encryptKey({ privateKey, passphrase: options.passphrase }) : privateKey;
   return {
@@ -43,7 +46,7 @@ export function makeQueueKey(options: { date?: Date } = {}): Promise<SigningKey>
 }
 
 /** A master key that can certify and sign, created 30 days ago; `passphrase` protects the armored secret. */
-export function makeMasterKey(options: { type?: "ed25519" | "rsa4096"; passphrase?: string; date?: Date } = {}): Promise<SigningKey> {
+export function makeMasterKey(options: { type?: MasterType; passphrase?: string; date?: Date } = {}): Promise<SigningKey> {
   return makeKey({ type: options.type ?? "ed25519", userId: { name: "Keysign master", email: "master@example.org" }, ...options });
 }
 

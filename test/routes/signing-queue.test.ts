@@ -2,9 +2,11 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import * as openpgp from "openpgp";
 import { makeCertification, userIdBytes } from "../../src/core/transfer/certification.ts";
-import { openEnvelope } from "../../src/core/transfer/envelope.ts";
+import { TAG, writePacket } from "../../src/core/key-policy/packets.ts";
+import { openEnvelope, sealEnvelope } from "../../src/core/transfer/envelope.ts";
+import { parseEnvelope } from "../../src/core/transfer/formats.ts";
 import { createTestApp, type TestApp } from "../helpers/app.ts";
-import { exportBatch, importResult, laterBy, makeMaster, queuedRequest, signBatch, signingDesk, type SigningDesk } from "../helpers/signing-queue.ts";
+import { exportBatch, importResult, laterBy, makeMaster, queuedRequest, setMaster, signBatch, signingDesk, type SigningDesk } from "../helpers/signing-queue.ts";
 
 const DAY = 86_400_000;
 
@@ -69,8 +71,7 @@ describe("signing queue: export", () => {
     const page = await desk.officer.get(`/admin/signing/batches/${number}`);
     assert.match(page.body, new RegExp(opened.sha256.slice(0, 8)));
     assert.equal((await t.app.db.request.findUniqueOrThrow({ where: { id } })).state, "exported");
-    const applicantPage = await t.app.db.auditEvent.count({ where: { requestId: id, action: "request.export" } });
-    assert.equal(applicantPage, 1);
+    assert.equal(await t.app.db.auditEvent.count({ where: { requestId: id, action: "request.export" } }), 1);
   });
 
   it("puts an item in one open batch only: a second export finds nothing to do", async () => {
@@ -150,14 +151,10 @@ describe("signing queue: import", () => {
 
   it("refuses a result signed by a master subkey that cannot certify", async () => {
     const { privateKey } = await openpgp.generateKey({ type: "ecc", curve: "ed25519Legacy", userIDs: [{ email: "m2@keysign.example" }], subkeys: [{ sign: true }], date: new Date("2026-01-01Z"), format: "object" });
-    const { setMaster } = await import("../helpers/signing-queue.ts");
     await setMaster(desk, privateKey);
     try {
-      const payloadOnly = await signBatch(batch.file, privateKey, { edit: (p) => void p });
-      const envelope = JSON.parse(Buffer.from(payloadOnly).toString("utf8")) as { payload: string };
-      const bytes = Buffer.from(envelope.payload, "base64");
+      const bytes = Buffer.from(parseEnvelope(await signBatch(batch.file, privateKey)).payload, "base64");
       const subkeyOnly = await openpgp.sign({ message: await openpgp.createMessage({ binary: bytes }), signingKeys: privateKey, signingKeyIDs: privateKey.subkeys[0]?.getKeyID(), detached: true, date: new Date(t.clock.now.getTime() - 1000) });
-      const { sealEnvelope } = await import("../../src/core/transfer/envelope.ts");
       await refused(sealEnvelope("result", bytes, subkeyOnly), 422, /Only the master key&#x27;s primary key is accepted/);
     } finally {
       await setMaster(desk, desk.master);
@@ -298,8 +295,7 @@ describe("signing queue: declines, expiry, concurrency and crashes", () => {
   });
 
   it("refuses SHA-1 certifications", async () => {
-    const rsaMaster = await makeMaster(new Date("2026-01-01Z"), "rsa");
-    const { setMaster } = await import("../helpers/signing-queue.ts");
+    const rsaMaster = await makeMaster("rsa3072");
     await setMaster(desk, rsaMaster);
     await queuedRequest(desk, "sha1@example.org");
     const batch = await exportBatch(desk);
@@ -322,7 +318,6 @@ describe("signing queue: declines, expiry, concurrency and crashes", () => {
         signature.rawNotations = batchItem.certification.notations.map(({ name, value }) => ({ name, value: new TextEncoder().encode(value), humanReadable: true, critical: false }));
         const sign = signature.sign.bind(signature) as (k: unknown, d: unknown, date: Date, detached: boolean, config: unknown) => Promise<void>;
         await sign(rsaMaster.keyPacket, { key: key.keyPacket, userID: { write: () => new TextEncoder().encode(batchItem.userIds[0]) } }, signature.created, false, { ...openpgp.config, nonDeterministicSignaturesViaNotation: false, rejectHashAlgorithms: new Set() });
-        const { writePacket, TAG } = await import("../../src/core/key-policy/packets.ts");
         item.userIds[0].certification = Buffer.from(writePacket(TAG.signature, signature.write())).toString("base64");
       },
     });
