@@ -15,7 +15,7 @@ function batchStatus(batch: { state: string; expiresAt: Date }, now: Date): { la
   return { label: `Open until ${formatDateTime(batch.expiresAt)}`, cancellable: false };
 }
 
-/** SHA-256 in groups of eight, as the signer's `inspect` prints it, so they are easy to compare. */
+/** SHA-256 in groups of eight, so a person can compare it chunk by chunk with the line `keysign inspect` prints. */
 export function formatSha256(hex: string): string {
   return hex.replace(/(.{8})(?=.)/g, "$1 ");
 }

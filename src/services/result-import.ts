@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import { readKey } from "openpgp";
 import { inspectionConfig } from "../core/openpgp-config.ts";
 import { openEnvelope } from "../core/transfer/envelope.ts";
-import { parseBatchPayload, parseEnvelope, parseResultPayload, type BatchPayload } from "../core/transfer/formats.ts";
+import { parseBatchPayload, parseResultPayload, type BatchPayload } from "../core/transfer/formats.ts";
 import { checkResult, type ResultProblem, type VerifiedOutcome } from "../core/transfer/result-check.ts";
 import { TransferError } from "../core/transfer/transfer-error.ts";
 import type { Tx } from "../db/client.ts";
@@ -20,18 +20,13 @@ import type { Actor, ServiceContext, StaffActor } from "./context.ts";
 import { applyTransition } from "./request-transitions.ts";
 import { applySignedRevocation } from "./revocations.ts";
 
-export const MAX_RESULT_BYTES = 64 * 1024 * 1024;
-
 export type ImportOutcome =
   | { kind: "imported"; batch: number; certified: number; declined: number; revoked: number }
   | { kind: "already_imported"; batch: number };
 
 /** A result that fails verification: nothing was applied; `problems` names each item and rule. */
 export class ImportRefusedError extends KeysignError {
-  constructor(
-    readonly batch: number | null,
-    readonly problems: ResultProblem[],
-  ) {
+  constructor(readonly problems: ResultProblem[]) {
     super("KEYSIGN_ERR_RESULT_REFUSED", `The result was refused and nothing was changed: ${problems.length} check(s) failed.`, 422);
   }
 }
@@ -43,8 +38,6 @@ export async function importResult(ctx: ServiceContext, queueKey: QueueKey, file
     throw new ConflictError("Set the master public key in Settings first: results are checked against it.", "KEYSIGN_ERR_NO_MASTER_KEY");
   }
   const master = await readKey({ armoredKey: settings.masterPublicKey, config: inspectionConfig({ minRsaBits: 2048 }) });
-  const envelope = parseEnvelope(file);
-  if (envelope.keysign !== "result") throw new TransferError("KEYSIGN_ERR_TRANSFER_KIND", "This is a batch file. Upload the result file the signer wrote (keysign sign … --out RESULT).");
   const opened = await openEnvelope(file, "result", master, "master key");
   const result = parseResultPayload(opened.payload);
   const batch = await ctx.db.batch.findUnique({ where: { number: result.batch } });
@@ -60,7 +53,7 @@ export async function importResult(ctx: ServiceContext, queueKey: QueueKey, file
   // Our own batch, re-verified: a database edit cannot change what the result is checked against.
   const exported = parseBatchPayload((await openEnvelope(batch.file, "batch", queueKey.publicKey, "queue key")).payload);
   const checked = await checkResult(result, { batch: exported, batchSha256: batch.sha256, master, now, config: inspectionConfig({ minRsaBits: 2048 }) });
-  if (!checked.ok) throw new ImportRefusedError(batch.number, checked.problems);
+  if (!checked.ok) throw new ImportRefusedError(checked.problems);
 
   const actor: Actor = { type: "staff", id: staff.id, ip: staff.ip };
   const outcome = await ctx.db.$transaction(

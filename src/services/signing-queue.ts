@@ -79,7 +79,7 @@ export class SigningQueueService {
       throw new ConflictError(`Nothing is waiting for signing, so no batch was made.${why}`, "KEYSIGN_ERR_QUEUE_EMPTY");
     }
     const actor: Actor = { type: "staff", id: staff.id, ip: staff.ip };
-    const outcome = await db.$transaction(
+    return db.$transaction(
       async (tx) => {
         const number = await nextBatchNumber(tx);
         const header: BatchHeader = {
@@ -113,7 +113,6 @@ export class SigningQueueService {
       },
       { timeout: 120_000 },
     );
-    return outcome;
   }
 
   /** SECURITY.md: the key is re-checked at export; one that expired or was revoked meanwhile stays behind. */

@@ -5,7 +5,10 @@ import type { CertificationParameters } from "./formats.ts";
 export interface SigningTarget {
   /** The target's primary key packet, parsed. */
   key: PublicKeyPacket;
-  /** The whole canonical key, binary, as the batch carries it. */
+  /**
+   * The whole canonical key, binary, as the batch carries it; for a revocation, with the
+   * certification being revoked placed after its user ID, so GnuPG can find what it revokes.
+   */
   keyBinary: Uint8Array;
   /** Upper-case hex fingerprint of the target. */
   fingerprint: string;
