@@ -15,7 +15,7 @@ import { PublicKeyPacket, type PublicKey } from "openpgp";
 import { DEFAULT_KEY_POLICY, inspectKey, type KeyFacts } from "../key-policy.ts";
 import { inspectionConfig } from "../openpgp-config.ts";
 import { formatFingerprint } from "../key-policy/fingerprint.ts";
-import { concatBytes, equalBytes, scanPackets, TAG, writePacket, type Packet } from "../key-policy/packets.ts";
+import { equalBytes, scanPackets, TAG, writePacket } from "../key-policy/packets.ts";
 import { parseKeyPacket, parseSignature, type ParsedSignature } from "../key-policy/structure.ts";
 import { CERTIFICATION_TYPES, checkCertification, checkRevocation, userIdBytes, type ExpectedSignature } from "./certification.ts";
 import { issuerFingerprint, openEnvelope, sealEnvelope, sha256Hex } from "./envelope.ts";
@@ -33,6 +33,7 @@ import {
 import type { MasterSigner, SigningTarget } from "./master-signer.ts";
 import { MasterKeyError } from "./software-signer.ts";
 import { TransferError } from "./transfer-error.ts";
+import { assembleCertifiedKey } from "./certified-key.ts";
 
 export const OFFICER_DECLINED = "declined by the signing officer";
 export const SEALED_REVOCATION_REASON = "sealed revocation; held by the portal for an emergency";
@@ -190,27 +191,9 @@ async function findCertification(certifications: readonly (ParsedSignature | nul
   return null;
 }
 
-/**
- * The copy of the key a keyring-based backend imports before revoking: `certifications` are
- * placed after the user ID they certify (GnuPG can only revoke a certification it holds).
- */
-export function withCertifications(keyBinary: Uint8Array, userId: Uint8Array, certifications: readonly Uint8Array[]): Uint8Array {
-  const out: Uint8Array[] = [];
-  let inTarget = false;
-  for (const packet of scanPackets(keyBinary).packets) {
-    if (inTarget && packet.tag !== TAG.signature) {
-      out.push(...certifications);
-      inTarget = false;
-    }
-    out.push(writePacket(packet.tag, packet.body));
-    inTarget ||= isUserId(packet, userId);
-  }
-  if (inTarget) out.push(...certifications);
-  return concatBytes(out);
-}
-
-function isUserId(packet: Packet, userId: Uint8Array): boolean {
-  return packet.tag === TAG.userId && equalBytes(packet.body, userId);
+/** The copy of the key a keyring-based backend imports before revoking: GnuPG can only revoke a certification it holds. */
+function withCertification(keyBinary: Uint8Array, userId: string, certification: Uint8Array): Uint8Array {
+  return assembleCertifiedKey(keyBinary, [{ userId, certification }]);
 }
 
 export type Decision = { approve: true } | { approve: false; reason: string };
@@ -304,7 +287,7 @@ async function signItem(options: SignBatchOptions, reviewed: ReviewedKey, date: 
   for (const userId of item.userIds) {
     const certification = reviewed.revoking.get(userId);
     if (certification === undefined) throw new Error(`no certification kept for ${userId}`);
-    const target = { ...expected(userId).target, keyBinary: withCertifications(reviewed.keyBinary, userIdBytes(userId), [writePacket(TAG.signature, certification.raw)]) };
+    const target = { ...expected(userId).target, keyBinary: withCertification(reviewed.keyBinary, userId, writePacket(TAG.signature, certification.raw)) };
     const revocation = await options.signer.revoke(target, item.reason.text, date);
     await selfCheck(checkRevocation(revocation, expected(userId), certification.packet.created ?? date), userId);
     revocations.push({ userId, revocation: base64(revocation) });
@@ -333,7 +316,7 @@ async function certifyUserId(options: SignBatchOptions, expected: ReturnType<Exp
   const certifiedAt = checked.packet.created ?? date;
   // One second later where the batch allows, so no reader has to decide between equal times.
   const sealedAt = new Date(Math.max(certifiedAt.getTime(), Math.min(certifiedAt.getTime() + 1000, expected.notAfter.getTime())));
-  const target = { ...expected.target, keyBinary: withCertifications(expected.target.keyBinary, expected.target.userId, [certification]) };
+  const target = { ...expected.target, keyBinary: withCertification(expected.target.keyBinary, userId, certification) };
   const revocation = await options.signer.revoke(target, SEALED_REVOCATION_REASON, sealedAt);
   await selfCheck(checkRevocation(revocation, expected, certifiedAt), userId);
   return { userId, certification: base64(certification), revocation: base64(revocation) };
