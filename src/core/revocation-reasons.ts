@@ -45,3 +45,13 @@ export function describeRevocationReason(code: string, text: string): string {
   const label = isRevocationReasonCode(code) ? REVOCATION_REASONS[code] : code;
   return text ? `${label}: ${text}` : label;
 }
+
+/**
+ * A key whose certification was revoked for one of these reasons is never certified again:
+ * its holder must make a new key. Other reasons leave the key eligible, with its history shown.
+ */
+export const KEY_ENDING_REASONS: readonly RevocationReasonCode[] = ["key_compromised", "malicious_module"];
+
+export function endsTheKey(code: string): boolean {
+  return (KEY_ENDING_REASONS as readonly string[]).includes(code);
+}

@@ -1,4 +1,4 @@
-import type { Db } from "../db/client.ts";
+import type { Db, Tx } from "../db/client.ts";
 
 export interface CertificationSummary {
   userId: string;
@@ -54,4 +54,24 @@ export async function loadRevocationView(db: Db, requestId: string): Promise<Rev
 export async function findAppliedRevocation(db: Db, requestId: string): Promise<{ appliedAt: Date; reasonCode: string; reasonText: string } | null> {
   const row = await db.revocation.findFirst({ where: { requestId, state: "applied" }, orderBy: { appliedAt: "desc" }, select: { appliedAt: true, reasonCode: true, reasonText: true } });
   return row?.appliedAt ? { appliedAt: row.appliedAt, reasonCode: row.reasonCode, reasonText: row.reasonText } : null;
+}
+
+export interface PastRevocation {
+  requestId: string;
+  revokedAt: Date;
+  reasonCode: string;
+  reasonText: string;
+}
+
+/**
+ * Every applied revocation of a certification of this key (by fingerprint), on any request,
+ * oldest first: a key revoked once may come back in a new request.
+ */
+export async function findKeyRevocationHistory(db: Db | Tx, fingerprint: string): Promise<PastRevocation[]> {
+  const rows = await db.revocation.findMany({
+    where: { state: "applied", request: { keys: { some: { fingerprint } } } },
+    orderBy: { appliedAt: "asc" },
+    select: { requestId: true, appliedAt: true, reasonCode: true, reasonText: true },
+  });
+  return rows.flatMap((row) => (row.appliedAt ? [{ requestId: row.requestId, revokedAt: row.appliedAt, reasonCode: row.reasonCode, reasonText: row.reasonText }] : []));
 }
