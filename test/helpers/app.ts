@@ -38,14 +38,24 @@ export interface TestApp {
   close: () => Promise<void>;
 }
 
+export interface TestAppOptions {
+  /** Adds test-only routes or hooks to the real app before it is ready (fastify refuses them later). */
+  beforeReady?: (app: FastifyInstance) => void | Promise<void>;
+}
+
 /** Builds the real app (same `serverOptions()` as production) on a fresh copy of the migrated database. */
-export async function createTestApp(env: Record<string, string> = {}, start = new Date("2026-11-24T12:00:00Z")): Promise<TestApp> {
+export async function createTestApp(
+  env: Record<string, string> = {},
+  start = new Date("2026-11-24T12:00:00Z"),
+  options: TestAppOptions = {},
+): Promise<TestApp> {
   const dataDir = await mkdtemp(path.join(tmpdir(), "keysign-test-"));
   await copyFile(await templateDatabase(), path.join(dataDir, "keysign.db"));
   const config = loadConfig({ LOG_LEVEL: "silent", MAIL_WORKER: "false", AUTO_MIGRATE: "false", ...env, DATA_DIR: dataDir });
   const clock = { now: start };
   const logs: string[] = [];
   const app = await buildApp({ config, now: () => clock.now, logStream: { write: (line: string) => logs.push(line) } });
+  await options.beforeReady?.(app);
   await app.ready();
   return {
     app,

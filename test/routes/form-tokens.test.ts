@@ -1,0 +1,309 @@
+/**
+ * Every POST form on every page carries a CSRF token the server accepts, whatever template
+ * context the form is rendered in (page root, `{{#with}}`, `{{#each}}`, the layout). Pages are
+ * rendered for each kind of visitor in the states that show their forms; each token is posted
+ * with that visitor's cookies to a probe route guarded by the app's own CSRF check, so no
+ * form's side effects are needed to prove the token works.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { FastifyInstance, LightMyRequestResponse } from "fastify";
+import { SESSION_COOKIE } from "../../src/plugins/app/session.ts";
+import { issueSetupLink } from "../../src/services/staff-accounts.ts";
+import { certifyRequest } from "../helpers/certified.ts";
+import { createTestApp, type TestApp } from "../helpers/app.ts";
+import { Browser, multipartBody } from "../helpers/http.ts";
+import { makeTestKey } from "../helpers/keys.ts";
+import { submitRequest } from "../helpers/requests.ts";
+import { signInAs } from "../helpers/session.ts";
+import { laterBy, queuedRequest, signingDesk, type SigningDesk } from "../helpers/signing-queue.ts";
+import { createStaff } from "../helpers/staff.ts";
+
+const PROBE = "/test/csrf-probe";
+const CSRF_COOKIE = "ks_csrf";
+const PASSPHRASE = "a long enough passphrase 42";
+
+/** A route that does nothing but pass the app's real CSRF check. */
+function addProbe(app: FastifyInstance): void {
+  app.post(PROBE, { preValidation: app.csrfProtection }, async () => ({ accepted: true }));
+}
+
+interface PostForm {
+  action: string;
+  multipart: boolean;
+  /** The values of its `_csrf` inputs. */
+  tokens: string[];
+}
+
+function attributes(tag: string): Map<string, string> {
+  const found = new Map<string, string>();
+  for (const [, name, value] of tag.matchAll(/([A-Za-z_:-]+)\s*=\s*"([^"]*)"/g)) found.set((name ?? "").toLowerCase(), value ?? "");
+  return found;
+}
+
+/** Every `<form method="post">` of a page, with its action and CSRF inputs. */
+function postForms(html: string): { forms: PostForm[]; openings: number; parsed: number } {
+  const forms: PostForm[] = [];
+  let parsed = 0;
+  for (const [, tag, body] of html.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/gi)) {
+    parsed += 1;
+    const form = attributes(tag ?? "");
+    if ((form.get("method") ?? "get").toLowerCase() !== "post") continue;
+    const inputs = [...(body ?? "").matchAll(/<input\b[^>]*>/gi)].map(([input]) => attributes(input));
+    forms.push({
+      action: (form.get("action") ?? "").replaceAll("&amp;", "&"),
+      multipart: form.get("enctype") === "multipart/form-data",
+      tokens: inputs.filter((input) => input.get("name") === "_csrf" && input.get("type") === "hidden").map((input) => input.get("value") ?? ""),
+    });
+  }
+  return { forms, openings: html.match(/<form\b/gi)?.length ?? 0, parsed };
+}
+
+/** Posts `token` to the probe the way the form would, with the visitor's cookies (none for `null`). */
+async function probe(app: FastifyInstance, browser: Browser | null, token: string | undefined, multipart = false): Promise<LightMyRequestResponse> {
+  const cookie = [SESSION_COOKIE, CSRF_COOKIE]
+    .flatMap((name) => {
+      const value = browser?.cookie(name);
+      return value === undefined ? [] : [`${name}=${value}`];
+    })
+    .join("; ");
+  const fields = [...(token === undefined ? [] : [{ name: "_csrf", value: token }]), { name: "probe", value: "1" }];
+  const headers: Record<string, string> = cookie ? { cookie } : {};
+  if (multipart) {
+    const { body, contentType } = multipartBody(fields);
+    return app.inject({ method: "POST", url: PROBE, headers: { ...headers, "content-type": contentType }, payload: body });
+  }
+  const payload = new URLSearchParams(fields.map((field): [string, string] => [field.name, field.value])).toString();
+  return app.inject({ method: "POST", url: PROBE, headers: { ...headers, "content-type": "application/x-www-form-urlencoded" }, payload });
+}
+
+/** The plain token the outbox mail to `recipient` carries in its link to `path`. */
+async function mailedToken(t: TestApp, recipient: string, path: string): Promise<string> {
+  const mail = await t.app.db.outboxEmail.findFirstOrThrow({ where: { recipient }, orderBy: { createdAt: "desc" } });
+  const token = new RegExp(`${path.replace(/[?/]/g, "\\$&")}\\?token=([A-Za-z0-9_-]+)`).exec(mail.text)?.[1];
+  if (!token) throw new Error(`no ${path} link in the mail to ${recipient}`);
+  return token;
+}
+
+describe("CSRF tokens in every rendered form", () => {
+  let t: TestApp;
+  let desk: SigningDesk;
+  /** Every form checked, with its page, for the coverage check at the end. */
+  const checked: Array<{ page: string; action: string }> = [];
+
+  before(async () => {
+    // A public address, as a deployment has: batches are not exported from a portal on loopback.
+    t = await createTestApp({ PUBLIC_URL: "https://keysign.example.org" }, undefined, { beforeReady: addProbe });
+    desk = await signingDesk(t);
+    // A batch is exported only once the organisation's name and certification domain are set.
+    for (const [key, value] of [["organisationName", "Example Org"], ["certificationDomain", "keys.example.org"]] as const) {
+      await t.app.db.setting.upsert({ where: { key }, create: { key, value }, update: { value } });
+    }
+  });
+  after(async () => t?.close());
+
+  /**
+   * Checks one rendered page: it shows a form for each of `actions` (so the state was really
+   * reached), and each of its POST forms holds one non-empty token that the probe accepts
+   * with the visitor's cookies. Returns what is wrong, as sentences.
+   */
+  async function inspect(page: string, browser: Browser, response: LightMyRequestResponse, actions: string[], status = 200): Promise<string[]> {
+    if (response.statusCode !== status) return [`${page}: answered ${response.statusCode}, expected ${status}`];
+    const problems: string[] = [];
+    const { forms, openings, parsed } = postForms(response.body);
+    if (openings !== parsed) problems.push(`${page}: ${openings} <form> tags but ${parsed} closed forms`);
+    if (forms.length === 0) problems.push(`${page}: holds no POST form`);
+    for (const action of actions) {
+      if (!forms.some((form) => form.action === action)) problems.push(`${page}: no form posts to ${action} (got ${forms.map((f) => f.action).join(", ")})`);
+    }
+    for (const form of forms) {
+      checked.push({ page, action: form.action });
+      const [token, ...extra] = form.tokens;
+      if (!token || extra.length > 0) {
+        problems.push(`${page}: the form posting to ${form.action} has _csrf ${JSON.stringify(form.tokens)}`);
+        continue;
+      }
+      const answer = await probe(t.app, browser, token, form.multipart);
+      if (answer.statusCode !== 200) problems.push(`${page}: the token of the form posting to ${form.action} is refused (${answer.statusCode})`);
+    }
+    return problems;
+  }
+
+  async function version(browser: Browser, url: string): Promise<string> {
+    return /name="version" value="(\d+)"/.exec((await browser.get(url)).body)?.[1] ?? "";
+  }
+
+  it("has a probe that accepts a page's token and refuses an empty, altered, missing or foreign one", async () => {
+    const visitor = new Browser(t.app);
+    const [form] = postForms((await visitor.get("/sign-in")).body).forms;
+    const token = form?.tokens[0] ?? "";
+    assert.ok(token.length > 10, "the sign-in page holds a token");
+    assert.equal((await probe(t.app, visitor, token)).statusCode, 200);
+    assert.equal((await probe(t.app, visitor, token, true)).statusCode, 200);
+    const altered = `${token.slice(0, -1)}${token.endsWith("A") ? "B" : "A"}`;
+    for (const [what, value] of [["empty", ""], ["altered", altered], ["missing", undefined]] as const) {
+      const answer = await probe(t.app, visitor, value);
+      assert.equal(answer.statusCode, 403, `${what} token`);
+      assert.match(answer.body, /This form has expired/);
+    }
+    const other = new Browser(t.app);
+    await other.get("/sign-in");
+    assert.equal((await probe(t.app, other, token)).statusCode, 403, "another browser's cookie");
+    assert.equal((await probe(t.app, null, token)).statusCode, 403, "no cookie");
+  });
+
+  it("anonymous visitors: sign-in, the emailed link, staff sign-in, setup and invitation links", async () => {
+    const visitor = new Browser(t.app);
+    const problems = [
+      ...(await inspect("anonymous /sign-in", visitor, await visitor.get("/sign-in"), ["/sign-in"])),
+      ...(await inspect("anonymous /sign-in refused", visitor, await visitor.postForm("/sign-in", { address: "not an address" }, "/sign-in"), ["/sign-in"], 400)),
+    ];
+    await visitor.postForm("/sign-in", { address: "visitor@example.org" }, "/sign-in");
+    const signIn = await mailedToken(t, "visitor@example.org", "/sign-in/link");
+    problems.push(...(await inspect("anonymous /sign-in/link", visitor, await visitor.get(`/sign-in/link?token=${signIn}`), ["/sign-in/link"])));
+    problems.push(...(await inspect("anonymous /admin/login", visitor, await visitor.get("/admin/login"), ["/admin/login"])));
+    const wrong = await visitor.postForm("/admin/login", { email: "rita@keysign.example", password: "not the password" }, "/admin/login");
+    problems.push(...(await inspect("anonymous /admin/login refused", visitor, wrong, ["/admin/login"], 401)));
+    const setup = new URL(
+      (await issueSetupLink(t.app.db, { address: "", roles: ["reviewer"], publicUrl: t.config.PUBLIC_URL, ip: "127.0.0.1", replaceFirstStart: false }, t.clock.now)).url,
+    );
+    problems.push(...(await inspect("anonymous /admin/setup", visitor, await visitor.get(`${setup.pathname}${setup.search}`), ["/admin/setup"])));
+    const invited = await desk.admin.postForm("/admin/staff/invite", { email: "invitee@keysign.example", roles: "reviewer" }, "/admin/staff");
+    assert.equal(invited.statusCode, 303);
+    const invite = await mailedToken(t, "invitee@keysign.example", "/admin/invite");
+    problems.push(...(await inspect("anonymous /admin/invite", visitor, await visitor.get(`/admin/invite?token=${invite}`), ["/admin/invite"])));
+    assert.deepEqual(problems, []);
+  });
+
+  it("staff half-way through signing in: the second factor and the authenticator enrolment", async () => {
+    const { password } = await createStaff(t, { email: "pending@keysign.example", roles: ["reviewer"] });
+    const pending = new Browser(t.app);
+    const first = await pending.postForm("/admin/login", { email: "pending@keysign.example", password }, "/admin/login");
+    assert.equal(first.headers.location, "/admin/login/totp");
+    const problems = await inspect("pending staff /admin/login/totp", pending, await pending.get("/admin/login/totp"), ["/admin/login/totp", "/admin/logout"]);
+
+    await desk.admin.postForm("/admin/staff/invite", { email: "newbie@keysign.example", roles: "reviewer" }, "/admin/staff");
+    const token = await mailedToken(t, "newbie@keysign.example", "/admin/invite");
+    const newbie = new Browser(t.app);
+    const accepted = await newbie.postForm("/admin/invite", { token, email: "", password: PASSPHRASE, passwordAgain: PASSPHRASE }, `/admin/invite?token=${token}`);
+    assert.equal(accepted.headers.location, "/admin/enrol");
+    problems.push(...(await inspect("new staff /admin/enrol", newbie, await newbie.get("/admin/enrol"), ["/admin/enrol"])));
+    const refused = await newbie.postForm("/admin/enrol", { code: "000000" }, "/admin/enrol");
+    problems.push(...(await inspect("new staff /admin/enrol refused", newbie, refused, ["/admin/enrol"], 401)));
+    assert.deepEqual(problems, []);
+  });
+
+  it("applicants: account, addresses, the two request steps, a waiting request, and a revision", async () => {
+    const dev = await signInAs(t, "dev@example.org");
+    const problems = [
+      ...(await inspect("applicant /requests", dev, await dev.get("/requests"), ["/sign-out"])),
+      ...(await inspect("applicant /account", dev, await dev.get("/account"), ["/account/addresses", "/sign-out"])),
+      ...(await inspect("applicant /account address sent", dev, await dev.postForm("/account/addresses", { address: "second@example.org" }, "/account"), ["/account/addresses", "/sign-out"])),
+    ];
+    const confirm = `/account/addresses/confirm?token=${await mailedToken(t, "second@example.org", "/account/addresses/confirm")}`;
+    problems.push(...(await inspect("applicant address confirmation", dev, await dev.get(confirm), ["/account/addresses/confirm", "/sign-out"])));
+    const stranger = new Browser(t.app);
+    problems.push(...(await inspect("anonymous address confirmation", stranger, await stranger.get(confirm), ["/account/addresses/confirm"])));
+
+    const key = await makeTestKey([{ name: "Dev", email: "dev@example.org" }]);
+    problems.push(...(await inspect("applicant /requests/new", dev, await dev.get("/requests/new"), ["/requests/new", "/sign-out"])));
+    const details = await dev.postMultipart("/requests/new", [{ name: "keyText", value: key.publicArmored }], "/requests/new");
+    problems.push(...(await inspect("applicant request details step", dev, details, ["/requests", "/sign-out"])));
+    const refusedKey = await dev.postMultipart("/requests/new", [{ name: "keyText", value: "not a key" }], "/requests/new");
+    problems.push(...(await inspect("applicant request key refused", dev, refusedKey, ["/requests/new", "/sign-out"], 400)));
+
+    const waiting = await submitRequest(t, "owner@example.org", "Owner");
+    const owner = waiting.applicant;
+    problems.push(...(await inspect("applicant request waiting for review", owner, await owner.get(`/requests/${waiting.id}`), [`/requests/${waiting.id}/withdraw`, "/sign-out"])));
+
+    const [rita] = desk.reviewers;
+    const page = `/admin/requests/${waiting.id}`;
+    const asked = await rita.postForm(`${page}/request-changes`, { version: await version(rita, page), reason: "Please sign page 2." }, page);
+    assert.equal(asked.statusCode, 303);
+    problems.push(...(await inspect("applicant request with changes asked", owner, await owner.get(`/requests/${waiting.id}`), ["/sign-out"])));
+    const revise = `/requests/${waiting.id}/revise`;
+    const revision = await owner.get(revise);
+    problems.push(...(await inspect("applicant revision key step", owner, revision, [`${revise}/key`, "/sign-out"])));
+    const revisedDetails = await owner.postMultipart(`${revise}/key`, [{ name: "version", value: await version(owner, revise) }, { name: "keyText", value: waiting.key.publicArmored }], revise);
+    problems.push(...(await inspect("applicant revision details step", owner, revisedDetails, [revise, "/sign-out"])));
+    assert.deepEqual(problems, []);
+  });
+
+  it("reviewers: a request in review, a certified request, and an open proposed revocation", async () => {
+    const [rita, ravi] = desk.reviewers;
+    const problems = [
+      ...(await inspect("reviewer /admin", rita, await rita.get("/admin"), ["/admin/logout"])),
+      ...(await inspect("reviewer /admin/requests", rita, await rita.get("/admin/requests"), ["/admin/logout"])),
+    ];
+    const inReview = await submitRequest(t, "review@example.org");
+    const review = `/admin/requests/${inReview.id}`;
+    const decisions = [`${review}/approve`, `${review}/request-changes`, `${review}/reject`, `${review}/notes`, "/admin/logout"];
+    problems.push(...(await inspect("reviewer request in review", rita, await rita.get(review), decisions)));
+    assert.equal((await rita.postForm(`${review}/approve`, { version: await version(rita, review) }, review)).statusCode, 303);
+    problems.push(...(await inspect("reviewer request approved by me", rita, await rita.get(review), decisions.slice(1))));
+    problems.push(...(await inspect("second reviewer request in review", ravi, await ravi.get(review), decisions)));
+
+    const certified = await submitRequest(t, "certified@example.org");
+    await certifyRequest(t, certified.id, { master: desk.master });
+    const show = `/admin/requests/${certified.id}`;
+    problems.push(...(await inspect("reviewer certified request", rita, await rita.get(show), [`${show}/revocations`, `${show}/notes`, "/admin/logout"])));
+    const proposed = await rita.postForm(`${show}/revocations`, { version: await version(rita, show), reasonCode: "key_compromised", reasonText: "" }, show);
+    assert.equal(proposed.statusCode, 303);
+    const revocation = await t.app.db.revocation.findFirstOrThrow({ where: { requestId: certified.id, state: "proposed" } });
+    const open = `${show}/revocations/${revocation.id}`;
+    problems.push(...(await inspect("proposer with the revocation open", rita, await rita.get(show), [`${open}/withdraw`, `${show}/notes`, "/admin/logout"])));
+    problems.push(...(await inspect("second reviewer with the revocation open", ravi, await ravi.get(show), [`${open}/approve`, `${open}/withdraw`, `${show}/notes`, "/admin/logout"])));
+    problems.push(...(await inspect("signing officer with the revocation open", desk.officer, await desk.officer.get(show), [`${show}/notes`, "/admin/logout"])));
+    assert.deepEqual(problems, []);
+  });
+
+  it("admins: settings, staff with an open invitation, and staff members in each state", async () => {
+    const ada = desk.admin;
+    const problems = [
+      ...(await inspect("admin /admin/audit", ada, await ada.get("/admin/audit"), ["/admin/logout"])),
+      ...(await inspect("admin settings", ada, await ada.get("/admin/settings"), ["/admin/settings", "/admin/settings/master-key", "/admin/logout"])),
+      ...(await inspect("admin settings refused", ada, await ada.postForm("/admin/settings", { approvalsRequired: "0", certificationValidityDays: "730", policyUrl: "" }, "/admin/settings"), ["/admin/settings", "/admin/settings/master-key"], 400)),
+    ];
+    const invite = await t.app.db.linkToken.findFirstOrThrow({ where: { purpose: "staff-invite", address: "invitee@keysign.example", usedAt: null } });
+    problems.push(...(await inspect("admin staff with an open invitation", ada, await ada.get("/admin/staff"), [`/admin/staff/invites/${invite.id}/revoke`, "/admin/staff/invite", "/admin/logout"])));
+    const members = await t.app.db.staff.findMany({ where: { email: { in: ["rita@keysign.example", "ada@keysign.example"] } } });
+    const rita = members.find((m) => m.email === "rita@keysign.example")?.id ?? "";
+    const self = members.find((m) => m.email === "ada@keysign.example")?.id ?? "";
+    const gone = await createStaff(t, { email: "gone@keysign.example", roles: ["reviewer"], disabled: true });
+    for (const [label, id, actions] of [
+      ["admin staff member, enabled", rita, ["roles", "disable", "reset-second-factor"]],
+      ["admin staff member, disabled", gone.id, ["roles", "enable", "reset-second-factor"]],
+      ["admin own staff page", self, ["roles"]],
+    ] as const) {
+      problems.push(...(await inspect(label, ada, await ada.get(`/admin/staff/${id}`), [...actions.map((a) => `/admin/staff/${id}/${a}`), "/admin/logout"])));
+    }
+    assert.deepEqual(problems, []);
+  });
+
+  it("signing officers: a queued request, an open and an expired batch, and the import page", async () => {
+    await queuedRequest(desk, "queued@example.org");
+    const queue = await desk.officer.get("/admin/signing");
+    const problems = await inspect("officer signing queue with a queued request", desk.officer, queue, ["/admin/signing/batches", "/admin/logout"]);
+    const exported = await desk.officer.postForm("/admin/signing/batches", {}, "/admin/signing");
+    assert.equal(exported.statusCode, 303);
+    const page = String(exported.headers.location).replace(/\?.*$/, "");
+    problems.push(...(await inspect("officer open batch", desk.officer, await desk.officer.get(page), ["/admin/logout"])));
+    // Only an expired batch can be cancelled; the desk signs everybody in again after the wait.
+    const batch = await t.app.db.batch.findFirstOrThrow({ where: { state: "exported" }, orderBy: { number: "desc" } });
+    await laterBy(desk, batch.expiresAt.getTime() - t.clock.now.getTime() + 1000);
+    problems.push(...(await inspect("officer expired batch", desk.officer, await desk.officer.get(page), [`${page}/cancel`, "/admin/logout"])));
+    problems.push(...(await inspect("officer import page", desk.officer, await desk.officer.get("/admin/signing/import"), ["/admin/signing/import", "/admin/logout"])));
+    const refused = await desk.officer.postMultipart("/admin/signing/import", [{ name: "result", filename: "result.json", content: Buffer.from("{}") }], "/admin/signing/import");
+    problems.push(...(await inspect("officer import refused", desk.officer, refused, ["/admin/signing/import", "/admin/logout"], 422)));
+    assert.deepEqual(problems, []);
+  });
+
+  it("checked a form for every POST route the app has", (context) => {
+    const routes = t.app.routeTable.filter((r) => r.method === "POST" && r.url !== PROBE);
+    const pattern = (url: string) => new RegExp(`^${url.replace(/\/$/, "").replace(/:[A-Za-z]+/g, "[^/]+")}$`);
+    const unformed = routes.filter((route) => !checked.some((form) => pattern(route.url).test(form.action.replace(/\/$/, "")))).map((r) => r.url);
+    assert.deepEqual(unformed, []);
+    const pages = new Set(checked.map((form) => form.page));
+    context.diagnostic(`${checked.length} forms on ${pages.size} pages, ${routes.length} POST routes`);
+  });
+});
