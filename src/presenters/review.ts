@@ -1,3 +1,4 @@
+import { describePastRevocation, keyEndedApprovalMessage, keyEndingRevocation, type KeyRevocationRecord } from "../core/key-history.ts";
 import { availableEvents, REQUEST_STATES, STATE_LABELS, type RequestState } from "../core/request-lifecycle.ts";
 import type { Settings } from "../core/settings.ts";
 import type { FormProblem } from "../errors.ts";
@@ -81,10 +82,13 @@ export function staffRequestModel(input: {
   view: StaffView;
   settings: Settings;
   staffId: string;
+  /** Applied revocations of this key on other requests, oldest first. */
+  keyHistory?: readonly KeyRevocationRecord[];
   problems?: FormProblem[];
   reason?: string;
 }) {
   const { detail, view } = input;
+  const keyHistory = keyHistoryModel(input.keyHistory ?? []);
   const key = detail.keys[0];
   const agreement = detail.agreements[0];
   const staffEvents = availableEvents(detail.state, "staff");
@@ -120,8 +124,9 @@ export function staffRequestModel(input: {
     },
     approvals: view.approvals.map((a) => ({ staffEmail: a.staffEmail, at: formatDateTime(a.at) })),
     approvalsRequired: input.settings.approvalsRequired,
+    keyHistory,
     canDecide: staffEvents.includes("approve") || staffEvents.includes("reject"),
-    canApprove: staffEvents.includes("approve") && !approvedByMe,
+    canApprove: staffEvents.includes("approve") && !approvedByMe && !keyHistory?.ended,
     approvedByMe,
     notes: view.notes.map((n) => ({ staffEmail: n.staffEmail, body: n.body, at: formatDateTime(n.at) })),
     timeline: detail.timeline.map((e) => ({
@@ -133,5 +138,15 @@ export function staffRequestModel(input: {
     })),
     problems: input.problems ?? [],
     reason: input.reason ?? "",
+  };
+}
+
+/** The warning panel at the top of the staff request page: every earlier revocation of this key. */
+function keyHistoryModel(history: readonly KeyRevocationRecord[]) {
+  if (history.length === 0) return null;
+  const ended = keyEndingRevocation(history);
+  return {
+    ended: ended ? keyEndedApprovalMessage(ended) : null,
+    revocations: history.map((revocation) => ({ ...describePastRevocation(revocation), link: `/admin/requests/${revocation.requestId}` })),
   };
 }

@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import * as openpgp from "openpgp";
 import { checkAgreementPdf, displayFileName, sha256Hex } from "../core/agreement-pdf.ts";
 import { armorPublicKey, canonicalizeKey, DEFAULT_KEY_POLICY, inspectKey, type KeyFacts, type KeyPolicyOptions, type PolicyProblem, verifyPossession } from "../core/key-policy.ts";
+import { KEY_ENDED_CODE, keyEndedIntakeMessage, keyEndingRevocation } from "../core/key-history.ts";
 import { checkTransition } from "../core/request-lifecycle.ts";
 import { checkDeclarations, type DeclarationInput, type Declarations } from "../core/submission.ts";
 import type { Tx } from "../db/client.ts";
@@ -10,6 +11,7 @@ import { FormError, NotFoundError, type FormProblem } from "../errors.ts";
 import { appendAuditEvent } from "../repositories/audit.ts";
 import { enqueueEmail } from "../repositories/outbox.ts";
 import { findOwnedRequest, loadRequestDetail, type RequestDetail } from "../repositories/requests.ts";
+import { findKeyRevocationHistory } from "../repositories/revocations.ts";
 import { messageIdDomain, type Actor, type ServiceContext } from "./context.ts";
 import { renderEmail } from "./mail-templates.ts";
 import { applyTransition } from "./request-transitions.ts";
@@ -62,6 +64,7 @@ export class RequestService {
   async checkKey(applicantId: string, upload: Uint8Array): Promise<CheckedKey> {
     const result = await inspectKey(upload, this.policy());
     if (!result.ok) throw new FormError(result.problems.map(asKeyProblem), statusFor(result.problems));
+    await this.refuseEndedKey(result.facts.fingerprint);
     const confirmed = await this.confirmedAddresses(applicantId);
     return {
       facts: result.facts,
@@ -73,6 +76,16 @@ export class RequestService {
         confirmed: uid.email !== null && confirmed.has(uid.email),
       })),
     };
+  }
+
+  /**
+   * A key revoked as compromised or for a malicious module is never certified again. Checked
+   * at every step that takes a key (both form steps, new and revised requests) and again at
+   * approval, for a revocation applied while the request waits.
+   */
+  private async refuseEndedKey(fingerprint: string): Promise<void> {
+    const ended = keyEndingRevocation(await findKeyRevocationHistory(this.ctx.db, fingerprint));
+    if (ended) throw new FormError([{ field: "key", code: KEY_ENDED_CODE, message: keyEndedIntakeMessage(ended) }]);
   }
 
   async submit(input: SubmissionInput): Promise<string> {

@@ -1,10 +1,12 @@
 import { randomUUID } from "node:crypto";
+import { KEY_ENDED_CODE, keyEndedApprovalMessage, keyEndingRevocation } from "../core/key-history.ts";
 import { DEFAULT_KEY_POLICY, inspectKey } from "../core/key-policy.ts";
 import type { Tx } from "../db/client.ts";
 import { ConflictError, KeysignError, NotFoundError, ValidationError } from "../errors.ts";
 import { Prisma } from "../generated/prisma/client.ts";
 import { appendAuditEvent } from "../repositories/audit.ts";
 import { enqueueEmail } from "../repositories/outbox.ts";
+import { findKeyRevocationHistory, type PastRevocation } from "../repositories/revocations.ts";
 import { readSettings } from "../repositories/settings.ts";
 import { messageIdDomain, type Actor, type ServiceContext, type StaffActor } from "./context.ts";
 import { renderEmail, type EmailTemplate } from "./mail-templates.ts";
@@ -39,6 +41,8 @@ export class ReviewService {
       if (request.state !== "submitted" && request.state !== "in_review") {
         throw new ConflictError(`This request is ${request.state.replace("_", " ")}, so it cannot be approved now. Reload the page.`, "KEYSIGN_ERR_STATE");
       }
+      // In the transaction: a revocation applied while the request waited is seen, never raced.
+      await refuseEndedKey(tx, request.fingerprint);
       await recordApproval(tx, requestId, request.revision, staff.id, now);
       const approvals = await tx.approval.count({ where: { requestId, revision: request.revision } });
       const { approvalsRequired: required } = await readSettings(tx);
@@ -58,6 +62,12 @@ export class ReviewService {
     });
     this.ctx.mailQueued();
     return outcome;
+  }
+
+  /** The key's applied revocations on other requests, oldest first, for the reviewers' history panel. */
+  async keyHistory(requestId: string, fingerprint: string): Promise<PastRevocation[]> {
+    const history = await findKeyRevocationHistory(this.ctx.db, fingerprint);
+    return history.filter((revocation) => revocation.requestId !== requestId);
   }
 
   async reject(input: { requestId: string; version: number; staff: StaffActor; reason: string }): Promise<void> {
@@ -108,10 +118,10 @@ export class ReviewService {
   private async currentRevision(tx: Tx, requestId: string) {
     const request = await tx.request.findUnique({
       where: { id: requestId },
-      select: { state: true, version: true, keys: { orderBy: { revision: "desc" }, take: 1, select: { revision: true } } },
+      select: { state: true, version: true, keys: { orderBy: { revision: "desc" }, take: 1, select: { revision: true, fingerprint: true } } },
     });
     if (!request) throw new NotFoundError();
-    return { state: request.state, version: request.version, revision: request.keys[0]?.revision ?? 1 };
+    return { state: request.state, version: request.version, revision: request.keys[0]?.revision ?? 1, fingerprint: request.keys[0]?.fingerprint ?? "" };
   }
 
   /** Staff may also be applicants; nobody approves a request made for their own confirmed address. */
@@ -142,6 +152,12 @@ async function recordApproval(tx: Tx, requestId: string, revision: number, staff
     }
     throw error;
   }
+}
+
+/** A key revoked as compromised or for a malicious module is never certified again (see RequestService.checkKey). */
+async function refuseEndedKey(tx: Tx, fingerprint: string): Promise<void> {
+  const ended = keyEndingRevocation(await findKeyRevocationHistory(tx, fingerprint));
+  if (ended) throw new ConflictError(keyEndedApprovalMessage(ended), KEY_ENDED_CODE);
 }
 
 function actorOf(staff: StaffActor): Actor {

@@ -19,13 +19,14 @@ export async function renderStaffRequest(app: FastifyInstance, request: FastifyR
   const detail = await loadRequestDetail(app.db, id);
   const view = detail ? await loadStaffView(app.db, id, detail.keys[0]?.revision ?? 1) : null;
   if (!detail || !view) throw new NotFoundError();
-  const [settings, revocations] = await Promise.all([readSettings(app.db), loadRevocationView(app.db, id)]);
+  const fingerprint = detail.keys[0]?.fingerprint ?? "";
+  const [settings, revocations, keyHistory] = await Promise.all([readSettings(app.db), loadRevocationView(app.db, id), app.review.keyHistory(id, fingerprint)]);
   const staffId = staffOf(request).id;
   const { revocationForm, ...review } = extra;
   return reply.render(
     "admin/requests/show.hbs",
     {
-      ...staffRequestModel({ detail, view, settings, staffId, ...review }),
+      ...staffRequestModel({ detail, view, settings, staffId, keyHistory, ...review }),
       ...staffRevocationModel({ state: detail.state, view: revocations, approvalsRequired: settings.approvalsRequired, staffId, form: revocationForm }),
     },
     status,
