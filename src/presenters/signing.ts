@@ -1,6 +1,7 @@
 import { formatFingerprint } from "../core/key-policy.ts";
 import type { ResultProblem } from "../core/transfer/result-check.ts";
 import type { findBatch, listBatches, QueuedRequest, QueuedRevocation } from "../repositories/signing-queue.ts";
+import type { ImportItemLabel } from "../services/result-import.ts";
 import type { QueueKey } from "../storage/queue-key.ts";
 import { formatDateTime } from "./helpers.ts";
 
@@ -78,6 +79,25 @@ export function batchModel(batch: BatchDetail, now: Date, flash: { exported?: bo
   };
 }
 
-export function importProblemsModel(problems: readonly ResultProblem[]) {
-  return problems.map((problem) => ({ item: problem.itemId ?? "whole result", rule: problem.rule, message: problem.message }));
+/**
+ * The refused import's table: each item by its applicant, first user ID and fingerprint, with a
+ * link to the request; "Whole result" for problems of the file itself. An item the batch does
+ * not hold (the result named it) can only be shown by its id.
+ */
+export function importProblemsModel(problems: readonly ResultProblem[], items: ReadonlyMap<string, ImportItemLabel>) {
+  return problems.map((problem) => {
+    const label = problem.itemId === null ? undefined : items.get(problem.itemId);
+    return {
+      whole: problem.itemId === null,
+      item: label && {
+        applicantEmail: label.applicantEmail,
+        userId: label.userId,
+        fingerprint: formatFingerprint(label.fingerprint),
+        link: `/admin/requests/${label.requestId}`,
+      },
+      unknownItem: problem.itemId !== null && !label ? problem.itemId : null,
+      rule: problem.rule,
+      message: problem.message,
+    };
+  });
 }

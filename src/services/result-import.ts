@@ -4,14 +4,14 @@
  * against what was approved. Then one transaction applies every item, or none.
  */
 import { randomUUID } from "node:crypto";
-import { readKey } from "openpgp";
+import { readKey, type PublicKey } from "openpgp";
 import { inspectionConfig } from "../core/openpgp-config.ts";
-import { openEnvelope } from "../core/transfer/envelope.ts";
-import { parseBatchPayload, parseResultPayload, type BatchPayload } from "../core/transfer/formats.ts";
+import { openEnvelope, sha256Hex, type OpenedFile } from "../core/transfer/envelope.ts";
+import { parseBatchPayload, parseResultPayload, type BatchPayload, type ResultPayload } from "../core/transfer/formats.ts";
 import { checkResult, type ResultProblem, type VerifiedOutcome } from "../core/transfer/result-check.ts";
 import { TransferError } from "../core/transfer/transfer-error.ts";
 import type { Tx } from "../db/client.ts";
-import { ConflictError, KeysignError } from "../errors.ts";
+import { ConflictError, isKeysignError, KeysignError } from "../errors.ts";
 import { appendAuditEvent } from "../repositories/audit.ts";
 import { readSettings } from "../repositories/settings.ts";
 import type { QueueKey } from "../storage/queue-key.ts";
@@ -24,22 +24,67 @@ export type ImportOutcome =
   | { kind: "imported"; batch: number; certified: number; declined: number; revoked: number }
   | { kind: "already_imported"; batch: number };
 
-/** A result that fails verification: nothing was applied; `problems` names each item and rule. */
+/** How the import report names a batch item: the applicant, the key and its first user ID, never the item's id alone. */
+export interface ImportItemLabel {
+  requestId: string;
+  applicantEmail: string;
+  userId: string;
+  fingerprint: string;
+}
+
+/** A result that fails verification: nothing was applied; `problems` names each item and rule, `items` labels the items. */
 export class ImportRefusedError extends KeysignError {
-  constructor(readonly problems: ResultProblem[]) {
+  constructor(
+    readonly problems: ResultProblem[],
+    readonly items: ReadonlyMap<string, ImportItemLabel> = new Map(),
+  ) {
     super("KEYSIGN_ERR_RESULT_REFUSED", `The result was refused and nothing was changed: ${problems.length} check(s) failed.`, 422);
   }
 }
 
+/** Bounds on what a refusal's audit event records: a result may break a rule on thousands of items. */
+export const MAX_AUDITED_PROBLEMS = 20;
+export const MAX_AUDITED_TEXT = 300;
+
+/**
+ * Imports a result, or refuses it. A refusal (any expected failure: signature, format, unknown,
+ * replaced, cancelled or expired batch, a broken rule) changes nothing but the audit log, where
+ * it is recorded in its own transaction. Importing the same file twice is not a refusal.
+ */
 export async function importResult(ctx: ServiceContext, queueKey: QueueKey, file: Uint8Array, staff: StaffActor): Promise<ImportOutcome> {
   const now = ctx.now();
+  let batch: number | null = null;
+  try {
+    const opened = await openResult(ctx, file);
+    batch = opened.result.batch;
+    return await applyResult(ctx, { queueKey, file, staff, now, ...opened });
+  } catch (error) {
+    if (isKeysignError(error) && error.statusCode < 500) await recordRefusal(ctx, { file, staff, batch, error, now });
+    throw error;
+  }
+}
+
+async function openResult(ctx: ServiceContext, file: Uint8Array): Promise<{ master: PublicKey; opened: OpenedFile; result: ResultPayload }> {
   const settings = await readSettings(ctx.db);
   if (!settings.masterPublicKey) {
     throw new ConflictError("Set the master public key in Settings first: results are checked against it.", "KEYSIGN_ERR_NO_MASTER_KEY");
   }
   const master = await readKey({ armoredKey: settings.masterPublicKey, config: inspectionConfig({ minRsaBits: 2048 }) });
   const opened = await openEnvelope(file, "result", master, "master key");
-  const result = parseResultPayload(opened.payload);
+  return { master, opened, result: parseResultPayload(opened.payload) };
+}
+
+interface OpenedResult {
+  queueKey: QueueKey;
+  file: Uint8Array;
+  staff: StaffActor;
+  now: Date;
+  master: PublicKey;
+  opened: OpenedFile;
+  result: ResultPayload;
+}
+
+async function applyResult(ctx: ServiceContext, { queueKey, file, staff, now, master, opened, result }: OpenedResult): Promise<ImportOutcome> {
   const batch = await ctx.db.batch.findUnique({ where: { number: result.batch } });
   if (!batch) throw new TransferError("KEYSIGN_ERR_UNKNOWN_BATCH", `The result answers batch ${result.batch}, which this portal never exported.`);
   if (batch.state === "imported") {
@@ -53,28 +98,85 @@ export async function importResult(ctx: ServiceContext, queueKey: QueueKey, file
   // Our own batch, re-verified: a database edit cannot change what the result is checked against.
   const exported = parseBatchPayload((await openEnvelope(batch.file, "batch", queueKey.publicKey, "queue key")).payload);
   const checked = await checkResult(result, { batch: exported, batchSha256: batch.sha256, master, now, config: inspectionConfig({ minRsaBits: 2048 }) });
-  if (!checked.ok) throw new ImportRefusedError(checked.problems);
+  if (!checked.ok) throw new ImportRefusedError(checked.problems, await labelItems(ctx, exported, checked.problems));
+  const outcome = await commitImport(ctx, { number: batch.number, file, fileSha256: opened.sha256, staff, now, exported, outcomes: checked.outcomes });
+  ctx.mailQueued();
+  return outcome;
+}
 
+interface VerifiedImport {
+  number: number;
+  file: Uint8Array;
+  fileSha256: string;
+  staff: StaffActor;
+  now: Date;
+  exported: BatchPayload;
+  outcomes: VerifiedOutcome[];
+}
+
+/** One transaction: the batch claimed as imported, every item applied, one audit event. */
+async function commitImport(ctx: ServiceContext, { number, file, fileSha256, staff, now, exported, outcomes }: VerifiedImport): Promise<ImportOutcome> {
   const actor: Actor = { type: "staff", id: staff.id, ip: staff.ip };
-  const outcome = await ctx.db.$transaction(
+  return ctx.db.$transaction(
     async (tx) => {
       const claimed = await tx.batch.updateMany({
-        where: { number: batch.number, state: "exported" },
-        data: { state: "imported", result: new Uint8Array(file), resultSha256: opened.sha256, importedAt: now, importedById: staff.id },
+        where: { number, state: "exported" },
+        data: { state: "imported", result: new Uint8Array(file), resultSha256: fileSha256, importedAt: now, importedById: staff.id },
       });
-      if (claimed.count !== 1) throw new ConflictError(`Batch ${batch.number} was imported or cancelled meanwhile. Reload the page.`, "KEYSIGN_ERR_BATCH_STATE");
+      if (claimed.count !== 1) throw new ConflictError(`Batch ${number} was imported or cancelled meanwhile. Reload the page.`, "KEYSIGN_ERR_BATCH_STATE");
       const counts = { certified: 0, declined: 0, revoked: 0 };
-      for (const verified of checked.outcomes) {
+      for (const verified of outcomes) {
         await applyOutcome(tx, ctx, { verified, batch: exported, actor, now });
         counts[verified.kind] += 1;
       }
-      await appendAuditEvent(tx, { actorType: "staff", actorId: staff.id, ip: staff.ip, action: "batch.import", data: { batch: batch.number, resultSha256: opened.sha256, ...counts } }, now);
-      return { kind: "imported" as const, batch: batch.number, ...counts };
+      await appendAuditEvent(tx, { actorType: "staff", actorId: staff.id, ip: staff.ip, action: "batch.import", data: { batch: number, resultSha256: fileSha256, ...counts } }, now);
+      return { kind: "imported" as const, batch: number, ...counts };
     },
     { timeout: 300_000 },
   );
-  ctx.mailQueued();
-  return outcome;
+}
+
+/** The applicant, key and first user ID of each item a problem names, from the batch as exported. */
+async function labelItems(ctx: ServiceContext, batch: BatchPayload, problems: readonly ResultProblem[]): Promise<Map<string, ImportItemLabel>> {
+  const named = new Set(problems.flatMap((problem) => (problem.itemId === null ? [] : [problem.itemId])));
+  const items = batch.items.filter((item) => named.has(item.id));
+  const requests = await ctx.db.request.findMany({
+    where: { id: { in: [...new Set(items.map((item) => item.requestId))] } },
+    select: { id: true, applicant: { select: { email: true } } },
+  });
+  const emails = new Map(requests.map((request) => [request.id, request.applicant.email]));
+  return new Map(
+    items.map((item) => [item.id, { requestId: item.requestId, applicantEmail: emails.get(item.requestId) ?? "", userId: item.userIds[0] ?? "", fingerprint: item.fingerprint }]),
+  );
+}
+
+/**
+ * The audit event of a refused import: who and when (the event's actor and time), the batch
+ * the result names when it could be read, the file's SHA-256, the error and the rules broken.
+ * Its own transaction, after the refusal: nothing else is written. Failing to record it must
+ * not hide the refusal, so that failure is logged and the refusal still answered.
+ */
+async function recordRefusal(ctx: ServiceContext, input: { file: Uint8Array; staff: StaffActor; batch: number | null; error: KeysignError; now: Date }): Promise<void> {
+  const { error, staff } = input;
+  const problems = error instanceof ImportRefusedError ? error.problems : [];
+  const data = {
+    batch: input.batch,
+    fileSha256: sha256Hex(input.file),
+    fileBytes: input.file.length,
+    code: error.code,
+    message: clip(error.message),
+    problemCount: problems.length,
+    problems: problems.slice(0, MAX_AUDITED_PROBLEMS).map((problem) => ({ rule: problem.rule, itemId: problem.itemId, message: clip(problem.message) })),
+  };
+  try {
+    await ctx.db.$transaction((tx) => appendAuditEvent(tx, { actorType: "staff", actorId: staff.id, ip: staff.ip, action: "batch.import_refused", data }, input.now));
+  } catch (auditError) {
+    ctx.log.error({ err: auditError, code: error.code }, "a refused result import could not be recorded in the audit log");
+  }
+}
+
+function clip(text: string): string {
+  return text.length > MAX_AUDITED_TEXT ? `${text.slice(0, MAX_AUDITED_TEXT - 1)}…` : text;
 }
 
 interface ApplyInput {

@@ -70,7 +70,7 @@ const signingRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return reply.render("admin/signing/import.hbs", { outcome, already: outcome.kind === "already_imported" });
     } catch (error) {
       if (!isKeysignError(error) || error.statusCode >= 500) throw error;
-      const problems = error instanceof ImportRefusedError ? importProblemsModel(error.problems) : [];
+      const problems = error instanceof ImportRefusedError ? importProblemsModel(error.problems, error.items) : [];
       return reply.render("admin/signing/import.hbs", { error: error.message, problems }, error.statusCode);
     }
   });
