@@ -9,19 +9,17 @@ import { enums, SignaturePacket, type Config, type PrivateKey, type PublicKey, t
 import { inspectionConfig } from "../openpgp-config.ts";
 import { isIssuedBy } from "../key-policy/binding.ts";
 import { hashName } from "../key-policy/messages.ts";
-import { scanPackets, TAG, writePacket } from "../key-policy/packets.ts";
+import { equalBytes, scanPackets, TAG, writePacket } from "../key-policy/packets.ts";
 import { parseSignature, type ParsedSignature } from "../key-policy/structure.ts";
-import { findSubpackets } from "../key-policy/subpackets.ts";
+import { findSubpackets, readSignatureLayout } from "../key-policy/subpackets.ts";
 import { issuerFingerprint } from "./envelope.ts";
 import type { CertificationParameters, Notation } from "./formats.ts";
+import { allowlistViolation, CERTIFICATION_HASHED, REVOCATION_HASHED, storedSignatureBody, SUBPACKET_TYPE, UNHASHED, unhashedIssuersName } from "./subpacket-allowlist.ts";
 
 export const CERTIFICATION_TYPES: readonly number[] = [0x10, 0x11, 0x12, 0x13];
 export const CERTIFICATION_REVOCATION = 0x30;
 /** SHA-256, SHA-384, SHA-512, SHA3-256, SHA3-512. */
 const STRONG_HASHES: readonly number[] = [8, 9, 10, 12, 14];
-const SUB = Object.freeze({ created: 2, expires: 3, exportable: 4, revocable: 7, issuerKeyId: 16, notation: 20, policyUrl: 26, reason: 29, issuerFingerprint: 33 });
-/** Critical subpackets a certification may carry; any other critical one makes GnuPG ignore it. */
-const KNOWN_CRITICAL: readonly number[] = [SUB.created, SUB.expires, SUB.exportable, SUB.revocable, SUB.reason];
 
 export interface CertificationTarget {
   key: PublicKeyPacket;
@@ -87,53 +85,71 @@ export interface ExpectedSignature {
   config: Config;
 }
 
+/** `packet` is the copy to store: the signed bytes as made, with only the issuer in the unhashed area. */
 export type SignatureCheck = { ok: true; signature: ParsedSignature; packet: Uint8Array } | { ok: false; failure: RuleFailure };
+
+/** What a revocation must say, and the earliest second it may be made in. */
+export interface ExpectedRevocation {
+  /** A sealed revocation: the second after its certification; a batch revocation: the batch's creation. */
+  notBefore: Date;
+  /** The exact reason text, with reason code 0 (RFC 4880 allows only 0 or 32 for a certification revocation). */
+  reason: string;
+}
 
 /** Checks a returned certification against what the batch asked for. */
 export async function checkCertification(packet: Uint8Array, expected: ExpectedSignature, parameters: CertificationParameters): Promise<SignatureCheck> {
-  const read = readOne(packet);
+  const read = readOne(packet, CERTIFICATION_HASHED);
   if ("rule" in read) return { ok: false, failure: read };
   const failure =
     (CERTIFICATION_TYPES.includes(read.layout.signatureType) ? null : fail("type", `it is a signature of type 0x${hex(read.layout.signatureType)}, not a certification (0x10-0x13)`)) ??
     common(read, expected) ??
     parameterFailure(read, parameters) ??
     (await cryptoFailure(read, expected));
-  return failure ? { ok: false, failure } : { ok: true, signature: read, packet };
+  return failure ? { ok: false, failure } : accepted(read, expected);
 }
 
-/** Checks a returned certification revocation (type 0x30) made no earlier than `after`. */
-export async function checkRevocation(packet: Uint8Array, expected: ExpectedSignature, after: Date): Promise<SignatureCheck> {
-  const read = readOne(packet);
+/** Checks a returned certification revocation (type 0x30). */
+export async function checkRevocation(packet: Uint8Array, expected: ExpectedSignature, revocation: ExpectedRevocation): Promise<SignatureCheck> {
+  const read = readOne(packet, REVOCATION_HASHED);
   if ("rule" in read) return { ok: false, failure: read };
   const created = read.packet.created ?? new Date(Number.NaN);
   const failure =
     (read.layout.signatureType === CERTIFICATION_REVOCATION ? null : fail("type", `it is a signature of type 0x${hex(read.layout.signatureType)}, not a certification revocation (0x30)`)) ??
     common(read, expected) ??
-    (created >= after ? null : fail("time", "the revocation is older than the certification it revokes, so GnuPG would ignore it")) ??
+    (created >= revocation.notBefore
+      ? null
+      : fail("time", `it is dated ${created.toISOString()}, before ${revocation.notBefore.toISOString()}: a revocation must be at least one second younger than what it revokes, or GnuPG may ignore it`)) ??
+    reasonFailure(read, revocation.reason) ??
     (await cryptoFailure(read, expected));
-  return failure ? { ok: false, failure } : { ok: true, signature: read, packet };
+  return failure ? { ok: false, failure } : accepted(read, expected);
 }
 
-function readOne(packet: Uint8Array): ParsedSignature | RuleFailure {
+/** Exactly one v4 signature packet whose subpackets keep the allowlist; parsed only then. */
+function readOne(packet: Uint8Array, hashedAllowlist: typeof CERTIFICATION_HASHED): ParsedSignature | RuleFailure {
   const scan = scanPackets(packet);
   const [first] = scan.complete ? scan.packets : [];
   if (!scan.complete || scan.packets.length !== 1 || first?.tag !== TAG.signature) return fail("packet", "it is not exactly one OpenPGP signature packet");
+  const layout = readSignatureLayout(first.body);
+  if (layout === null) return fail("packet", "it is not a version 4 signature GnuPG 2.2 can check");
+  const violation = allowlistViolation(layout.hashed, hashedAllowlist, "hashed") ?? allowlistViolation(layout.unhashed, UNHASHED, "unhashed");
+  if (violation !== null) return fail("subpacket", violation);
   return parseSignature(first.body) ?? fail("packet", "it is not a version 4 signature GnuPG 2.2 can check");
 }
 
+function accepted(signature: ParsedSignature, expected: ExpectedSignature): SignatureCheck {
+  const stored = storedSignatureBody(signature.layout, new Uint8Array(Buffer.from(expected.master.getKeyID().toHex(), "hex")));
+  return { ok: true, signature, packet: writePacket(TAG.signature, stored) };
+}
+
 function common(signature: ParsedSignature, expected: ExpectedSignature): RuleFailure | null {
-  const hashed = signature.layout.hashed;
-  const master = expected.master.getFingerprint().toUpperCase();
-  if (issuerFingerprint(signature) !== master || !isIssuedBy(signature, expected.master.keyPacket as PublicKeyPacket)) {
+  const master = { fingerprint: expected.master.getFingerprint().toUpperCase(), keyId: expected.master.getKeyID().toHex().toUpperCase() };
+  if (issuerFingerprint(signature) !== master.fingerprint || !isIssuedBy(signature, expected.master.keyPacket as PublicKeyPacket) || !unhashedIssuersName(signature.layout, master)) {
     return fail("issuer", "it is not issued by the master key's primary key");
   }
   if (!STRONG_HASHES.includes(signature.layout.hashAlgorithm)) {
     return fail("hash", `it uses ${hashName(signature.layout.hashAlgorithm)}; SHA-256 or stronger is required`);
   }
-  if (findSubpackets(hashed, SUB.exportable).some((sub) => sub.body[0] === 0)) return fail("exportable", "it is a local (non-exportable) signature");
-  if (findSubpackets(hashed, SUB.revocable).some((sub) => sub.body[0] === 0)) return fail("revocable", "it is marked irrevocable");
-  const unknownCritical = hashed.find((sub) => sub.critical && !KNOWN_CRITICAL.includes(sub.type));
-  if (unknownCritical) return fail("critical", `it carries critical subpacket ${unknownCritical.type}, which GnuPG would not accept`);
+  if (findSubpackets(signature.layout.hashed, SUBPACKET_TYPE.created).length !== 1) return fail("time", "it does not say when it was made");
   const created = signature.packet.created ?? new Date(Number.NaN);
   if (!(created >= expected.notBefore && created <= expected.notAfter)) {
     return fail("time", `it was made at ${created.toISOString()}, outside the batch window ${expected.notBefore.toISOString()} to ${expected.notAfter.toISOString()}`);
@@ -148,19 +164,30 @@ function parameterFailure(signature: ParsedSignature, parameters: CertificationP
   }
   if ((signature.packet.policyURI ?? "") !== parameters.policyUrl) return fail("policy", "its policy URL is not the batch's");
   const found = notationsOf(signature);
-  const wanted = parameters.notations.map(notationKey).sort();
+  const wanted = parameters.notations.map((notation) => notationKey(notation, true)).sort();
   if (found.length !== wanted.length || found.some((value, index) => value !== wanted[index])) {
-    return fail("notations", "its notations do not match the batch's (request, agreement and batch number)");
+    return fail("notations", "its notations do not match the batch's (request, agreement and batch number, human-readable)");
   }
   return null;
 }
 
 function notationsOf(signature: ParsedSignature): string[] {
-  return signature.packet.rawNotations.map(({ name, value }) => notationKey({ name, value: new TextDecoder().decode(value) })).sort();
+  return signature.packet.rawNotations.map(({ name, value, humanReadable }) => notationKey({ name, value: new TextDecoder().decode(value) }, humanReadable)).sort();
 }
 
-function notationKey(notation: Notation): string {
-  return `${notation.name}=${notation.value}`;
+function notationKey(notation: Notation, humanReadable: boolean): string {
+  return JSON.stringify([notation.name, notation.value, humanReadable]);
+}
+
+function reasonFailure(signature: ParsedSignature, reason: string): RuleFailure | null {
+  const [subpacket, ...more] = findSubpackets(signature.layout.hashed, SUBPACKET_TYPE.reason);
+  if (subpacket === undefined || more.length > 0) return fail("reason", "it does not say why the certification is revoked");
+  if (subpacket.body[0] !== enums.reasonForRevocation.noReason) {
+    return fail("reason", `its reason code is ${subpacket.body[0] ?? "missing"}; a certification revocation from this portal uses code 0 and says why in its text`);
+  }
+  const text = subpacket.body.subarray(1);
+  if (!equalBytes(text, new TextEncoder().encode(reason))) return fail("reason", `its reason text is not the one the batch asked for (${JSON.stringify(reason)})`);
+  return null;
 }
 
 async function cryptoFailure(signature: ParsedSignature, expected: ExpectedSignature): Promise<RuleFailure | null> {
