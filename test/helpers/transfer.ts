@@ -3,10 +3,14 @@
  * queue key, a master key (software, passphrase-protected) and batch files built from test
  * keys exactly as the portal exports them (canonical key, SHA-256, signed envelope).
  */
+import assert from "node:assert/strict";
 import * as openpgp from "openpgp";
 import { canonicalizeKey, DEFAULT_KEY_POLICY, inspectKey } from "../../src/core/key-policy.ts";
-import { sealEnvelope, sha256Hex, signDetached } from "../../src/core/transfer/envelope.ts";
-import { encodePayload, FORMAT_VERSION, type Approval, type BatchItem, type BatchPayload, type CertifyItem, type Notation, type RevokeItem } from "../../src/core/transfer/formats.ts";
+import { inspectionConfig } from "../../src/core/openpgp-config.ts";
+import { scanPackets } from "../../src/core/key-policy/packets.ts";
+import { openEnvelope, sealEnvelope, sha256Hex, signDetached } from "../../src/core/transfer/envelope.ts";
+import { checkResult, type VerifiedOutcome } from "../../src/core/transfer/result-check.ts";
+import { encodePayload, FORMAT_VERSION, parseResultPayload, type Approval, type BatchItem, type BatchPayload, type CertifyItem, type Notation, type RevokeItem } from "../../src/core/transfer/formats.ts";
 import type { TestKey } from "./keys.ts";
 
 const DAY = 86_400_000;
@@ -106,7 +110,7 @@ const DEFAULT_APPROVALS: Approval[] = [
 export async function certifyItem(
   testKey: TestKey,
   userIds: string[],
-  options: ItemOptions & { revision?: number; validityDays?: number; policyUrl?: string; notations?: Notation[] } = {},
+  options: ItemOptions & { revision?: number; validityDays?: number; policyUrl?: string; notations?: Notation[]; history?: CertifyItem["history"] } = {},
 ): Promise<CertifyItem> {
   const key = await canonical(testKey, userIds, options.now ?? new Date());
   const requestId = options.requestId ?? nextId("req");
@@ -119,6 +123,7 @@ export async function certifyItem(
     keySha256: key.sha256,
     userIds: key.userIds,
     approvals: options.approvals ?? DEFAULT_APPROVALS,
+    statusUrl: `https://portal.example/keys/${key.fingerprint}`,
     revision: options.revision ?? 1,
     certification: {
       validityDays: options.validityDays ?? 365,
@@ -128,6 +133,7 @@ export async function certifyItem(
         { name: "agreement@portal.example", value: "sha256:5f726fa33edf" },
       ],
     },
+    history: options.history ?? [],
   };
 }
 
@@ -149,9 +155,12 @@ export async function revokeItem(
     userIds: key.userIds,
     approvals: options.approvals ?? DEFAULT_APPROVALS,
     certifications,
-    reason: options.reason ?? { code: "withdrawn", text: "the developer withdrew the request" },
+    reason: options.reason ?? { code: "other", text: "the developer withdrew the request" },
+    statusUrl: `https://portal.example/keys/${key.fingerprint}`,
   };
 }
+
+export const ORGANISATION = "Example Org";
 
 export interface BatchFileOptions {
   queueKey: SigningKey;
@@ -178,6 +187,7 @@ export async function makeBatchFile(options: BatchFileOptions): Promise<BatchFil
     version: FORMAT_VERSION,
     batch: options.batch ?? 1,
     portal: options.portal ?? "https://portal.example",
+    organisation: ORGANISATION,
     createdAt: createdAt.toISOString(),
     expiresAt: (options.expiresAt ?? new Date(createdAt.getTime() + 7 * DAY)).toISOString(),
     queueKey: options.queueKey.fingerprint,
@@ -192,4 +202,20 @@ export async function sealBatch(payload: BatchPayload, key: openpgp.PrivateKey, 
   const bytes = encodePayload(payload);
   const file = sealEnvelope("batch", bytes, await signDetached(bytes, key, date));
   return { file, payload, sha256: sha256Hex(file) };
+}
+
+/** The portal's whole-result check, exactly as its import runs it; fails the test naming every problem. */
+export async function assertPortalAccepts(resultFile: Uint8Array, batch: { file: Uint8Array; payload: BatchPayload }, master: openpgp.PublicKey, now = new Date()): Promise<VerifiedOutcome[]> {
+  const opened = await openEnvelope(resultFile, "result", master, "master key");
+  const checked = await checkResult(parseResultPayload(opened.payload), { batch: batch.payload, batchSha256: sha256Hex(batch.file), master, now, config: inspectionConfig({ minRsaBits: 2048 }) });
+  assert.ok(checked.ok, checked.ok ? "" : checked.problems.map((problem) => `${problem.itemId}: ${problem.rule}: ${problem.message}`).join("\n"));
+  return checked.outcomes;
+}
+
+/** What a signature packet says in its reason-for-revocation subpacket: [code, text]. */
+export function revocationReason(packet: Uint8Array): [number | null, string | null] {
+  const [first] = scanPackets(packet).packets;
+  const parsed = new openpgp.SignaturePacket();
+  parsed.read(first?.body ?? new Uint8Array());
+  return [parsed.reasonForRevocationFlag, parsed.reasonForRevocationString];
 }

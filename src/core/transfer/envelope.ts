@@ -13,7 +13,7 @@ import { hashName } from "../key-policy/messages.ts";
 import { scanPackets, TAG, toHex } from "../key-policy/packets.ts";
 import { parseSignature, type ParsedSignature } from "../key-policy/structure.ts";
 import { findSubpackets, SUBPACKET } from "../key-policy/subpackets.ts";
-import { parseEnvelope, type TransferKind } from "./formats.ts";
+import { FORMAT_VERSION, parseEnvelope, type TransferKind } from "./formats.ts";
 import { TransferError } from "./transfer-error.ts";
 
 export function sha256Hex(bytes: Uint8Array): string {
@@ -22,7 +22,7 @@ export function sha256Hex(bytes: Uint8Array): string {
 
 /** Writes the file: the payload's bytes, base64, beside the armored detached signature of them. */
 export function sealEnvelope(kind: TransferKind, payload: Uint8Array, armoredSignature: string): Uint8Array {
-  const envelope = { keysign: kind, version: 1, payload: Buffer.from(payload).toString("base64"), signature: armoredSignature };
+  const envelope = { keysign: kind, version: FORMAT_VERSION, payload: Buffer.from(payload).toString("base64"), signature: armoredSignature };
   return new TextEncoder().encode(`${JSON.stringify(envelope, null, 1)}\n`);
 }
 

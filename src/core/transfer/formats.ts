@@ -9,7 +9,8 @@ import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { TransferError } from "./transfer-error.ts";
 
-export const FORMAT_VERSION = 1;
+/** 2: batches name the organisation, each item its public status URL and the key's past revocations. */
+export const FORMAT_VERSION = 2;
 
 const Fingerprint = Type.String({ pattern: "^[0-9A-F]{40}$" });
 const Sha256 = Type.String({ pattern: "^[0-9a-f]{64}$" });
@@ -48,6 +49,10 @@ const CertificationParameters = Type.Object(
 );
 export type CertificationParameters = Static<typeof CertificationParameters>;
 
+/** An earlier revocation of a certification of the same key, shown to the signing officer. */
+const PastRevocation = Type.Object({ revokedAt: Timestamp, reason: Text(600) }, { additionalProperties: false });
+export type PastRevocation = Static<typeof PastRevocation>;
+
 const ItemBase = {
   id: Id,
   requestId: Id,
@@ -57,10 +62,18 @@ const ItemBase = {
   keySha256: Sha256,
   userIds: Type.Array(Text(1024), { minItems: 1, maxItems: 10 }),
   approvals: Type.Array(Approval, { maxItems: 20 }),
+  /** The key's public status page; every revocation's text points there. */
+  statusUrl: Text(300),
 };
 
 export const CertifyItem = Type.Object(
-  { kind: Type.Literal("certify"), ...ItemBase, revision: Type.Integer({ minimum: 1 }), certification: CertificationParameters },
+  {
+    kind: Type.Literal("certify"),
+    ...ItemBase,
+    revision: Type.Integer({ minimum: 1 }),
+    certification: CertificationParameters,
+    history: Type.Array(PastRevocation, { maxItems: 20 }),
+  },
   { additionalProperties: false },
 );
 export type CertifyItem = Static<typeof CertifyItem>;
@@ -83,6 +96,8 @@ export const BatchPayload = Type.Object(
     version: Type.Literal(FORMAT_VERSION),
     batch: Type.Integer({ minimum: 1 }),
     portal: Text(200),
+    /** Who certifies, as every revocation names it. */
+    organisation: Text(100),
     createdAt: Timestamp,
     expiresAt: Timestamp,
     queueKey: Fingerprint,
@@ -144,6 +159,13 @@ export type ResultPayload = Static<typeof ResultPayload>;
 
 export function parseEnvelope(bytes: Uint8Array): Envelope {
   const value = parseJson(bytes, "file");
+  const version = typeof value === "object" && value !== null && "version" in value ? value.version : undefined;
+  if (typeof version === "number" && version !== FORMAT_VERSION) {
+    throw new TransferError(
+      "KEYSIGN_ERR_TRANSFER_VERSION",
+      `This file is in format version ${version}; this Keysign reads version ${FORMAT_VERSION}. Use the same Keysign release on the portal and the signing machine, and export a new batch.`,
+    );
+  }
   if (!Value.Check(Envelope, value)) {
     throw new TransferError("KEYSIGN_ERR_TRANSFER_FORMAT", `This is not a Keysign transfer file (version ${FORMAT_VERSION}): ${firstError(Envelope, value)}.`);
   }

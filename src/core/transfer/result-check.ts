@@ -5,6 +5,7 @@
  */
 import { readKey, type Config, type PublicKey, type PublicKeyPacket } from "openpgp";
 import { checkCertification, checkRevocation, userIdBytes, type RuleFailure } from "./certification.ts";
+import { batchRevocationText, sealedRevocationText } from "./revocation-text.ts";
 import type { BatchItem, BatchPayload, CertifyItem, ResultItem, ResultPayload, RevokeItem } from "./formats.ts";
 
 /**
@@ -77,12 +78,16 @@ async function checkItem(item: BatchItem, answer: ResultItem, expected: ResultEx
   if (key === null) return { problems: [problem(item.id, "target", "the batch's key for this item cannot be read")] };
   const latest = new Date(expected.now.getTime() + CLOCK_SKEW_MS);
   const window = { master: expected.master, notBefore: new Date(expected.batch.createdAt), notAfter: minDate(new Date(expected.batch.expiresAt), latest), config: expected.config };
-  if (item.kind === "certify" && answer.status === "certified") return checkCertified(item, answer.userIds, key, window);
-  if (item.kind === "revoke" && answer.status === "revoked") return checkRevoked(item, answer.revocations, key, window);
+  const organisation = expected.batch.organisation;
+  if (item.kind === "certify" && answer.status === "certified") return checkCertified(item, answer.userIds, key, { ...window, organisation });
+  if (item.kind === "revoke" && answer.status === "revoked") return checkRevoked(item, answer.revocations, key, { ...window, organisation });
   return { problems: [problem(item.id, "status", `a ${item.kind} item cannot come back as "${answer.status}"`)] };
 }
 
-type Window = Omit<Parameters<typeof checkCertification>[1], "target">;
+type Window = Omit<Parameters<typeof checkCertification>[1], "target"> & { organisation: string };
+
+/** A certification and its sealed revocation never share a second: GnuPG 2.2 would order them by packet position. */
+const SEALED_AFTER_MS = 1000;
 
 async function checkCertified(
   item: CertifyItem,
@@ -101,7 +106,8 @@ async function checkCertified(
       continue;
     }
     const certifiedAt = certification.signature.packet.created ?? new Date(Number.NaN);
-    const revocation = await checkRevocation(decode(entry.revocation), { ...window, target }, certifiedAt);
+    const sealed = { notBefore: new Date(certifiedAt.getTime() + SEALED_AFTER_MS), reason: sealedRevocationText(window.organisation, item.statusUrl) };
+    const revocation = await checkRevocation(decode(entry.revocation), { ...window, target }, sealed);
     if (!revocation.ok) {
       problems.push(problem(item.id, revocation.failure.rule, `sealed revocation of ${quote(entry.userId)}: ${revocation.failure.message}`));
       continue;
@@ -119,9 +125,10 @@ async function checkRevoked(
 ): Promise<VerifiedOutcome | { problems: ResultProblem[] }> {
   const problems = userIdSetProblems(item, revocations.map((entry) => entry.userId));
   const verified: { userId: string; revocation: Uint8Array }[] = [];
+  const wanted = { notBefore: window.notBefore, reason: batchRevocationText(window.organisation, item.reason, item.statusUrl) };
   for (const entry of revocations) {
     if (!item.userIds.includes(entry.userId)) continue;
-    const checked = await checkRevocation(decode(entry.revocation), { ...window, target: { key, userId: userIdBytes(entry.userId) } }, window.notBefore);
+    const checked = await checkRevocation(decode(entry.revocation), { ...window, target: { key, userId: userIdBytes(entry.userId) } }, wanted);
     if (checked.ok) verified.push({ userId: entry.userId, revocation: checked.packet });
     else problems.push(problem(item.id, checked.failure.rule, `revocation of ${quote(entry.userId)}: ${checked.failure.message}`));
   }

@@ -17,7 +17,9 @@ import { inspectionConfig } from "../openpgp-config.ts";
 import { formatFingerprint } from "../key-policy/fingerprint.ts";
 import { equalBytes, scanPackets, TAG, writePacket } from "../key-policy/packets.ts";
 import { parseKeyPacket, parseSignature, type ParsedSignature } from "../key-policy/structure.ts";
-import { CERTIFICATION_TYPES, checkCertification, checkRevocation, userIdBytes, type ExpectedSignature } from "./certification.ts";
+import { CERTIFICATION_TYPES, userIdBytes } from "./certification.ts";
+import { checkResult } from "./result-check.ts";
+import { batchRevocationText, sealedRevocationText } from "./revocation-text.ts";
 import { issuerFingerprint, openEnvelope, sealEnvelope, sha256Hex } from "./envelope.ts";
 import {
   encodePayload,
@@ -36,7 +38,6 @@ import { TransferError } from "./transfer-error.ts";
 import { assembleCertifiedKey } from "./certified-key.ts";
 
 export const OFFICER_DECLINED = "declined by the signing officer";
-export const SEALED_REVOCATION_REASON = "sealed revocation; held by the portal for an emergency";
 
 export interface BatchPins {
   queueKey: PublicKey;
@@ -209,7 +210,7 @@ export interface SignBatchOptions {
   refused?(review: ItemReview): void;
   /** Called once every item has its decision, before the first signature is made. */
   decided?(): void;
-  /** Called after each approved item is signed. */
+  /** Called after each signature is made: every certification, then every revocation. */
   progress?(done: number, total: number): void;
   now(): Date;
 }
@@ -239,18 +240,16 @@ export async function signBatch(options: SignBatchOptions): Promise<SignedBatch>
   // Deciding can take a while: the batch must still be valid when the signatures are made.
   checkBatch(opened.batch, { queueKey: opened.batch.queueKey, master: opened.batch.master }, now);
   const date = signatureDate(now, new Date(opened.batch.createdAt));
-  const total = plans.filter((plan) => plan.decision.approve).length;
-  const items: ResultItem[] = [];
-  let done = 0;
-  for (const plan of plans) {
-    if (!plan.decision.approve) {
-      items.push({ id: plan.reviewed.review.item.id, status: "declined", reason: plan.decision.reason });
-      continue;
-    }
-    items.push(await signItem(options, plan.reviewed, date));
-    options.progress?.((done += 1), total);
-  }
+  const signed = await signApproved(options, plans.filter((plan) => plan.decision.approve).map((plan) => plan.reviewed), date);
+  const items = plans.map((plan): ResultItem => {
+    const { id } = plan.reviewed.review.item;
+    return plan.decision.approve ? (signed.get(id) ?? missing(id)) : { id, status: "declined", reason: plan.decision.reason };
+  });
   return seal(options, items, date);
+}
+
+function missing(id: string): never {
+  throw new Error(`item ${id} was approved but not signed`);
 }
 
 async function decideAll(options: SignBatchOptions): Promise<Plan[]> {
@@ -275,62 +274,74 @@ function signatureDate(now: Date, notBefore: Date): Date {
   return new Date(Math.max(floored, Math.ceil(notBefore.getTime() / 1000) * 1000));
 }
 
-async function signItem(options: SignBatchOptions, reviewed: ReviewedKey, date: Date): Promise<ResultItem> {
-  const { item } = reviewed.review;
-  const expected = expectation(options, reviewed);
-  if (item.kind === "certify") {
-    const userIds = [];
-    for (const userId of item.userIds) userIds.push(await certifyUserId(options, expected(userId), item, userId, date));
-    return { id: item.id, status: "certified", userIds };
+interface Certified {
+  reviewed: ReviewedKey;
+  userId: string;
+  certification: Uint8Array;
+}
+
+/**
+ * Every certification first, then every revocation. A sealed revocation must be dated at
+ * least one second after its certification (GnuPG 2.2 orders same-second pairs by packet
+ * position); made in this order, a signer on the wall clock (GnuPG) has to wait for that
+ * second at most once, at the turn from the first pass to the second.
+ */
+async function signApproved(options: SignBatchOptions, approved: readonly ReviewedKey[], date: Date): Promise<Map<string, ResultItem>> {
+  const progress = counter(options, approved.reduce((sum, reviewed) => sum + reviewed.review.item.userIds.length * (reviewed.review.item.kind === "certify" ? 2 : 1), 0));
+  const certified: Certified[] = [];
+  for (const reviewed of approved) {
+    const { item } = reviewed.review;
+    if (item.kind !== "certify") continue;
+    for (const userId of item.userIds) {
+      certified.push({ reviewed, userId, certification: await options.signer.certify(target(reviewed, userId), item.certification, date) });
+      progress();
+    }
   }
+  const results = new Map<string, ResultItem>();
+  for (const { reviewed, userId, certification } of certified) {
+    const item = reviewed.review.item as CertifyItem;
+    const keyBinary = withCertification(reviewed.keyBinary, userId, certification);
+    const sealedAt = new Date(createdAt(certification, date).getTime() + 1000);
+    const revocation = await options.signer.revoke({ ...target(reviewed, userId), keyBinary }, sealedRevocationText(options.opened.batch.organisation, item.statusUrl), sealedAt);
+    progress();
+    const entry = { userId, certification: base64(certification), revocation: base64(revocation) };
+    const earlier = results.get(item.id);
+    results.set(item.id, { id: item.id, status: "certified", userIds: earlier?.status === "certified" ? [...earlier.userIds, entry] : [entry] });
+  }
+  for (const reviewed of approved) {
+    const { item } = reviewed.review;
+    if (item.kind === "revoke") results.set(item.id, await revokeItem(options, reviewed, item, date, progress));
+  }
+  return results;
+}
+
+async function revokeItem(options: SignBatchOptions, reviewed: ReviewedKey, item: RevokeItem, date: Date, progress: () => void): Promise<ResultItem> {
+  const reason = batchRevocationText(options.opened.batch.organisation, item.reason, item.statusUrl);
   const revocations = [];
   for (const userId of item.userIds) {
     const certification = reviewed.revoking.get(userId);
     if (certification === undefined) throw new Error(`no certification kept for ${userId}`);
-    const target = { ...expected(userId).target, keyBinary: withCertification(reviewed.keyBinary, userId, writePacket(TAG.signature, certification.raw)) };
-    const revocation = await options.signer.revoke(target, item.reason.text, date);
-    await selfCheck(checkRevocation(revocation, expected(userId), certification.packet.created ?? date), userId);
-    revocations.push({ userId, revocation: base64(revocation) });
+    const keyBinary = withCertification(reviewed.keyBinary, userId, writePacket(TAG.signature, certification.raw));
+    revocations.push({ userId, revocation: base64(await options.signer.revoke({ ...target(reviewed, userId), keyBinary }, reason, date)) });
+    progress();
   }
   return { id: item.id, status: "revoked", revocations };
 }
 
-type ExpectedFor = (userId: string) => ExpectedSignature & { target: SigningTarget };
-
-function expectation(options: SignBatchOptions, reviewed: ReviewedKey): ExpectedFor {
-  const { batch } = options.opened;
-  const primary = reviewed.primary;
-  if (primary === null) throw new Error("an approved item has no readable key");
-  return (userId) => ({
-    master: options.master,
-    target: { key: primary, keyBinary: reviewed.keyBinary, fingerprint: reviewed.review.item.fingerprint, userId: userIdBytes(userId) },
-    notBefore: new Date(batch.createdAt),
-    notAfter: new Date(batch.expiresAt),
-    config: inspectionConfig({ minRsaBits: DEFAULT_KEY_POLICY.minRsaBits }),
-  });
+function target(reviewed: ReviewedKey, userId: string): SigningTarget {
+  if (reviewed.primary === null) throw new Error("an approved item has no readable key");
+  return { key: reviewed.primary, keyBinary: reviewed.keyBinary, fingerprint: reviewed.review.item.fingerprint, userId: userIdBytes(userId) };
 }
 
-async function certifyUserId(options: SignBatchOptions, expected: ReturnType<ExpectedFor>, item: CertifyItem, userId: string, date: Date) {
-  const certification = await options.signer.certify(expected.target, item.certification, date);
-  const checked = await selfCheck(checkCertification(certification, expected, item.certification), userId);
-  const certifiedAt = checked.packet.created ?? date;
-  // One second later where the batch allows, so no reader has to decide between equal times.
-  const sealedAt = new Date(Math.max(certifiedAt.getTime(), Math.min(certifiedAt.getTime() + 1000, expected.notAfter.getTime())));
-  const target = { ...expected.target, keyBinary: withCertification(expected.target.keyBinary, userId, certification) };
-  const revocation = await options.signer.revoke(target, SEALED_REVOCATION_REASON, sealedAt);
-  await selfCheck(checkRevocation(revocation, expected, certifiedAt), userId);
-  return { userId, certification: base64(certification), revocation: base64(revocation) };
+/** When a signature the backend made says it was made; `fallback` when it cannot be read (the final check refuses it). */
+function createdAt(packet: Uint8Array, fallback: Date): Date {
+  const [first] = scanPackets(packet).packets;
+  return (first?.tag === TAG.signature ? parseSignature(first.body)?.packet.created : null) ?? fallback;
 }
 
-async function selfCheck(check: ReturnType<typeof checkCertification>, userId: string) {
-  const result = await check;
-  if (!result.ok) {
-    throw new MasterKeyError(
-      `The signature made for ${JSON.stringify(userId)} fails the portal's check (${result.failure.rule}: ${result.failure.message}); nothing was written.`,
-      "KEYSIGN_ERR_SIGNER_CHECK",
-    );
-  }
-  return result.signature;
+function counter(options: SignBatchOptions, total: number): () => void {
+  let done = 0;
+  return () => options.progress?.((done += 1), total);
 }
 
 async function seal(options: SignBatchOptions, items: ResultItem[], date: Date): Promise<SignedBatch> {
@@ -350,10 +361,24 @@ async function seal(options: SignBatchOptions, items: ResultItem[], date: Date):
     const why = error instanceof Error ? error.message : String(error);
     throw new MasterKeyError(`The result file's signature fails its own check (${why}); nothing was written.`, "KEYSIGN_ERR_SIGNER_CHECK");
   });
+  await finalCheck(options, payload);
   const count = (status: ResultItem["status"]) => items.filter((item) => item.status === status).length;
   return { payload, file, counts: { certified: count("certified"), revoked: count("revoked"), declined: count("declined") } };
 }
 
 function base64(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString("base64");
+}
+
+/**
+ * The whole result through the very check the portal's import runs (result-check.ts), so
+ * the officer learns of a bad signature here rather than at the portal. A failure is a fault
+ * of the signer, not of an item: nothing is written.
+ */
+async function finalCheck(options: SignBatchOptions, payload: ResultPayload): Promise<void> {
+  const { opened, master } = options;
+  const checked = await checkResult(payload, { batch: opened.batch, batchSha256: opened.sha256, master, now: options.now(), config: inspectionConfig({ minRsaBits: DEFAULT_KEY_POLICY.minRsaBits }) });
+  if (checked.ok) return;
+  const problems = checked.problems.map((problem) => `${problem.itemId === null ? "result" : `item ${problem.itemId}`}: ${problem.rule}: ${problem.message}`);
+  throw new MasterKeyError(`The signatures made fail the portal's check, so nothing was written:\n  ${problems.join("\n  ")}`, "KEYSIGN_ERR_SIGNER_CHECK");
 }

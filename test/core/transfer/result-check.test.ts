@@ -4,13 +4,15 @@ import { before, describe, it } from "node:test";
 import * as openpgp from "openpgp";
 import { inspectionConfig } from "../../../src/core/openpgp-config.ts";
 import { makeCertification, makeRevocation, userIdBytes } from "../../../src/core/transfer/certification.ts";
-import type { BatchPayload, CertifyItem, ResultItem, ResultPayload } from "../../../src/core/transfer/formats.ts";
+import { FORMAT_VERSION, type BatchPayload, type CertifyItem, type ResultItem, type ResultPayload } from "../../../src/core/transfer/formats.ts";
+import { sealedRevocationText } from "../../../src/core/transfer/revocation-text.ts";
 import { checkResult, type ResultProblem } from "../../../src/core/transfer/result-check.ts";
 import { makeTestKey } from "../../helpers/keys.ts";
-import { certifyItem, makeMasterKey } from "../../helpers/transfer.ts";
+import { certifyItem, makeMasterKey, ORGANISATION } from "../../helpers/transfer.ts";
 
 const CREATED = new Date("2026-11-24T12:00:00Z");
 const AT = new Date("2026-11-24T12:05:00Z");
+const SEALED_AT = new Date("2026-11-24T12:05:01Z");
 const NOW = new Date("2026-11-24T13:00:00Z");
 
 let master: openpgp.PrivateKey;
@@ -23,7 +25,7 @@ before(async () => {
   const key = await makeTestKey([{ name: "Ann", email: "ann@example.org" }, { name: "Ann", email: "ann@work.example" }]);
   item = await certifyItem(key, ["Ann <ann@example.org>", "Ann <ann@work.example>"], { id: "item-1", now: CREATED });
   batch = {
-    format: "keysign-batch", version: 1, batch: 7, portal: "https://portal.example",
+    format: "keysign-batch", version: FORMAT_VERSION, batch: 7, portal: "https://portal.example", organisation: ORGANISATION,
     createdAt: CREATED.toISOString(), expiresAt: new Date(CREATED.getTime() + 14 * 86_400_000).toISOString(),
     queueKey: "A".repeat(40), master: master.getFingerprint().toUpperCase(), items: [item],
   };
@@ -32,13 +34,14 @@ before(async () => {
   for (const userId of item.userIds) {
     const target = { key: packet, userId: userIdBytes(userId) };
     const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
-    userIds.push({ userId, certification: b64(await makeCertification(master, target, item.certification, AT)), revocation: b64(await makeRevocation(master, target, "sealed", AT)) });
+    const revocation = await makeRevocation(master, target, sealedRevocationText(ORGANISATION, item.statusUrl), SEALED_AT);
+    userIds.push({ userId, certification: b64(await makeCertification(master, target, item.certification, AT)), revocation: b64(revocation) });
   }
   answer = { id: item.id, status: "certified", userIds };
 });
 
 function result(edit: (payload: ResultPayload) => void = () => undefined): ResultPayload {
-  const payload: ResultPayload = { format: "keysign-result", version: 1, batch: 7, batchSha256: "b".repeat(64), master: batch.master, signedAt: AT.toISOString(), items: [structuredClone(answer)] };
+  const payload: ResultPayload = { format: "keysign-result", version: FORMAT_VERSION, batch: 7, batchSha256: "b".repeat(64), master: batch.master, signedAt: AT.toISOString(), items: [structuredClone(answer)] };
   edit(payload);
   return payload;
 }
@@ -85,5 +88,23 @@ describe("checkResult", () => {
   it("takes an explicit decline as an answer", async () => {
     const checked = await checkResult(result((p) => void (p.items = [{ id: "item-1", status: "declined", reason: "unsigned agreement" }])), { batch, batchSha256: "b".repeat(64), master: master.toPublic(), now: NOW, config: inspectionConfig({ minRsaBits: 2048 }) });
     assert.deepEqual(checked.ok && checked.outcomes.map((o) => o.kind === "declined" && o.reason), ["unsigned agreement"]);
+  });
+
+  it("refuses a sealed revocation in the same second as its certification (time), or that says anything else (reason)", async () => {
+    const packet = (await openpgp.readKey({ binaryKey: new Uint8Array(Buffer.from(item.key, "base64")) })).keyPacket as openpgp.PublicKeyPacket;
+    const target = { key: packet, userId: userIdBytes("Ann <ann@example.org>") };
+    const sealedWith = async (text: string, date: Date) => {
+      const revocation = Buffer.from(await makeRevocation(master, target, text, date)).toString("base64");
+      return result((p) => {
+        const first = p.items[0];
+        if (first?.status === "certified" && first.userIds[0]) first.userIds[0].revocation = revocation;
+      });
+    };
+    const sameSecond = await problems(await sealedWith(sealedRevocationText(ORGANISATION, item.statusUrl), AT));
+    assert.deepEqual(rules(sameSecond), ["item-1:time"]);
+    assert.match(sameSecond[0]?.message ?? "", /sealed revocation of "Ann <ann@example.org>": .*at least one second younger/);
+    assert.deepEqual(rules(await problems(await sealedWith(sealedRevocationText(ORGANISATION, item.statusUrl), SEALED_AT))), [], "the test's own variant passes");
+    assert.deepEqual(rules(await problems(await sealedWith("sealed revocation; held by the portal for an emergency", SEALED_AT))), ["item-1:reason"]);
+    assert.deepEqual(rules(await problems(await sealedWith(sealedRevocationText("Another Org", item.statusUrl), SEALED_AT))), ["item-1:reason"]);
   });
 });

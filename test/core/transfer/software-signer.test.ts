@@ -71,7 +71,7 @@ describe("the software master signer", () => {
     const expected = { master: rsa.publicKey, target: { key: signingTarget.key, userId }, notBefore: new Date(date.getTime() - 1000), notAfter: new Date(date.getTime() + 1000), config: inspectionConfig({ minRsaBits: 2048 }) };
     const certification = await checkCertification(await signer.certify(signingTarget, PARAMETERS, date), expected, PARAMETERS);
     assert.ok(certification.ok, certification.ok ? "" : certification.failure.message);
-    const revocation = await checkRevocation(await signer.revoke(signingTarget, "sealed", date), expected, date);
+    const revocation = await checkRevocation(await signer.revoke(signingTarget, "sealed", date), expected, { notBefore: date, reason: "sealed" });
     assert.ok(revocation.ok, revocation.ok ? "" : revocation.failure.message);
     const payload = new TextEncoder().encode("{}");
     await openEnvelope(sealEnvelope("result", payload, await signer.signFile(payload, date)), "result", rsa.publicKey, "master key");
