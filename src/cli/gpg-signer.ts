@@ -10,7 +10,9 @@
  * master (hashed issuer fingerprint), of the expected type. sign-batch checks each one as the
  * portal will before anything is written.
  *
- * GnuPG signs at its own clock, so the interface's `date` arguments are not taken.
+ * GnuPG signs at its own clock, so the interface's `date` arguments are not taken, except that
+ * a revocation waits until its date has come (a sealed revocation is one second younger than
+ * its certification).
  */
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -72,11 +74,28 @@ export async function checkSecretKey(environment: GpgEnvironment, fingerprint: s
   }
 }
 
+/**
+ * Opens the signer and unlocks the master key at once with a test signature, so a wrong
+ * passphrase (or a missing card) shows before the officer reviews a single item, not after.
+ */
 export async function openGpgSigner(options: GpgSignerOptions): Promise<MasterSigner> {
   await checkSecretKey(options.environment, options.fingerprint);
   const master = await exportMasterKey(options.environment, options.fingerprint);
   const directory = await mkdtemp(path.join(tmpdir(), "keysign-gpg-"));
-  return new GpgSigner(options, master.binary, directory);
+  const signer = new GpgSigner(options, master.binary, directory);
+  try {
+    await signer.signBytes(new TextEncoder().encode("keysign: unlock the master key before the ceremony\n"), "unlock the master key");
+    return signer;
+  } catch (error) {
+    await signer.close();
+    throw error;
+  }
+}
+
+/** GnuPG dates a signature by the wall clock: wait until it reaches `date` (whole seconds). */
+async function waitUntil(date: Date): Promise<void> {
+  const wait = date.getTime() - Date.now();
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
 }
 
 /** `%` starts an expando in GnuPG's notation and policy strings; `%%` is a literal `%`. */
@@ -120,15 +139,19 @@ class GpgSigner implements MasterSigner {
     return this.newSignature(ring, target, CERTIFICATION_TYPES, "certification");
   }
 
-  /** `target.keyBinary` carries the certification to revoke after its user ID (see sign-batch). */
-  async revoke(target: SigningTarget, reason: string): Promise<Uint8Array> {
+  /**
+   * `target.keyBinary` carries the certification to revoke after its user ID (see sign-batch).
+   * GnuPG signs at its own clock, so `notBefore` is waited for, never backdated.
+   */
+  async revoke(target: SigningTarget, reason: string, notBefore: Date): Promise<Uint8Array> {
+    await waitUntil(notBefore);
     const ring = await this.keyring([this.master, target.keyBinary]);
     const lines = reason.split(/\r?\n/).filter((line) => line.trim() !== "");
     const answers: GpgAnswers = {
       "keyedit.prompt": ["revsig", "save"],
       "ask_revoke_sig.one": "y",
       "ask_revoke_sig.okay": "y",
-      // 0 = no reason specified, as the software signer writes it; the text says why.
+      // 0, as the software signer writes it (RFC 4880: 0 or 32 for a certification revocation); the text says why.
       "ask_revocation_reason.code": "0",
       "ask_revocation_reason.text": [...lines, ""],
       "ask_revocation_reason.okay": "y",
@@ -138,12 +161,17 @@ class GpgSigner implements MasterSigner {
     return this.newSignature(ring, target, [CERTIFICATION_REVOCATION], "certification revocation");
   }
 
-  async signFile(payload: Uint8Array): Promise<string> {
+  signFile(payload: Uint8Array): Promise<string> {
+    return this.signBytes(payload, "sign the result file");
+  }
+
+  async signBytes(payload: Uint8Array, what: string): Promise<string> {
     const ring = await this.keyring([this.master]);
-    const input = path.join(this.directory, "payload");
-    const output = path.join(this.directory, "payload.asc");
+    // A new name each time: the unlock test signature and the result's are two files.
+    const input = path.join(this.directory, `payload-${this.rings}`);
+    const output = `${input}.asc`;
     await writeFile(input, payload);
-    await this.run("sign the result file", [...ring, ...this.signing(), "--digest-algo", "SHA256", "--armor", "--output", output, "--detach-sign", input]);
+    await this.run(what, [...ring, ...this.signing(), "--digest-algo", "SHA256", "--armor", "--output", output, "--detach-sign", input]);
     return readFile(output, "utf8");
   }
 

@@ -34,7 +34,7 @@ const OPTIONS = {
 
 type Values = ReturnType<typeof parseOptions<typeof OPTIONS>>["values"];
 
-/** More items than this get a progress bar. */
+/** More signatures than this get a progress bar. */
 const PROGRESS_FROM = 5;
 
 export function keysignSign(args: string[], io: CommandIo): Promise<number> {
@@ -101,7 +101,7 @@ interface Destination {
 async function signAndWrite(opened: OpenedBatch, signer: MasterSigner, pins: Pins, destination: Destination, io: CommandIo): Promise<number> {
   const items = opened.batch.items;
   const position = (review: ItemReview) => `${items.indexOf(review.item) + 1}/${items.length}`;
-  const show = (review: ItemReview) => io.stdout.write(`\n${batchItem(review.item, position(review), review).join("\n")}\n`);
+  const show = (review: ItemReview) => io.stdout.write(`\n${batchItem(review.item, position(review), review, opened.batch.organisation).join("\n")}\n`);
   const reader = destination.yes ? null : new AnswerReader(io);
   try {
     const signed = await signBatch({
@@ -147,16 +147,16 @@ async function ask(reader: AnswerReader, position: string): Promise<Decision> {
   }
 }
 
-/** A one-line bar on a terminal for batches of more than a few items; a final line otherwise. */
+/** A one-line bar on a terminal, counting signatures (a certification and its sealed revocation are two); a final line otherwise. */
 function progressBar(io: CommandIo): ((done: number, total: number) => void) | undefined {
   const width = 30;
   return (done, total) => {
     if (total <= PROGRESS_FROM) return;
     if (io.stderr.isTTY === true) {
       const filled = Math.round((done / total) * width);
-      io.stderr.write(`\rsigning [${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total}${done === total ? "\n" : ""}`);
+      io.stderr.write(`\rsigning [${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total} signatures${done === total ? "\n" : ""}`);
     } else if (done === total) {
-      io.stderr.write(`signed ${total} items\n`);
+      io.stderr.write(`made ${total} signatures\n`);
     }
   };
 }

@@ -5,6 +5,7 @@
  */
 import { formatFingerprint, type KeyFacts } from "../core/key-policy.ts";
 import type { BatchItem, BatchPayload, ResultItem, ResultPayload } from "../core/transfer/formats.ts";
+import { batchRevocationText } from "../core/transfer/revocation-text.ts";
 import type { ItemReview } from "../core/transfer/sign-batch.ts";
 
 /** The text with C0/C1 controls, format characters (bidi, zero-width) and line separators escaped. */
@@ -25,6 +26,7 @@ export function batchHeader(batch: BatchPayload): string[] {
   return [
     ...row("Batch", [String(batch.batch)], ""),
     ...row("Portal", [printable(batch.portal)], ""),
+    ...row("For", [printable(batch.organisation)], ""),
     ...row("Created", [batch.createdAt], ""),
     ...row("Expires", [batch.expiresAt], ""),
     ...row("Queue key", [formatFingerprint(batch.queueKey)], ""),
@@ -34,7 +36,7 @@ export function batchHeader(batch: BatchPayload): string[] {
 }
 
 /** One batch item, numbered, with the signer's own check when there is one. */
-export function batchItem(item: BatchItem, position: string, review: ItemReview | null): string[] {
+export function batchItem(item: BatchItem, position: string, review: ItemReview | null, organisation: string): string[] {
   const heading =
     item.kind === "certify"
       ? `[${position}] certify  request ${item.requestId}  (item ${item.id}, revision ${item.revision})`
@@ -48,8 +50,12 @@ export function batchItem(item: BatchItem, position: string, review: ItemReview 
   if (item.kind === "certify") {
     const { validityDays, policyUrl, notations } = item.certification;
     lines.push(...row("Certify as", [`valid ${validityDays} days`, `policy ${printable(policyUrl)}`, ...notations.map((n) => `notation ${printable(n.name)}=${printable(n.value)}`)]));
+    if (item.history.length > 0) {
+      lines.push(...row("!! REVOKED", item.history.map((past) => `before, on ${past.revokedAt.slice(0, 10)}: ${printable(past.reason)}`)));
+    }
   } else {
-    lines.push(...row("Revoke", [`reason ${printable(item.reason.code)}: ${printable(item.reason.text)}`, `${item.certifications.length} certification(s) to revoke`]));
+    const text = batchRevocationText(organisation, item.reason, item.statusUrl);
+    lines.push(...row("Revoke", [`${item.certifications.length} certification(s), published as:`, printable(text)]));
   }
   if (review) {
     if (review.warnings.length > 0) lines.push(...row("Warnings", review.warnings.map(printable)));
