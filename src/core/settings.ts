@@ -6,6 +6,10 @@ export interface Settings {
   approvalsRequired: number;
   certificationValidityDays: number;
   policyUrl: string;
+  /** Who certifies, as every published revocation names it ("Certification withdrawn by …"). */
+  organisationName: string;
+  /** The domain of the portal's notation names (`request@DOMAIN`); set before the first export. */
+  certificationDomain: string;
   /** The master public key, armored; empty until an admin uploads it. */
   masterPublicKey: string;
   masterFingerprint: string;
@@ -15,6 +19,8 @@ export const DEFAULT_SETTINGS: Settings = {
   approvalsRequired: 2,
   certificationValidityDays: 730,
   policyUrl: "",
+  organisationName: "",
+  certificationDomain: "",
   masterPublicKey: "",
   masterFingerprint: "",
 };
@@ -56,6 +62,28 @@ export function parsePolicyUrl(text: string): string | SettingProblem {
   return { field: "policyUrl", message: "The certification policy URL must be a full https:// address (or empty)." };
 }
 
+/** Printable text only: the name goes into every revocation a person reads with GnuPG. */
+export function parseOrganisationName(text: string): string | SettingProblem {
+  const value = text.trim();
+  if (value.length <= 100 && !/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u.test(value)) return value;
+  return { field: "organisationName", message: "The organisation name must be plain text of at most 100 characters." };
+}
+
+/**
+ * A public DNS name the organisation controls (RFC 4880 §5.2.3.16: notation names in the
+ * user namespace are `name@domain`). Never a loopback or single-label name: certifications
+ * are permanent, and `request@localhost` would say nothing about who made them.
+ */
+export function parseCertificationDomain(text: string): string | SettingProblem {
+  const value = text.trim().toLowerCase();
+  if (value === "") return "";
+  const labels = value.split(".");
+  const wellFormed = value.length <= 253 && labels.length >= 2 && labels.every((label) => /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(label));
+  const local = labels.at(-1) === "localhost" || /^[0-9]+$/.test(labels.at(-1) ?? "");
+  if (wellFormed && !local) return value;
+  return { field: "certificationDomain", message: "The certification domain must be a public domain name the organisation controls, such as keys.example.org (not localhost or an IP address)." };
+}
+
 /** Reads stored rows over the defaults; a malformed stored value falls back to its default. */
 export function settingsFromRows(rows: ReadonlyArray<{ key: string; value: string }>): Settings {
   const stored = new Map(rows.map((row) => [row.key, row.value]));
@@ -65,6 +93,8 @@ export function settingsFromRows(rows: ReadonlyArray<{ key: string; value: strin
     approvalsRequired: typeof approvals === "number" ? approvals : DEFAULT_SETTINGS.approvalsRequired,
     certificationValidityDays: typeof validity === "number" ? validity : DEFAULT_SETTINGS.certificationValidityDays,
     policyUrl: stored.get("policyUrl") ?? DEFAULT_SETTINGS.policyUrl,
+    organisationName: stored.get("organisationName") ?? DEFAULT_SETTINGS.organisationName,
+    certificationDomain: stored.get("certificationDomain") ?? DEFAULT_SETTINGS.certificationDomain,
     masterPublicKey: stored.get("masterPublicKey") ?? "",
     masterFingerprint: stored.get("masterFingerprint") ?? "",
   };

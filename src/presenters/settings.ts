@@ -12,6 +12,8 @@ export async function settingsModel(settings: Settings, extra: { problems?: Form
       approvalsRequired: extra.values?.approvalsRequired ?? String(settings.approvalsRequired),
       certificationValidityDays: extra.values?.certificationValidityDays ?? String(settings.certificationValidityDays),
       policyUrl: extra.values?.policyUrl ?? settings.policyUrl,
+      organisationName: extra.values?.organisationName ?? settings.organisationName,
+      certificationDomain: extra.values?.certificationDomain ?? settings.certificationDomain,
     },
     limits: SETTING_LIMITS,
     master: settings.masterPublicKey ? await masterFacts(settings) : null,

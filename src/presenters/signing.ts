@@ -27,10 +27,12 @@ export function signingQueueModel(input: {
   batches: BatchRow[];
   queueKey: QueueKey;
   now: Date;
+  exportBlocker: string | null;
   error?: string;
 }) {
   return {
     error: input.error,
+    exportBlocker: input.exportBlocker,
     queueKey: formatFingerprint(input.queueKey.fingerprint),
     requests: input.requests.map((request) => ({
       id: request.id,

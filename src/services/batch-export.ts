@@ -3,9 +3,12 @@
  * the certification parameters and who approved it. Notations name the request, the agreement's
  * SHA-256 and the batch, in the portal's own namespace, so a certification says what it is for.
  */
+import { describeRevocationReason } from "../core/revocation-reasons.ts";
 import type { Settings } from "../core/settings.ts";
-import type { BatchItem, BatchPayload, Notation } from "../core/transfer/formats.ts";
+import type { BatchItem, BatchPayload, Notation, PastRevocation } from "../core/transfer/formats.ts";
 import { FORMAT_VERSION } from "../core/transfer/formats.ts";
+import { keyStatusUrl } from "../core/transfer/revocation-text.ts";
+import type { PastRevocation as RevocationRow } from "../repositories/revocations.ts";
 import type { QueuedRequest, QueuedRevocation } from "../repositories/signing-queue.ts";
 
 export interface BatchHeader {
@@ -17,8 +20,8 @@ export interface BatchHeader {
   settings: Settings;
 }
 
-export function notationsFor(portal: string, request: { id: string; agreementSha256: string }, batch: number): Notation[] {
-  const domain = new URL(portal).hostname;
+/** `domain` is the certification domain setting, never the portal's own host name (which may be localhost). */
+export function notationsFor(domain: string, request: { id: string; agreementSha256: string }, batch: number): Notation[] {
   return [
     { name: `request@${domain}`, value: request.id },
     { name: `agreement-sha256@${domain}`, value: request.agreementSha256 },
@@ -26,7 +29,12 @@ export function notationsFor(portal: string, request: { id: string; agreementSha
   ];
 }
 
-export function certifyItem(id: string, request: QueuedRequest, header: BatchHeader): BatchItem {
+/** What the signing officer reads about a key's earlier revocations. */
+export function pastRevocations(rows: readonly RevocationRow[]): PastRevocation[] {
+  return rows.slice(-20).map((row) => ({ revokedAt: row.revokedAt.toISOString(), reason: describeRevocationReason(row.reasonCode, row.reasonText) }));
+}
+
+export function certifyItem(id: string, request: QueuedRequest, header: BatchHeader, history: readonly RevocationRow[]): BatchItem {
   const userIds = JSON.parse(request.key.certifyUserIds) as string[];
   return {
     kind: "certify",
@@ -38,15 +46,17 @@ export function certifyItem(id: string, request: QueuedRequest, header: BatchHea
     keySha256: request.key.canonicalSha256,
     userIds,
     approvals: request.approvals.map((approval) => ({ staff: approval.staff, at: approval.at.toISOString() })),
+    statusUrl: keyStatusUrl(header.portal, request.key.fingerprint),
     certification: {
       validityDays: header.settings.certificationValidityDays,
       policyUrl: header.settings.policyUrl,
-      notations: notationsFor(header.portal, request, header.number),
+      notations: notationsFor(header.settings.certificationDomain, request, header.number),
     },
+    history: pastRevocations(history),
   };
 }
 
-export function revokeItem(id: string, revocation: QueuedRevocation): BatchItem {
+export function revokeItem(id: string, revocation: QueuedRevocation, header: BatchHeader): BatchItem {
   return {
     kind: "revoke",
     id,
@@ -58,6 +68,7 @@ export function revokeItem(id: string, revocation: QueuedRevocation): BatchItem 
     certifications: revocation.certifications.map((certification) => Buffer.from(certification.signature).toString("base64")),
     reason: { code: revocation.reasonCode, text: revocation.reasonText },
     approvals: revocation.approvals.map((approval) => ({ staff: approval.staff, at: approval.at.toISOString() })),
+    statusUrl: keyStatusUrl(header.portal, revocation.key.fingerprint),
   };
 }
 
@@ -67,10 +78,27 @@ export function batchPayload(header: BatchHeader, items: BatchItem[]): BatchPayl
     version: FORMAT_VERSION,
     batch: header.number,
     portal: header.portal,
+    organisation: header.settings.organisationName,
     createdAt: header.createdAt.toISOString(),
     expiresAt: header.expiresAt.toISOString(),
     queueKey: header.queueKeyFingerprint,
     master: header.settings.masterFingerprint,
     items,
   };
+}
+
+/**
+ * What must be set before a batch leaves: what it puts into certifications and revocations
+ * is permanent. Returns the message naming what is missing, or null.
+ */
+export function exportPrerequisites(settings: Settings, publicUrl: string): string | null {
+  const missing = [settings.organisationName ? null : "the organisation name", settings.certificationDomain ? null : "the certification domain"].filter((name) => name !== null);
+  if (missing.length > 0) {
+    return `Set ${missing.join(" and ")} in Settings before exporting: every certification and revocation the master key makes carries them, for good.`;
+  }
+  const host = new URL(publicUrl).hostname;
+  if (host === "localhost" || host.endsWith(".localhost") || host === "[::1]" || host.startsWith("127.")) {
+    return `PUBLIC_URL is ${publicUrl}: every revocation points to the key's status page under it. Set PUBLIC_URL to the address installs reach, restart the portal, then export.`;
+  }
+  return null;
 }

@@ -1,5 +1,5 @@
 import { armorPublicKey, DEFAULT_KEY_POLICY, inspectKey } from "../core/key-policy.ts";
-import { parseApprovalsRequired, parsePolicyUrl, parseValidityDays, type Settings } from "../core/settings.ts";
+import { parseApprovalsRequired, parseCertificationDomain, parseOrganisationName, parsePolicyUrl, parseValidityDays, type Settings } from "../core/settings.ts";
 import { FormError, type FormProblem } from "../errors.ts";
 import { appendAuditEvent } from "../repositories/audit.ts";
 import { readSettings, writeSettings } from "../repositories/settings.ts";
@@ -9,6 +9,8 @@ export interface SettingsInput {
   approvalsRequired: string;
   certificationValidityDays: string;
   policyUrl: string;
+  organisationName: string;
+  certificationDomain: string;
 }
 
 /** Admin settings; every change is audited with its old and new value. */
@@ -23,11 +25,22 @@ export class SettingsService {
     const approvals = parseApprovalsRequired(input.approvalsRequired);
     const validity = parseValidityDays(input.certificationValidityDays);
     const policyUrl = parsePolicyUrl(input.policyUrl);
-    const problems: FormProblem[] = [approvals, validity, policyUrl].flatMap((v) =>
+    const organisationName = parseOrganisationName(input.organisationName);
+    const certificationDomain = parseCertificationDomain(input.certificationDomain);
+    const problems: FormProblem[] = [approvals, validity, policyUrl, organisationName, certificationDomain].flatMap((v) =>
       typeof v === "object" ? [{ field: v.field, code: "KEYSIGN_ERR_SETTING", message: v.message }] : [],
     );
-    if (problems.length > 0 || typeof approvals !== "number" || typeof validity !== "number" || typeof policyUrl !== "string") throw new FormError(problems);
-    const next = { approvalsRequired: approvals, certificationValidityDays: validity, policyUrl };
+    if (
+      problems.length > 0 ||
+      typeof approvals !== "number" ||
+      typeof validity !== "number" ||
+      typeof policyUrl !== "string" ||
+      typeof organisationName !== "string" ||
+      typeof certificationDomain !== "string"
+    ) {
+      throw new FormError(problems);
+    }
+    const next = { approvalsRequired: approvals, certificationValidityDays: validity, policyUrl, organisationName, certificationDomain };
     await this.save(next, staff, "settings.update");
   }
 

@@ -4,10 +4,12 @@ import { sealEnvelope, sha256Hex, signDetached } from "../core/transfer/envelope
 import { encodePayload, type BatchItem } from "../core/transfer/formats.ts";
 import { ConflictError, NotFoundError } from "../errors.ts";
 import { appendAuditEvent } from "../repositories/audit.ts";
+import { keyEndedApprovalMessage, keyEndingRevocation } from "../core/key-history.ts";
+import { findKeyRevocationHistory, type PastRevocation } from "../repositories/revocations.ts";
 import { readSettings } from "../repositories/settings.ts";
 import { findBatch, listBatches, nextBatchNumber, queuedRequests, queuedRevocations, type QueuedRequest } from "../repositories/signing-queue.ts";
 import type { QueueKey } from "../storage/queue-key.ts";
-import { batchPayload, certifyItem, revokeItem, type BatchHeader } from "./batch-export.ts";
+import { batchPayload, certifyItem, exportPrerequisites, revokeItem, type BatchHeader } from "./batch-export.ts";
 import type { Actor, ServiceContext, StaffActor } from "./context.ts";
 import { applyTransition, staleError } from "./request-transitions.ts";
 import { importResult, type ImportOutcome } from "./result-import.ts";
@@ -42,8 +44,9 @@ export class SigningQueueService {
   ) {}
 
   async overview() {
-    const [requests, revocations, batches] = await Promise.all([queuedRequests(this.ctx.db), queuedRevocations(this.ctx.db), listBatches(this.ctx.db)]);
-    return { requests, revocations, batches };
+    const [requests, revocations, batches, settings] = await Promise.all([queuedRequests(this.ctx.db), queuedRevocations(this.ctx.db), listBatches(this.ctx.db), readSettings(this.ctx.db)]);
+    // What stops an export, said before the officer presses the button.
+    return { requests, revocations, batches, exportBlocker: exportPrerequisites(settings, this.ctx.config.PUBLIC_URL) };
   }
 
   async batch(number: number) {
@@ -72,7 +75,11 @@ export class SigningQueueService {
     if (!settings.masterFingerprint) {
       throw new ConflictError("Set the master public key in Settings first: the signer and the import check every signature against it.", "KEYSIGN_ERR_NO_MASTER_KEY");
     }
-    const { ready, held } = await this.recheckKeys(await queuedRequests(db), now);
+    const unset = exportPrerequisites(settings, config.PUBLIC_URL);
+    if (unset !== null) throw new ConflictError(unset, "KEYSIGN_ERR_EXPORT_SETTINGS");
+    const queued = await queuedRequests(db);
+    const histories = new Map(await Promise.all(queued.map(async (request) => [request.id, await findKeyRevocationHistory(db, request.key.fingerprint)] as const)));
+    const { ready, held } = await this.recheckKeys(queued, histories, now);
     const revocations = await queuedRevocations(db);
     if (ready.length + revocations.length === 0) {
       const why = held.length > 0 ? ` ${held.length} queued request(s) stay in the queue because their key no longer passes the policy; ask for changes or reject them.` : "";
@@ -91,8 +98,8 @@ export class SigningQueueService {
           settings,
         };
         const items: Array<{ item: BatchItem; revocationId: string | null; version: number | null }> = [
-          ...ready.map((request) => ({ item: certifyItem(randomUUID(), request, header), revocationId: null, version: request.version })),
-          ...revocations.map((revocation) => ({ item: revokeItem(randomUUID(), revocation), revocationId: revocation.id, version: null })),
+          ...ready.map((request) => ({ item: certifyItem(randomUUID(), request, header, histories.get(request.id) ?? []), revocationId: null, version: request.version })),
+          ...revocations.map((revocation) => ({ item: revokeItem(randomUUID(), revocation, header), revocationId: revocation.id, version: null })),
         ];
         const payload = encodePayload(batchPayload(header, items.map((entry) => entry.item)));
         const file = sealEnvelope("batch", payload, await signDetached(payload, this.queueKey.privateKey, now));
@@ -115,13 +122,19 @@ export class SigningQueueService {
     );
   }
 
-  /** SECURITY.md: the key is re-checked at export; one that expired or was revoked meanwhile stays behind. */
-  private async recheckKeys(requests: QueuedRequest[], now: Date): Promise<{ ready: QueuedRequest[]; held: HeldRequest[] }> {
+  /**
+   * SECURITY.md: the key is re-checked at export; one that expired or was revoked meanwhile
+   * stays behind, and so does one whose certification was revoked for good (compromised,
+   * malicious module) after this request was approved.
+   */
+  private async recheckKeys(requests: QueuedRequest[], histories: ReadonlyMap<string, PastRevocation[]>, now: Date): Promise<{ ready: QueuedRequest[]; held: HeldRequest[] }> {
     const ready: QueuedRequest[] = [];
     const held: HeldRequest[] = [];
     for (const request of requests) {
+      const ended = keyEndingRevocation(histories.get(request.id) ?? []);
       const result = await inspectKey(request.key.canonicalKey, { ...DEFAULT_KEY_POLICY, minRsaBits: this.ctx.config.MIN_RSA_BITS, now });
-      if (result.ok) ready.push(request);
+      if (ended !== null) held.push({ requestId: request.id, reasons: keyEndedApprovalMessage(ended) });
+      else if (result.ok) ready.push(request);
       else held.push({ requestId: request.id, reasons: result.problems.map((problem) => problem.message).join(" ") });
     }
     return { ready, held };

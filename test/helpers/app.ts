@@ -51,7 +51,8 @@ export async function createTestApp(
 ): Promise<TestApp> {
   const dataDir = await mkdtemp(path.join(tmpdir(), "keysign-test-"));
   await copyFile(await templateDatabase(), path.join(dataDir, "keysign.db"));
-  const config = loadConfig({ LOG_LEVEL: "silent", MAIL_WORKER: "false", AUTO_MIGRATE: "false", ...env, DATA_DIR: dataDir });
+  // A public address, as a deployed portal has: batches refuse to point revocations at localhost.
+  const config = loadConfig({ LOG_LEVEL: "silent", MAIL_WORKER: "false", AUTO_MIGRATE: "false", PUBLIC_URL: "http://portal.keysign.test", ...env, DATA_DIR: dataDir });
   const clock = { now: start };
   const logs: string[] = [];
   const app = await buildApp({ config, now: () => clock.now, logStream: { write: (line: string) => logs.push(line) } });

@@ -2,7 +2,7 @@
  * Fixture: turns a submitted request into a certified one without a signing ceremony. A
  * throwaway master key (saved as the master key setting) makes real certifications of the
  * request's user IDs, and, unless `sealed` is false, the sealed revocations the signer makes
- * at the same instant; the rows are written straight to the database. The signing queue's
+ * a second later (made before sealed revocations named the organisation, as older rows are); the rows are written straight to the database. The signing queue's
  * own tests cover the real export and import.
  */
 import { randomUUID } from "node:crypto";
@@ -32,7 +32,7 @@ export async function certifyRequest(t: TestApp, requestId: string, options: { s
   for (const userId of JSON.parse(key.certifyUserIds) as string[]) {
     const target = { key: keyPacket, userId: userIdBytes(userId) };
     const certification = await makeCertification(master, target, { validityDays: 730, policyUrl: "", notations: [] }, at);
-    const sealedRevocation = await makeRevocation(master, target, "sealed revocation", at);
+    const sealedRevocation = await makeRevocation(master, target, "sealed revocation", new Date(at.getTime() + 1000));
     await db.certification.create({
       data: { id: randomUUID(), requestId, batchNumber: 1, userId, signature: new Uint8Array(certification), sealedRevocation: options.sealed === false ? null : new Uint8Array(sealedRevocation), certifiedAt: at },
     });

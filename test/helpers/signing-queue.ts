@@ -6,8 +6,10 @@
 import * as openpgp from "openpgp";
 import { makeCertification, makeRevocation, userIdBytes } from "../../src/core/transfer/certification.ts";
 import { sealEnvelope, sha256Hex, signDetached } from "../../src/core/transfer/envelope.ts";
-import { encodePayload, parseBatchPayload, parseEnvelope, type BatchPayload, type ResultItem, type ResultPayload } from "../../src/core/transfer/formats.ts";
+import { encodePayload, FORMAT_VERSION, parseBatchPayload, parseEnvelope, type BatchPayload, type ResultItem, type ResultPayload } from "../../src/core/transfer/formats.ts";
+import { batchRevocationText, sealedRevocationText } from "../../src/core/transfer/revocation-text.ts";
 import type { TestApp } from "./app.ts";
+import type { TestKey } from "./keys.ts";
 import type { Browser } from "./http.ts";
 import { submitRequest } from "./requests.ts";
 import { createStaff, signInStaff } from "./staff.ts";
@@ -44,6 +46,7 @@ export async function signingDesk(t: TestApp, master?: openpgp.PrivateKey): Prom
     master: master ?? (await makeMaster()),
   };
   await setMaster(desk, desk.master);
+  await setExportSettings(desk);
   return desk;
 }
 
@@ -60,9 +63,21 @@ export async function setMaster(desk: SigningDesk, master: openpgp.PrivateKey): 
   if (response.statusCode !== 303) throw new Error(`master key upload failed: ${response.statusCode}`);
 }
 
+export const ORGANISATION = "Keysign Test Org";
+export const CERTIFICATION_DOMAIN = "keys.keysign.example";
+
+/** The settings every export needs, as an admin sets them: the organisation's name and the certification domain. */
+export async function setExportSettings(desk: SigningDesk): Promise<void> {
+  const page = await desk.admin.get("/admin/settings");
+  const value = (name: string) => new RegExp(`name="${name}"[^>]* value="([^"]*)"`).exec(page.body)?.[1] ?? "";
+  const form = { approvalsRequired: value("approvalsRequired"), certificationValidityDays: value("certificationValidityDays"), policyUrl: value("policyUrl"), organisationName: ORGANISATION, certificationDomain: CERTIFICATION_DOMAIN };
+  const response = await desk.admin.postForm("/admin/settings", form, "/admin/settings");
+  if (response.statusCode !== 303) throw new Error(`settings failed: ${response.statusCode} ${response.body.slice(0, 300)}`);
+}
+
 /** A request submitted by `address` and approved by both reviewers, so it waits in the queue. */
-export async function queuedRequest(desk: SigningDesk, address: string, name = "Dev") {
-  const submitted = await submitRequest(desk.t, address, name);
+export async function queuedRequest(desk: SigningDesk, address: string, name = "Dev", key?: TestKey) {
+  const submitted = await submitRequest(desk.t, address, name, key);
   for (const reviewer of desk.reviewers) {
     const page = await reviewer.get(`/admin/requests/${submitted.id}`);
     const version = /name="version" value="(\d+)"/.exec(page.body)?.[1] ?? "";
@@ -111,19 +126,20 @@ export async function signBatch(batchFile: Uint8Array, master: openpgp.PrivateKe
         userIds.push({
           userId,
           certification: b64(await makeCertification(master, target, item.certification, at)),
-          revocation: b64(await makeRevocation(master, target, "sealed revocation", at)),
+          revocation: b64(await makeRevocation(master, target, sealedRevocationText(batch.organisation, item.statusUrl), new Date(at.getTime() + 1000))),
         });
       }
       items.push({ id: item.id, status: "certified", userIds });
     } else {
       const revocations = [];
-      for (const userId of item.userIds) revocations.push({ userId, revocation: b64(await makeRevocation(master, { key, userId: userIdBytes(userId) }, item.reason.text, at)) });
+      const reason = batchRevocationText(batch.organisation, item.reason, item.statusUrl);
+      for (const userId of item.userIds) revocations.push({ userId, revocation: b64(await makeRevocation(master, { key, userId: userIdBytes(userId) }, reason, at)) });
       items.push({ id: item.id, status: "revoked", revocations });
     }
   }
   const payload: ResultPayload = {
     format: "keysign-result",
-    version: 1,
+    version: FORMAT_VERSION,
     batch: batch.batch,
     batchSha256: sha256Hex(batchFile),
     master: master.getFingerprint().toUpperCase(),

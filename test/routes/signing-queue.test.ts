@@ -6,7 +6,7 @@ import { TAG, writePacket } from "../../src/core/key-policy/packets.ts";
 import { openEnvelope, sealEnvelope } from "../../src/core/transfer/envelope.ts";
 import { parseEnvelope } from "../../src/core/transfer/formats.ts";
 import { createTestApp, type TestApp } from "../helpers/app.ts";
-import { exportBatch, importResult, laterBy, makeMaster, queuedRequest, setMaster, signBatch, signingDesk, type SigningDesk } from "../helpers/signing-queue.ts";
+import { CERTIFICATION_DOMAIN, exportBatch, importResult, laterBy, makeMaster, ORGANISATION, queuedRequest, setMaster, signBatch, signingDesk, type SigningDesk } from "../helpers/signing-queue.ts";
 
 const DAY = 86_400_000;
 
@@ -18,7 +18,8 @@ async function snapshot(t: TestApp) {
     certifications: await db.certification.count(),
     outcomes: await db.batchItem.count({ where: { outcome: { not: null } } }),
     emails: await db.outboxEmail.count(),
-    audit: await db.auditEvent.count(),
+    // A refused import leaves one audit event and nothing else (its own tests count it).
+    audit: await db.auditEvent.count({ where: { action: { not: "batch.import_refused" } } }),
   };
 }
 
@@ -61,12 +62,16 @@ describe("signing queue: export", () => {
     assert.equal(new Date(payload.expiresAt).getTime() - new Date(payload.createdAt).getTime(), 14 * DAY);
     if (item?.kind !== "certify") throw new Error("unreachable");
     const agreement = await t.app.db.agreement.findFirstOrThrow({ where: { requestId: id } });
+    // The notation domain is the certification domain setting, never the portal's host name.
     assert.deepEqual(item.certification.notations, [
-      { name: "request@localhost", value: id },
-      { name: "agreement-sha256@localhost", value: agreement.sha256 },
-      { name: "batch@localhost", value: "1" },
+      { name: `request@${CERTIFICATION_DOMAIN}`, value: id },
+      { name: `agreement-sha256@${CERTIFICATION_DOMAIN}`, value: agreement.sha256 },
+      { name: `batch@${CERTIFICATION_DOMAIN}`, value: "1" },
     ]);
     assert.equal(item.certification.validityDays, 730);
+    assert.equal(payload.organisation, ORGANISATION);
+    assert.equal(item.statusUrl, `http://portal.keysign.test/keys/${key.fingerprint}`);
+    assert.deepEqual(item.history, []);
 
     const page = await desk.officer.get(`/admin/signing/batches/${number}`);
     assert.match(page.body, new RegExp(opened.sha256.slice(0, 8)));

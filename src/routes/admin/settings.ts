@@ -12,6 +12,8 @@ const SettingsBody = Type.Object({
   approvalsRequired: Type.String({ maxLength: 10, default: "" }),
   certificationValidityDays: Type.String({ maxLength: 10, default: "" }),
   policyUrl: Type.String({ maxLength: 400, default: "" }),
+  organisationName: Type.String({ maxLength: 200, default: "" }),
+  certificationDomain: Type.String({ maxLength: 300, default: "" }),
 });
 
 /** Admin settings: approval quorum, certification validity and policy URL, the master public key. */
