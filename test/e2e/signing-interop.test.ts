@@ -14,7 +14,13 @@ import { createTestApp, type TestApp } from "../helpers/app.ts";
 import { runKeysign } from "../helpers/cli.ts";
 import { withGpgHome, type GpgHome } from "../helpers/gpg.ts";
 import { makeMasterKey } from "../helpers/transfer.ts";
-import { exportBatch, importResult, queuedRequest, setMaster, signingDesk, type SigningDesk } from "../helpers/signing-queue.ts";
+import { findMasterSignature } from "../../src/cli/gpg-signer.ts";
+import { scanPackets } from "../../src/core/key-policy/packets.ts";
+import { parseSignature } from "../../src/core/key-policy/structure.ts";
+import { readSignatureLayout } from "../../src/core/key-policy/subpackets.ts";
+import { makeRevocation, userIdBytes } from "../../src/core/transfer/certification.ts";
+import { sealedRevocationText } from "../../src/core/transfer/revocation-text.ts";
+import { b64, exportBatch, importResult, queuedRequest, setMaster, signBatch, signingDesk, type SigningDesk } from "../helpers/signing-queue.ts";
 
 const PASSPHRASE = "correct horse battery staple";
 
@@ -142,4 +148,88 @@ describe("GnuPG interoperability of the signing ceremony", () => {
       assert.notEqual(uidValidity(revoked.listing, userId), "f");
     });
   });
+
+  /**
+   * The attack that was once imported: a certification made with GnuPG's `tsign` (a trust
+   * signature: the developer becomes an introducer for every install) by the real master,
+   * with the batch's exact expiry, policy and notations and a correct sealed revocation.
+   */
+  it("refuses a GnuPG trust signature (tsign) end to end: the signer's inspect and the import name it, and nothing changes", async () => {
+    t.clock.now = new Date();
+    const master = await makeMasterKey({ passphrase: PASSPHRASE, date: new Date(Date.now() - 86_400_000) });
+    await setMaster(desk, master.privateKey);
+    const { id } = await queuedRequest(desk, "trusted@example.org", "Dev");
+    const batch = await exportBatch(desk);
+    const [item] = batch.payload.items;
+    if (item?.kind !== "certify") throw new Error("expected a certify item");
+    const tsigned = await withGpgHome(async (gpg) => {
+      const passphraseFile = path.join(gpg.dir, "pass");
+      await writeFile(passphraseFile, PASSPHRASE);
+      await gpg.ok(["--passphrase-file", passphraseFile, "--import"], { input: master.secretArmored });
+      await gpg.ok(["--import"], { input: Buffer.from(item.key, "base64") });
+      const parameters = item.certification;
+      await gpg.ok(
+        [
+          "--passphrase-file", passphraseFile, "--local-user", master.fingerprint, "--cert-digest-algo", "SHA256",
+          "--default-cert-expire", `${parameters.validityDays}d`, "--no-ask-cert-expire",
+          ...parameters.notations.flatMap((notation) => ["--cert-notation", `${notation.name}=${notation.value}`]),
+          ...(parameters.policyUrl ? ["--cert-policy-url", parameters.policyUrl] : []),
+          "--command-fd", "0", "--edit-key", item.fingerprint, "tsign", "save",
+        ],
+        // Trust level 2 (full), depth 1, no regular expression, sign.
+        { input: "2\n1\n\ny\n" },
+      );
+      const exported = new Uint8Array(await gpg.ok(["--export", item.fingerprint]));
+      return findMasterSignature(exported, new TextEncoder().encode(item.userIds[0]), master.fingerprint, [0x10, 0x11, 0x12, 0x13]);
+    });
+    assert.ok(tsigned, "GnuPG made a trust signature");
+    const layout = readSignatureLayout(scanPackets(tsigned).packets[0]!.body)!;
+    assert.ok(layout.hashed.some((subpacket) => subpacket.type === 5), "the certification carries a trust signature subpacket");
+    const certifiedAt = parseSignature(scanPackets(tsigned).packets[0]!.body)!.packet.created!;
+    const keyPacket = (await openpgp.readKey({ binaryKey: Buffer.from(item.key, "base64") })).keyPacket as openpgp.PublicKeyPacket;
+    const sealed = await makeRevocation(master.privateKey, { key: keyPacket, userId: userIdBytes(item.userIds[0]!) }, sealedRevocationText(batch.payload.organisation, item.statusUrl), new Date(certifiedAt.getTime() + 1000));
+    const result = await signBatch(batch.file, master.privateKey, {
+      at: new Date(certifiedAt.getTime() + 2000),
+      edit: (payload) => {
+        const [answer] = payload.items;
+        if (answer?.status !== "certified") throw new Error("expected a certified answer");
+        answer.userIds = [{ userId: item.userIds[0]!, certification: b64(tsigned), revocation: b64(sealed) }];
+      },
+    });
+
+    // At the signing machine: the officer's inspect gives the portal's verdict.
+    const resultFile = path.join(work, "tsign-result.json");
+    const batchFile = path.join(work, "tsign-batch.json");
+    await writeFile(resultFile, result);
+    await writeFile(batchFile, batch.file);
+    const home = path.join(work, "signer-tsign");
+    await writeFile(path.join(work, "tsign-master.asc"), master.secretArmored, { mode: 0o600 });
+    assert.equal((await runKeysign(["init", "--queue-key", path.join(work, "queue-key.asc"), "--master-key", path.join(work, "tsign-master.asc"), "--home", home], t.dataDir)).code, 0);
+    const inspected = await runKeysign(["inspect", resultFile, "--batch", batchFile, "--home", home], t.dataDir);
+    assert.equal(inspected.code, 6, inspected.stdout + inspected.stderr);
+    assert.match(inspected.stdout, /REFUSED\s+Dev <trusted@example.org>, key /);
+    assert.match(inspected.stdout, /subpacket: certification of "Dev <trusted@example.org>": it carries a trust signature subpacket \(hashed area\)/);
+    assert.match(inspected.stdout, /Verdict {5}REFUSED: the portal would refuse this result and change nothing/);
+
+    // At the portal: refused, and nothing but the refusal's audit event is written.
+    const before = await ceremonyState(t, id);
+    const imported = await importResult(desk, result);
+    assert.equal(imported.statusCode, 422);
+    assert.match(imported.body, /it carries a trust signature subpacket \(hashed area\)/);
+    assert.deepEqual(await ceremonyState(t, id), before);
+    assert.equal((await t.app.db.request.findUniqueOrThrow({ where: { id } })).state, "exported");
+  });
 });
+
+/** Everything an import could change about a request and its batch, except the audit log (a refusal is recorded there). */
+async function ceremonyState(t: TestApp, requestId: string) {
+  const db = t.app.db;
+  return {
+    request: await db.request.findUniqueOrThrow({ where: { id: requestId }, select: { state: true, version: true } }),
+    certifications: await db.certification.count(),
+    batches: await db.batch.findMany({ select: { number: true, state: true, resultSha256: true }, orderBy: { number: "asc" } }),
+    outcomes: await db.batchItem.count({ where: { outcome: { not: null } } }),
+    emails: await db.outboxEmail.count(),
+    events: await db.auditEvent.count({ where: { action: { not: "batch.import_refused" } } }),
+  };
+}
