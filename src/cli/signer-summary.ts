@@ -49,7 +49,7 @@ export function batchItem(item: BatchItem, position: string, review: ItemReview 
   ];
   if (item.kind === "certify") {
     const { validityDays, policyUrl, notations } = item.certification;
-    lines.push(...row("Certify as", [`valid ${validityDays} days`, `policy ${printable(policyUrl)}`, ...notations.map((n) => `notation ${printable(n.name)}=${printable(n.value)}`)]));
+    lines.push(...row("Certify as", [`valid ${validityDays} days`, `policy ${policyUrl ? printable(policyUrl) : "(none)"}`, ...notations.map((n) => `notation ${printable(n.name)}=${printable(n.value)}`)]));
     if (item.history.length > 0) {
       lines.push(...row("!! REVOKED", item.history.map((past) => `before, on ${past.revokedAt.slice(0, 10)}: ${printable(past.reason)}`)));
     }
