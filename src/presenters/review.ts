@@ -82,6 +82,8 @@ export function staffRequestModel(input: {
   view: StaffView;
   settings: Settings;
   staffId: string;
+  /** Whether the viewer holds the reviewer role: only reviewers get the decision forms. */
+  mayReview: boolean;
   /** Applied revocations of this key on other requests, oldest first. */
   keyHistory?: readonly KeyRevocationRecord[];
   problems?: FormProblem[];
@@ -125,8 +127,8 @@ export function staffRequestModel(input: {
     approvals: view.approvals.map((a) => ({ staffEmail: a.staffEmail, at: formatDateTime(a.at) })),
     approvalsRequired: input.settings.approvalsRequired,
     keyHistory,
-    canDecide: staffEvents.includes("approve") || staffEvents.includes("reject"),
-    canApprove: staffEvents.includes("approve") && !approvedByMe && !keyHistory?.ended,
+    canDecide: input.mayReview && (staffEvents.includes("approve") || staffEvents.includes("reject")),
+    canApprove: input.mayReview && staffEvents.includes("approve") && !approvedByMe && !keyHistory?.ended,
     approvedByMe,
     notes: view.notes.map((n) => ({ staffEmail: n.staffEmail, body: n.body, at: formatDateTime(n.at) })),
     timeline: detail.timeline.map((e) => ({

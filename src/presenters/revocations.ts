@@ -17,7 +17,7 @@ function hasCertifiedKey(state: RequestState): boolean {
 }
 
 /** The certification card of the staff request page: the certified key, the revocation form and any revocation under way. */
-export function staffRevocationModel(input: { state: RequestState; view: RevocationView; approvalsRequired: number; staffId: string; form?: RevocationFormValues }) {
+export function staffRevocationModel(input: { state: RequestState; view: RevocationView; approvalsRequired: number; staffId: string; mayReview: boolean; form?: RevocationFormValues }) {
   const { view } = input;
   const open = view.revocations.find((r) => OPEN_REVOCATION_STATES.includes(r.state));
   const applied = view.revocations.find((r) => r.state === "applied");
@@ -26,7 +26,8 @@ export function staffRevocationModel(input: { state: RequestState; view: Revocat
     certification: hasCertifiedKey(input.state) && view.certifications.length > 0
       ? {
           certifications: view.certifications.map((c) => ({ userId: c.userId, certifiedAt: formatDateTime(c.certifiedAt), revokedAt: formatDateTime(c.revokedAt), sealed: c.sealed })),
-          canPropose: input.state === "certified" && !open,
+          // Revoking takes the reviewer role, as the routes require; others see the state only.
+          canPropose: input.mayReview && input.state === "certified" && !open,
           reasons: Object.entries(REVOCATION_REASONS).map(([code, label]) => ({ code, label, selected: code === input.form?.reasonCode })),
           reasonText: input.form?.reasonText ?? "",
           maxReasonText: MAX_REVOCATION_TEXT,
@@ -40,7 +41,8 @@ export function staffRevocationModel(input: { state: RequestState; view: Revocat
             approvals: open.approvals.map((a) => ({ staffEmail: a.staffEmail, at: formatDateTime(a.at) })),
             approvalsRequired: input.approvalsRequired,
             waitingForApprovals: open.state === "proposed",
-            canApprove: open.state === "proposed" && !approvedByMe,
+            canApprove: input.mayReview && open.state === "proposed" && !approvedByMe,
+            canWithdraw: input.mayReview && open.state === "proposed",
             approvedByMe,
             waitingForCeremony: open.state === "queued" || open.state === "exported",
           },

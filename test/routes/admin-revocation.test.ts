@@ -67,7 +67,8 @@ describe("revoking a certification", () => {
   async function approve(browser: Browser, id: string, revocationId?: string) {
     const page = await browser.get(`/admin/requests/${id}`);
     const target = revocationId ?? (await openRevocationId(id));
-    return browser.postForm(`/admin/requests/${id}/revocations/${target}/approve`, { version: versionOf(page.body) }, `/admin/requests/${id}`);
+    // Staff without the reviewer role get no form; their forged post carries the current version.
+    return browser.postForm(`/admin/requests/${id}/revocations/${target}/approve`, { version: versionOf(page.body) || (await currentVersion(id)) }, `/admin/requests/${id}`);
   }
 
   /** Everything a revocation attempt could leave behind for this request. */
@@ -329,5 +330,19 @@ describe("revoking a certification", () => {
     const { id: submittedId } = await submitRequest(t, "staff-not-yet@example.org");
     assert.equal((await sam.get(`/admin/requests/${submittedId}/certified-key`)).statusCode, 404);
     assert.doesNotMatch((await alice.get(`/admin/requests/${submittedId}`)).body, /Revoke certification|certified-key/);
+  });
+
+  it("offers the decision and revocation forms to reviewers only: staff without the role see the state, not buttons the routes would refuse", async () => {
+    await setQuorum(2);
+    const inReview = await submitRequest(t, "waiting-roles@example.org");
+    const { id } = await certified("roles@example.org");
+    assert.equal((await propose(alice, id, { reasonCode: "other", reasonText: "testing the forms" })).statusCode, 303);
+    const forms = (html: string) => [...html.matchAll(/<form method="post" action="([^"]+)"/g)].map((match) => match[1]!.replace(/[0-9a-f-]{36}/g, "ID"));
+    for (const browser of [sam, ada]) {
+      assert.deepEqual(forms((await browser.get(`/admin/requests/${id}`)).body), ["/admin/logout", "/admin/requests/ID/notes"]);
+      assert.deepEqual(forms((await browser.get(`/admin/requests/${inReview.id}`)).body), ["/admin/logout", "/admin/requests/ID/notes"]);
+    }
+    assert.deepEqual(forms((await carol.get(`/admin/requests/${id}`)).body), ["/admin/logout", "/admin/requests/ID/revocations/ID/approve", "/admin/requests/ID/revocations/ID/withdraw", "/admin/requests/ID/notes"]);
+    assert.deepEqual(forms((await carol.get(`/admin/requests/${inReview.id}`)).body).filter((action) => /approve|reject|changes/.test(action)).length, 3);
   });
 });

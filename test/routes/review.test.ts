@@ -211,7 +211,8 @@ describe("staff review", () => {
   it("lets only reviewers decide", async () => {
     const { id } = await submitRequest(t, "roles@example.org");
     const officer = await signInStaff(t, "sam@keysign.example");
-    const response = await approve(officer, id);
+    // The page offers officers no decision form; a forged post with the current version is refused.
+    const response = await approve(officer, id, String((await t.app.db.request.findUniqueOrThrow({ where: { id } })).version));
     assert.equal(response.statusCode, 403);
     assert.match(response.body, /needs the Reviewer role/);
   });

@@ -21,13 +21,15 @@ export async function renderStaffRequest(app: FastifyInstance, request: FastifyR
   if (!detail || !view) throw new NotFoundError();
   const fingerprint = detail.keys[0]?.fingerprint ?? "";
   const [settings, revocations, keyHistory] = await Promise.all([readSettings(app.db), loadRevocationView(app.db, id), app.review.keyHistory(id, fingerprint)]);
-  const staffId = staffOf(request).id;
+  const staff = staffOf(request);
+  const staffId = staff.id;
+  const mayReview = staff.roles.includes("reviewer");
   const { revocationForm, ...review } = extra;
   return reply.render(
     "admin/requests/show.hbs",
     {
-      ...staffRequestModel({ detail, view, settings, staffId, keyHistory, ...review }),
-      ...staffRevocationModel({ state: detail.state, view: revocations, approvalsRequired: settings.approvalsRequired, staffId, form: revocationForm }),
+      ...staffRequestModel({ detail, view, settings, staffId, mayReview, keyHistory, ...review }),
+      ...staffRevocationModel({ state: detail.state, view: revocations, approvalsRequired: settings.approvalsRequired, staffId, mayReview, form: revocationForm }),
     },
     status,
   );
