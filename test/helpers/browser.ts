@@ -42,10 +42,22 @@ export interface LivePortal {
  */
 export async function startLivePortal(): Promise<LivePortal> {
   const smtp = new TestSmtpServer();
-  const t = await createTestApp({ SMTP_URL: await smtp.start(), MAIL_WORKER: "true" }, new Date());
-  Object.defineProperty(t.clock, "now", { get: () => new Date() });
-  await t.app.listen({ host: "127.0.0.1", port: 0 });
-  const base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
+  let t: TestApp | null = null;
+  try {
+    t = await createTestApp({ SMTP_URL: await smtp.start(), MAIL_WORKER: "true" }, new Date());
+    Object.defineProperty(t.clock, "now", { get: () => new Date() });
+    await t.app.listen({ host: "127.0.0.1", port: 0 });
+    const base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
+    return await withBrowser(t, smtp, base);
+  } catch (error) {
+    // Whatever started before the failure stops again.
+    await t?.close();
+    await smtp.stop();
+    throw error;
+  }
+}
+
+async function withBrowser(t: TestApp, smtp: TestSmtpServer, base: string): Promise<LivePortal> {
   const browser = await launchChromium();
   return {
     t,
