@@ -55,7 +55,8 @@ export function parsePolicyUrl(text: string): string | SettingProblem {
   if (value === "") return "";
   try {
     const url = new URL(value);
-    if (url.protocol === "https:" && !url.username && !url.password && value.length <= 300) return value;
+    // 200: what a batch carries (src/core/transfer/formats.ts); a longer one would be refused by every signer.
+    if (url.protocol === "https:" && !url.username && !url.password && value.length <= 200) return value;
   } catch {
     // fall through to the message
   }

@@ -96,9 +96,14 @@ export function exportPrerequisites(settings: Settings, publicUrl: string): stri
   if (missing.length > 0) {
     return `Set ${missing.join(" and ")} in Settings before exporting: every certification and revocation the master key makes carries them, for good.`;
   }
-  const host = new URL(publicUrl).hostname;
-  if (host === "localhost" || host.endsWith(".localhost") || host === "[::1]" || host.startsWith("127.")) {
+  if (isLocalAddress(new URL(publicUrl).hostname)) {
     return `PUBLIC_URL is ${publicUrl}: every revocation points to the key's status page under it. Set PUBLIC_URL to the address installs reach, restart the portal, then export.`;
   }
   return null;
+}
+
+/** Loopback and unspecified addresses, and localhost names (a trailing dot included). */
+function isLocalAddress(hostname: string): boolean {
+  const host = hostname.replace(/\.$/, "").toLowerCase();
+  return host === "localhost" || host.endsWith(".localhost") || /^127\./.test(host) || host === "0.0.0.0" || host === "[::1]" || host === "[::]";
 }

@@ -9,17 +9,23 @@ import { enums, SignaturePacket, type Config, type PrivateKey, type PublicKey, t
 import { inspectionConfig } from "../openpgp-config.ts";
 import { isIssuedBy } from "../key-policy/binding.ts";
 import { hashName } from "../key-policy/messages.ts";
-import { equalBytes, scanPackets, TAG, writePacket } from "../key-policy/packets.ts";
+import { concatBytes, equalBytes, scanPackets, TAG, toHex, writePacket } from "../key-policy/packets.ts";
 import { parseSignature, type ParsedSignature } from "../key-policy/structure.ts";
 import { findSubpackets, readSignatureLayout } from "../key-policy/subpackets.ts";
 import { issuerFingerprint } from "./envelope.ts";
 import type { CertificationParameters, Notation } from "./formats.ts";
-import { allowlistViolation, CERTIFICATION_HASHED, REVOCATION_HASHED, storedSignatureBody, SUBPACKET_TYPE, UNHASHED, unhashedIssuersName } from "./subpacket-allowlist.ts";
+import { allowlistViolation, CERTIFICATION_HASHED, rawTime, REVOCATION_HASHED, storedSignatureBody, SUBPACKET_TYPE, UNHASHED, unhashedIssuersName } from "./subpacket-allowlist.ts";
 
+/** Certification types a master certification found in a key may have (revoke items name earlier ones). */
 export const CERTIFICATION_TYPES: readonly number[] = [0x10, 0x11, 0x12, 0x13];
+/**
+ * The one type a returned certification may have: both backends make a generic certification
+ * (GnuPG with --default-cert-level 0), and GnuPG's default --min-cert-level 2 ignores 0x11.
+ */
+export const GENERIC_CERTIFICATION = 0x10;
 export const CERTIFICATION_REVOCATION = 0x30;
-/** SHA-256, SHA-384, SHA-512, SHA3-256, SHA3-512. */
-const STRONG_HASHES: readonly number[] = [8, 9, 10, 12, 14];
+/** SHA-256, SHA-384, SHA-512: what GnuPG 2.2 can check (it cannot check SHA-3). */
+const STRONG_HASHES: readonly number[] = [8, 9, 10];
 
 export interface CertificationTarget {
   key: PublicKeyPacket;
@@ -101,7 +107,7 @@ export async function checkCertification(packet: Uint8Array, expected: ExpectedS
   const read = readOne(packet, CERTIFICATION_HASHED);
   if ("rule" in read) return { ok: false, failure: read };
   const failure =
-    (CERTIFICATION_TYPES.includes(read.layout.signatureType) ? null : fail("type", `it is a signature of type 0x${hex(read.layout.signatureType)}, not a certification (0x10-0x13)`)) ??
+    (read.layout.signatureType === GENERIC_CERTIFICATION ? null : fail("type", `it is a signature of type 0x${hex(read.layout.signatureType)}, not a generic certification (0x10)`)) ??
     common(read, expected) ??
     parameterFailure(read, parameters) ??
     (await cryptoFailure(read, expected));
@@ -112,7 +118,7 @@ export async function checkCertification(packet: Uint8Array, expected: ExpectedS
 export async function checkRevocation(packet: Uint8Array, expected: ExpectedSignature, revocation: ExpectedRevocation): Promise<SignatureCheck> {
   const read = readOne(packet, REVOCATION_HASHED);
   if ("rule" in read) return { ok: false, failure: read };
-  const created = read.packet.created ?? new Date(Number.NaN);
+  const created = createdAt(read);
   const failure =
     (read.layout.signatureType === CERTIFICATION_REVOCATION ? null : fail("type", `it is a signature of type 0x${hex(read.layout.signatureType)}, not a certification revocation (0x30)`)) ??
     common(read, expected) ??
@@ -150,7 +156,7 @@ function common(signature: ParsedSignature, expected: ExpectedSignature): RuleFa
     return fail("hash", `it uses ${hashName(signature.layout.hashAlgorithm)}; SHA-256 or stronger is required`);
   }
   if (findSubpackets(signature.layout.hashed, SUBPACKET_TYPE.created).length !== 1) return fail("time", "it does not say when it was made");
-  const created = signature.packet.created ?? new Date(Number.NaN);
+  const created = createdAt(signature);
   if (!(created >= expected.notBefore && created <= expected.notAfter)) {
     return fail("time", `it was made at ${created.toISOString()}, outside the batch window ${expected.notBefore.toISOString()} to ${expected.notAfter.toISOString()}`);
   }
@@ -158,25 +164,33 @@ function common(signature: ParsedSignature, expected: ExpectedSignature): RuleFa
 }
 
 function parameterFailure(signature: ParsedSignature, parameters: CertificationParameters): RuleFailure | null {
-  const expiry = signature.packet.signatureExpirationTime;
+  const expiry = rawTime(signature.layout.hashed, SUBPACKET_TYPE.expires);
   if (expiry !== parameters.validityDays * 86_400) {
     return fail("expiry", `it expires after ${expiry ?? 0} seconds; the batch asked for ${parameters.validityDays} days`);
   }
-  if ((signature.packet.policyURI ?? "") !== parameters.policyUrl) return fail("policy", "its policy URL is not the batch's");
-  const found = notationsOf(signature);
-  const wanted = parameters.notations.map((notation) => notationKey(notation, true)).sort();
+  const policies = findSubpackets(signature.layout.hashed, SUBPACKET_TYPE.policyUri).map((subpacket) => toHex(subpacket.body));
+  const policyWanted = parameters.policyUrl ? [toHex(new TextEncoder().encode(parameters.policyUrl))] : [];
+  if (policies.join() !== policyWanted.join()) return fail("policy", "its policy URL is not the batch's");
+  const found = findSubpackets(signature.layout.hashed, SUBPACKET_TYPE.notation).map((subpacket) => toHex(subpacket.body)).sort();
+  const wanted = parameters.notations.map((notation) => toHex(notationBody(notation))).sort();
   if (found.length !== wanted.length || found.some((value, index) => value !== wanted[index])) {
-    return fail("notations", "its notations do not match the batch's (request, agreement and batch number, human-readable)");
+    return fail("notations", "its notations are not exactly the batch's (request, agreement and batch number; human-readable, no other flags or bytes)");
   }
   return null;
 }
 
-function notationsOf(signature: ParsedSignature): string[] {
-  return signature.packet.rawNotations.map(({ name, value, humanReadable }) => notationKey({ name, value: new TextDecoder().decode(value) }, humanReadable)).sort();
+/** A notation subpacket's body as RFC 4880 §5.2.3.16 lays it out, with only the human-readable flag. */
+function notationBody(notation: Notation): Uint8Array {
+  const name = new TextEncoder().encode(notation.name);
+  const value = new TextEncoder().encode(notation.value);
+  const lengths = new Uint8Array([name.length >> 8, name.length & 0xff, value.length >> 8, value.length & 0xff]);
+  return concatBytes([new Uint8Array([0x80, 0, 0, 0]), lengths, name, value]);
 }
 
-function notationKey(notation: Notation, humanReadable: boolean): string {
-  return JSON.stringify([notation.name, notation.value, humanReadable]);
+/** The creation time as GnuPG reads it: the raw four bytes, never a parser's reading. */
+function createdAt(signature: ParsedSignature): Date {
+  const seconds = rawTime(signature.layout.hashed, SUBPACKET_TYPE.created);
+  return seconds === null ? new Date(Number.NaN) : new Date(seconds * 1000);
 }
 
 function reasonFailure(signature: ParsedSignature, reason: string): RuleFailure | null {

@@ -69,34 +69,43 @@ interface Allowance {
   max: number;
   /** Whether the critical bit may be set: only for types every reader understands. */
   critical: boolean;
+  /**
+   * The body's length in bytes: exact where the type has a fixed size, else a minimum. GnuPG
+   * reads only the first four bytes of a time while openpgp.js reads them all, so an
+   * over-long time would mean one date to the portal and another to every install.
+   */
+  length: { exact: number } | { min: number };
 }
 
 type Allowlist = ReadonlyMap<number, Allowance>;
 
-const ONCE_MAY_BE_CRITICAL: Allowance = { max: 1, critical: true };
-const ONCE: Allowance = { max: 1, critical: false };
+const TIME: Allowance = { max: 1, critical: true, length: { exact: 4 } };
+const KEY_ID: Allowance = { max: 1, critical: false, length: { exact: 8 } };
+/** Version 4 (one byte) and the 20-byte fingerprint. */
+const FINGERPRINT: Allowance = { max: 1, critical: false, length: { exact: 21 } };
 
-/** A certification (0x10-0x13): the batch's notations appear at most as often as the batch holds (8). */
+/** A certification (0x10): the batch's notations appear at most as often as the batch holds (8). */
 export const CERTIFICATION_HASHED: Allowlist = new Map([
-  [SUBPACKET_TYPE.created, ONCE_MAY_BE_CRITICAL],
-  [SUBPACKET_TYPE.issuerKeyId, ONCE],
-  [SUBPACKET_TYPE.issuerFingerprint, ONCE],
-  [SUBPACKET_TYPE.expires, ONCE_MAY_BE_CRITICAL],
-  [SUBPACKET_TYPE.policyUri, ONCE],
-  [SUBPACKET_TYPE.notation, { max: 8, critical: false }],
+  [SUBPACKET_TYPE.created, TIME],
+  [SUBPACKET_TYPE.issuerKeyId, KEY_ID],
+  [SUBPACKET_TYPE.issuerFingerprint, FINGERPRINT],
+  [SUBPACKET_TYPE.expires, TIME],
+  [SUBPACKET_TYPE.policyUri, { max: 1, critical: false, length: { min: 1 } }],
+  // Four flag bytes and two two-byte lengths; the certification check compares each body byte for byte.
+  [SUBPACKET_TYPE.notation, { max: 8, critical: false, length: { min: 8 } }],
 ]);
 
 /** A certification revocation (0x30): who, when and why, nothing more. */
 export const REVOCATION_HASHED: Allowlist = new Map([
-  [SUBPACKET_TYPE.created, ONCE_MAY_BE_CRITICAL],
-  [SUBPACKET_TYPE.issuerKeyId, ONCE],
-  [SUBPACKET_TYPE.issuerFingerprint, ONCE],
-  [SUBPACKET_TYPE.reason, ONCE_MAY_BE_CRITICAL],
+  [SUBPACKET_TYPE.created, TIME],
+  [SUBPACKET_TYPE.issuerKeyId, KEY_ID],
+  [SUBPACKET_TYPE.issuerFingerprint, FINGERPRINT],
+  [SUBPACKET_TYPE.reason, { max: 1, critical: true, length: { min: 1 } }],
 ]);
 
 export const UNHASHED: Allowlist = new Map([
-  [SUBPACKET_TYPE.issuerKeyId, ONCE],
-  [SUBPACKET_TYPE.issuerFingerprint, ONCE],
+  [SUBPACKET_TYPE.issuerKeyId, KEY_ID],
+  [SUBPACKET_TYPE.issuerFingerprint, FINGERPRINT],
 ]);
 
 /** Why `area` breaks `allowlist`, in words naming the subpacket; null when it keeps it. */
@@ -107,6 +116,10 @@ export function allowlistViolation(area: readonly Subpacket[], allowlist: Allowl
     const name = subpacketName(subpacket.type);
     if (allowance === undefined) return `it carries ${article(name)} ${name} subpacket (${where} area), which a master signature from this portal never holds`;
     if (subpacket.critical && !allowance.critical) return `its ${name} subpacket is marked critical (${where} area)`;
+    const { length } = allowance;
+    if ("exact" in length ? subpacket.body.length !== length.exact : subpacket.body.length < length.min) {
+      return `its ${name} subpacket is ${subpacket.body.length} bytes long, not ${"exact" in length ? length.exact : `at least ${length.min}`} (${where} area)`;
+    }
     const count = (counts.get(subpacket.type) ?? 0) + 1;
     if (count > allowance.max) return `it carries the ${name} subpacket more than ${allowance.max === 1 ? "once" : `${allowance.max} times`} (${where} area)`;
     counts.set(subpacket.type, count);
@@ -116,6 +129,13 @@ export function allowlistViolation(area: readonly Subpacket[], allowlist: Allowl
 
 function article(name: string): string {
   return /^[aeiou]/.test(name) ? "an" : "a";
+}
+
+/** A fixed-size time subpacket's value (seconds), read from the raw bytes as GnuPG reads it; null when absent. */
+export function rawTime(area: readonly Subpacket[], type: number): number | null {
+  const found = area.find((subpacket) => subpacket.type === type);
+  if (found === undefined || found.body.length !== 4) return null;
+  return new DataView(found.body.buffer, found.body.byteOffset, 4).getUint32(0);
 }
 
 /** Whether every issuer subpacket in the unhashed area names `master` (key ID and fingerprint, upper-case hex). */
