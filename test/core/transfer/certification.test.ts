@@ -65,17 +65,23 @@ interface Variant {
   hashed?: Subpacket[];
   /** Raw subpackets put in the unhashed area after signing. */
   unhashed?: Subpacket[];
+  /** Rewrites the hashed area openpgp.js wrote, before it is signed. */
+  rewrite?: (hashed: Subpacket[]) => Subpacket[];
 }
 
-/** openpgp.js cannot write every subpacket type; these are added to its hashed area as raw bytes before it signs. */
-function withExtraHashed(signature: openpgp.SignaturePacket, extra: readonly Subpacket[]): void {
-  if (extra.length === 0) return;
+/**
+ * openpgp.js cannot write every subpacket type, nor a malformed one: the hashed area it wrote
+ * is rewritten (and `extra` added) as raw bytes before it signs, so the signature covers them.
+ */
+function withRawHashed(signature: openpgp.SignaturePacket, extra: readonly Subpacket[], rewrite: (hashed: Subpacket[]) => Subpacket[] = (hashed) => hashed): void {
   // Not in openpgp.js's typings; sign() calls it to build the signed bytes.
   const writable = signature as unknown as { writeHashedSubPackets(): Uint8Array };
   const original = writable.writeHashedSubPackets.bind(signature);
   writable.writeHashedSubPackets = () => {
     const written = original();
-    const area = concatBytes([written.subarray(2), ...extra.map(rawSubpacket)]);
+    // Read back through the raw layout parser: a version 4 body around the written area.
+    const layout = readSignatureLayout(concatBytes([new Uint8Array([4, 0x10, 22, 8]), written, new Uint8Array([0, 0, 0, 0])]));
+    const area = concatBytes([...rewrite(layout!.hashed), ...extra].map(rawSubpacket));
     return concatBytes([new Uint8Array([area.length >> 8, area.length & 0xff]), area]);
   };
 }
@@ -104,7 +110,7 @@ async function certification(variant: Variant = {}): Promise<Uint8Array> {
 }
 
 async function signed(signature: openpgp.SignaturePacket, signer: openpgp.PrivateKey, variant: Variant): Promise<Uint8Array> {
-  withExtraHashed(signature, variant.hashed ?? []);
+  withRawHashed(signature, variant.hashed ?? [], variant.rewrite);
   const data = { key: variant.key ?? target, userID: { write: () => userIdBytes(variant.userId ?? USER_ID) } };
   const sign = signature.sign.bind(signature) as (key: unknown, data: unknown, date: Date, detached: boolean, config: openpgp.Config) => Promise<void>;
   await sign(signer.keyPacket, data, signature.created ?? AT, false, { ...inspectionConfig({ minRsaBits: 2048 }), nonDeterministicSignaturesViaNotation: false });
@@ -303,5 +309,36 @@ describe("the subpacket allowlist of a certification", () => {
     const withoutHashedKeyId = { ...given, hashed: given.hashed.filter((s) => s.type !== 16) };
     const rebuilt = readSignatureLayout(storedSignatureBody(withoutHashedKeyId, masterKeyId))!;
     assert.deepEqual(rebuilt.unhashed.map((s) => [s.type, [...s.body]]), [[16, [...masterKeyId]]]);
+  });
+
+  /** Replaces every subpacket of `type` with `body`. */
+  const replacing = (type: number, body: (old: Uint8Array) => Uint8Array) => (hashed: Subpacket[]) => hashed.map((s) => (s.type === type ? { ...s, body: body(s.body) } : s));
+
+  it("refuses fixed-size subpackets of another length: an over-long time is one date to openpgp.js and another to GnuPG", async () => {
+    // 00 ‖ T: openpgp.js reads T, GnuPG reads T >> 8, a date in 1970, and ignores the revocation.
+    const longCreated = replacing(2, (old) => concatBytes([new Uint8Array([0]), old]));
+    assert.match((await revocationRefusedFor(await revocation({ rewrite: longCreated }))).message, /its signature creation time subpacket is 5 bytes long, not 4/);
+    assert.equal((await failureFor(await certification({ rewrite: longCreated }))).rule, "subpacket");
+    // 00 00 00 00 ‖ expiry: GnuPG sees no expiry where the batch asked for one.
+    const longExpiry = replacing(3, (old) => concatBytes([new Uint8Array(4), old]));
+    assert.match((await failureFor(await certification({ rewrite: longExpiry }))).message, /its signature expiration time subpacket is 8 bytes long, not 4/);
+    const shortFingerprint = replacing(33, (old) => old.subarray(0, 20));
+    assert.match((await failureFor(await certification({ rewrite: shortFingerprint }))).message, /issuer fingerprint subpacket is 20 bytes long, not 21/);
+  });
+
+  it("refuses a hash GnuPG 2.2 cannot check (SHA-3) and any certification type but generic (0x10)", async () => {
+    assert.equal((await failureFor(await certification({ edit: (s) => void (s.hashAlgorithm = openpgp.enums.hash.sha3_256) }))).rule, "hash");
+    assert.equal((await revocationRefusedFor(await revocation({ edit: (s) => void (s.hashAlgorithm = openpgp.enums.hash.sha3_512) }))).rule, "hash");
+    const positive = await failureFor(await certification({ edit: (s) => void (s.signatureType = openpgp.enums.signature.certPersona) }));
+    assert.deepEqual(positive, { rule: "type", message: "it is a signature of type 0x11, not a generic certification (0x10)" });
+  });
+
+  it("compares notations byte for byte: no other flags, no bytes after the value", async () => {
+    const flags = replacing(20, (old) => concatBytes([new Uint8Array([0xff, 0xff, 0xff, 0xff]), old.subarray(4)]));
+    assert.equal((await failureFor(await certification({ rewrite: flags }))).rule, "notations");
+    const trailing = replacing(20, (old) => concatBytes([old, new Uint8Array([2, 5, 1, 120, 0])]));
+    assert.equal((await failureFor(await certification({ rewrite: trailing }))).rule, "notations");
+    const policy = replacing(26, (old) => concatBytes([old, new Uint8Array([0])]));
+    assert.equal((await failureFor(await certification({ rewrite: policy }))).rule, "policy");
   });
 });
