@@ -12,6 +12,8 @@ import { registerMultipart } from "./plugins/external/multipart.ts";
 import { registerRateLimit } from "./plugins/external/rate-limit.ts";
 import { registerStatic } from "./plugins/external/static.ts";
 import { registerView } from "./plugins/external/view.ts";
+import { serializeRequest } from "./logging.ts";
+import noStore from "./plugins/app/no-store.ts";
 import render from "./plugins/app/render.ts";
 import services from "./plugins/app/services.ts";
 import session from "./plugins/app/session.ts";
@@ -20,7 +22,7 @@ import accountRoutes from "./routes/account/index.ts";
 import adminRoutes from "./routes/admin/index.ts";
 import publicRoutes from "./routes/public/index.ts";
 import requestRoutes from "./routes/account/requests.ts";
-import { dataPaths, loadOrCreateSecrets, prepareDataDir, sweepStaleTempFiles } from "./storage/data-dir.ts";
+import { dataPaths, loadOrCreateSecrets, prepareDataDir, restrictDatabaseFile, sweepStaleTempFiles } from "./storage/data-dir.ts";
 
 /** Anything that takes log lines, as pino's destination does. */
 export interface LogStream {
@@ -48,6 +50,8 @@ export function serverOptions(config: Config, logStream?: LogStream): FastifySer
       level: config.LOG_LEVEL,
       ...(logStream ? { stream: logStream } : {}),
       redact: { paths: ["req.headers.cookie", "req.headers.authorization", 'res.headers["set-cookie"]'], censor: "[redacted]" },
+      // One-time link tokens travel in query strings: no query value reaches a log line.
+      serializers: { req: serializeRequest },
     },
     trustProxy: config.TRUST_PROXY,
     // Uploads reach 10 MiB; everything else is far smaller.
@@ -67,6 +71,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify(serverOptions(config, options.logStream)).withTypeProvider<TypeBoxTypeProvider>();
   const paths = dataPaths(config.dataDir);
   await prepareDataDir(paths);
+  await restrictDatabaseFile(config.databaseUrl);
   const now = options.now ?? (() => new Date());
   const swept = await sweepStaleTempFiles(paths, now());
   if (swept > 0) app.log.info({ swept }, "removed stale upload temp files");
@@ -91,6 +96,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(services, { config, db, paths, now });
   await app.register(session);
   await app.register(render);
+  await app.register(noStore);
 
   // Every route with its method, so the authorisation matrix test can prove it covers them all.
   const routeTable: Array<{ method: string; url: string }> = [];

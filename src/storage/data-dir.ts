@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 
 export interface DataPaths {
@@ -26,9 +26,29 @@ export function dataPaths(root: string): DataPaths {
   };
 }
 
+/**
+ * The data directory holds the database, agreements, mail and secrets: only the portal's own
+ * user may read it. Directories are 0700 even when they existed before (mkdir's mode applies
+ * only to new ones).
+ */
 export async function prepareDataDir(paths: DataPaths): Promise<void> {
   for (const dir of [paths.root, paths.agreements, paths.tmp, paths.mail]) {
     await mkdir(dir, { recursive: true, mode: 0o700 });
+    await chmod(dir, 0o700);
+  }
+}
+
+/**
+ * The SQLite file is 0600 before it is opened, so the -wal and -shm files SQLite creates
+ * beside it take the same mode. A database not given as a local file is left alone.
+ */
+export async function restrictDatabaseFile(databaseUrl: string): Promise<void> {
+  if (!databaseUrl.startsWith("file:")) return;
+  const file = databaseUrl.slice("file:".length).split("?")[0] ?? "";
+  for (const name of [file, `${file}-wal`, `${file}-shm`]) {
+    await chmod(name, 0o600).catch((error: unknown) => {
+      if (!isMissingFile(error)) throw error;
+    });
   }
 }
 
