@@ -10,7 +10,6 @@ import { after, before, describe, it } from "node:test";
 import { createTestApp, type TestApp } from "../helpers/app.ts";
 import { Browser } from "../helpers/http.ts";
 import { submitRequest } from "../helpers/requests.ts";
-import { signInAs } from "../helpers/session.ts";
 import { findLink, TestSmtpServer } from "../helpers/smtp.ts";
 import { createStaff, signInStaff } from "../helpers/staff.ts";
 
