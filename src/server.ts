@@ -1,5 +1,6 @@
 import { buildApp } from "./app.ts";
 import { ConfigError, loadConfig } from "./config.ts";
+import { explainFsError, explainUnexpected, StartupError } from "./startup.ts";
 import { deployPendingMigrations, MigrationStateError } from "./db/migrations.ts";
 import { SETUP_LINK_TTL_HOURS } from "./services/staff-accounts.ts";
 import type { FastifyInstance } from "fastify";
@@ -10,7 +11,10 @@ async function main(): Promise<void> {
   // A .env file beside the project is optional; real environment variables win over it.
   if (existsSync(".env")) process.loadEnvFile(".env");
   const config = loadConfig(process.env);
-  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  listenOn = { host: config.HOST, port: config.PORT };
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 }).catch((error: unknown) => {
+    throw explainFsError(error, `the data directory ${config.dataDir} cannot be created`, "Set DATA_DIR to a directory this user can write, or fix its permissions.");
+  });
   if (config.AUTO_MIGRATE) await deployPendingMigrations(config.databaseUrl);
   const app = await buildApp({ config });
 
@@ -24,7 +28,10 @@ async function main(): Promise<void> {
   process.once("SIGINT", () => void close("SIGINT"));
   process.once("SIGTERM", () => void close("SIGTERM"));
 
-  await app.listen({ host: config.HOST, port: config.PORT });
+  await app.listen({ host: config.HOST, port: config.PORT }).catch(async (error: unknown) => {
+    await app.close();
+    throw error;
+  });
   if (!config.SMTP_URL) app.log.info({ mailDir: app.dataPaths.mail }, "no SMTP_URL: emails are written as .eml files");
   await printFirstAdminLink(app);
 }
@@ -39,9 +46,14 @@ async function printFirstAdminLink(app: FastifyInstance): Promise<void> {
   );
 }
 
+/** Where the portal was to listen, for a message about the port; known once the configuration is read. */
+let listenOn = { host: "", port: 0 };
+
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError || error instanceof MigrationStateError) {
-    console.error(`keysign: ${error.message}`);
+  const explained = error instanceof StartupError ? error : explainUnexpected(error, listenOn);
+  if (error instanceof ConfigError || error instanceof MigrationStateError || explained !== null) {
+    // One line a person can act on; a fault nobody foresaw keeps its stack trace.
+    console.error(`keysign: ${(explained ?? (error as Error)).message}`);
   } else {
     console.error(error);
   }

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { explainFsError, StartupError } from "../startup.ts";
 
 export interface DataPaths {
   root: string;
@@ -33,8 +34,12 @@ export function dataPaths(root: string): DataPaths {
  */
 export async function prepareDataDir(paths: DataPaths): Promise<void> {
   for (const dir of [paths.root, paths.agreements, paths.tmp, paths.mail]) {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    await chmod(dir, 0o700);
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      await chmod(dir, 0o700);
+    } catch (error) {
+      throw explainFsError(error, `the data directory ${dir} cannot be used`, "Set DATA_DIR to a directory this user can write, or fix its permissions.");
+    }
   }
 }
 
@@ -42,9 +47,8 @@ export async function prepareDataDir(paths: DataPaths): Promise<void> {
  * The SQLite file is 0600 before it is opened, so the -wal and -shm files SQLite creates
  * beside it take the same mode. A database not given as a local file is left alone.
  */
-export async function restrictDatabaseFile(databaseUrl: string): Promise<void> {
-  if (!databaseUrl.startsWith("file:")) return;
-  const file = databaseUrl.slice("file:".length).split("?")[0] ?? "";
+export async function restrictDatabaseFile(file: string | null): Promise<void> {
+  if (file === null) return;
   for (const name of [file, `${file}-wal`, `${file}-shm`]) {
     await chmod(name, 0o600).catch((error: unknown) => {
       if (!isMissingFile(error)) throw error;
@@ -62,21 +66,37 @@ export async function loadOrCreateSecrets(paths: DataPaths, configured: Partial<
     sessionSecret: configured.sessionSecret || stored.sessionSecret || randomBytes(32).toString("base64url"),
   };
   if (secrets.sessionSecret !== stored.sessionSecret && !configured.sessionSecret) {
-    await writeFile(paths.secrets, JSON.stringify({ ...stored, ...secrets }, null, 2), { mode: 0o600 });
+    await writeFile(paths.secrets, JSON.stringify({ ...stored, ...secrets }, null, 2), { mode: 0o600 }).catch((error: unknown) => {
+      throw explainFsError(error, `${paths.secrets} cannot be written`, "Check the data directory's permissions and free space.");
+    });
   }
   return secrets;
 }
 
+/**
+ * A damaged file is refused, not replaced: a new session secret would sign everyone out, and
+ * the operator should know the data directory was damaged.
+ */
 async function readStoredSecrets(file: string): Promise<Partial<Secrets>> {
+  let text: string;
   try {
-    const parsed: unknown = JSON.parse(await readFile(file, "utf8"));
-    if (parsed && typeof parsed === "object" && "sessionSecret" in parsed && typeof parsed.sessionSecret === "string") {
-      return { sessionSecret: parsed.sessionSecret };
-    }
-    return {};
+    text = await readFile(file, "utf8");
   } catch (error) {
     if (isMissingFile(error)) return {};
-    throw error;
+    throw explainFsError(error, `${file} cannot be read`, "Check the data directory's permissions.");
+  }
+  const parsed = parseJson(text);
+  if (parsed === undefined || parsed === null || typeof parsed !== "object" || ("sessionSecret" in parsed && typeof parsed.sessionSecret !== "string")) {
+    throw new StartupError(`${file} is damaged (not the JSON the portal wrote). Restore it from a backup, or delete it to make new secrets (everyone is signed out).`);
+  }
+  return "sessionSecret" in parsed && typeof parsed.sessionSecret === "string" ? { sessionSecret: parsed.sessionSecret } : {};
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }
 
@@ -85,6 +105,24 @@ export async function sweepStaleTempFiles(paths: DataPaths, now: Date, maxAgeMs 
   let removed = 0;
   for (const name of await readdir(paths.tmp)) {
     const file = path.join(paths.tmp, name);
+    const info = await stat(file);
+    if (now.getTime() - info.mtime.getTime() < maxAgeMs) continue;
+    await rm(file, { force: true, recursive: true });
+    removed += 1;
+  }
+  return removed;
+}
+
+/**
+ * Agreement files that no row names: a process killed between storing the file and writing
+ * its row leaves one behind. Only files older than `maxAgeMs` go, so an upload in flight in
+ * another process is never touched.
+ */
+export async function sweepOrphanAgreements(paths: DataPaths, named: ReadonlySet<string>, now: Date, maxAgeMs = 60 * 60 * 1000): Promise<number> {
+  let removed = 0;
+  for (const name of await readdir(paths.agreements)) {
+    if (named.has(name)) continue;
+    const file = path.join(paths.agreements, name);
     const info = await stat(file);
     if (now.getTime() - info.mtime.getTime() < maxAgeMs) continue;
     await rm(file, { force: true, recursive: true });

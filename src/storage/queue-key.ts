@@ -7,6 +7,7 @@ import { readFile, rename, writeFile } from "node:fs/promises";
 import { generateKey, readPrivateKey, type PrivateKey, type PublicKey } from "openpgp";
 import { armorPublicKey } from "../core/key-policy.ts";
 import { inspectionConfig } from "../core/openpgp-config.ts";
+import { StartupError } from "../startup.ts";
 import { isMissingFile } from "./data-dir.ts";
 
 export interface QueueKey {
@@ -36,8 +37,12 @@ export async function loadOrCreateQueueKey(file: string, hostname: string, now: 
     await writeFile(`${file}.tmp`, armored, { mode: 0o600 });
     await rename(`${file}.tmp`, file);
   }
-  const privateKey = await readPrivateKey({ armoredKey: armored, config });
-  if (!privateKey.isDecrypted()) throw new Error(`the queue key in ${file} is protected by a passphrase; the portal needs it unprotected`);
+  const privateKey = await readPrivateKey({ armoredKey: armored, config }).catch(() => {
+    throw new StartupError(
+      `${file} is not a readable OpenPGP secret key (damaged?). Restore it from a backup; deleting it makes a new queue key that every signing machine must pin again.`,
+    );
+  });
+  if (!privateKey.isDecrypted()) throw new StartupError(`the queue key in ${file} is protected by a passphrase; the portal needs it unprotected.`);
   const publicKey = privateKey.toPublic();
   return { privateKey, publicKey, fingerprint: publicKey.getFingerprint().toUpperCase(), publicArmored: armorPublicKey(publicKey.write()) };
 }
