@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
-import { openDatabase, type Db } from "./client.ts";
+import { localDatabaseFile, openDatabase, type Db } from "./client.ts";
 
 const projectRoot = path.resolve(import.meta.dirname, "../..");
 export const MIGRATIONS_DIR = path.join(projectRoot, "prisma", "migrations");
@@ -94,7 +94,9 @@ export async function deployMigrations(databaseUrl: string): Promise<void> {
  * that costs about a second, which an ordinary restart need not pay. Drift is left for
  * `assertMigrationsApplied` to refuse.
  */
-export async function deployPendingMigrations(databaseUrl: string): Promise<string[]> {
+export async function deployPendingMigrations(databaseUrl: string, deploy: (url: string) => Promise<void> = deployMigrations): Promise<string[]> {
+  const file = localDatabaseFile(databaseUrl);
+  if (file !== null && !(await exists(file))) return createDatabase(file, deploy);
   const db = await openDatabase(databaseUrl);
   let pending: string[];
   try {
@@ -102,6 +104,34 @@ export async function deployPendingMigrations(databaseUrl: string): Promise<stri
   } finally {
     await db.$disconnect();
   }
-  if (pending.length > 0) await deployMigrations(databaseUrl);
+  if (pending.length > 0) await deploy(databaseUrl);
   return pending;
+}
+
+/**
+ * A first start builds the whole database beside its final name and renames it into place,
+ * so a fault half-way (a full disk, a killed process) leaves no database rather than a
+ * half-migrated one that every later start would refuse.
+ */
+async function createDatabase(file: string, deploy: (url: string) => Promise<void>): Promise<string[]> {
+  const building = `${file}.building-${process.pid}`;
+  const pending = [...(await readShippedMigrations()).keys()];
+  try {
+    await deploy(`file:${building}`);
+    // Fold the write-ahead log into the file, so the rename moves one complete database.
+    const db = await openDatabase(`file:${building}`);
+    await db.$queryRawUnsafe("PRAGMA wal_checkpoint(TRUNCATE)");
+    await db.$disconnect();
+    await rename(building, file);
+  } finally {
+    await Promise.all(["", "-wal", "-shm", "-journal"].map((suffix) => rm(`${building}${suffix}`, { force: true })));
+  }
+  return pending;
+}
+
+async function exists(file: string): Promise<boolean> {
+  return stat(file).then(
+    () => true,
+    () => false,
+  );
 }

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { copyFile, mkdtemp, rm } from "node:fs/promises";
+import { copyFile, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { buildApp } from "../../src/app.ts";
 import { loadConfig } from "../../src/config.ts";
 import { openDatabase, type Db } from "../../src/db/client.ts";
-import { assertMigrationsApplied, deployPendingMigrations, MigrationStateError, readMigrationState, readShippedMigrations } from "../../src/db/migrations.ts";
+import { assertMigrationsApplied, deployMigrations, deployPendingMigrations, MigrationStateError, readMigrationState, readShippedMigrations } from "../../src/db/migrations.ts";
 import { templateDatabase } from "../helpers/app.ts";
 
 describe("startup migration check", () => {
@@ -71,6 +71,20 @@ describe("startup migration check", () => {
     assert.deepEqual(await deployPendingMigrations(url), shipped);
     assert.deepEqual(await deployPendingMigrations(url), []);
     await withDb("auto.db", false, (db) => assertMigrationsApplied(db));
+  });
+
+  it("leaves no database after a first start that fails half-way, and a complete one after the next", async () => {
+    const file = path.join(dir, "first.db");
+    // The real migration runs, then the fault strikes (a full disk, a killed process) before it is done.
+    const failing = async (url: string) => {
+      await deployMigrations(url);
+      throw new Error("ENOSPC: no space left on device");
+    };
+    await assert.rejects(deployPendingMigrations(`file:${file}`, failing), /ENOSPC/);
+    assert.deepEqual((await readdir(dir)).filter((name) => name.startsWith("first.db")), [], "neither the database nor a half-built one is left");
+    assert.deepEqual(await deployPendingMigrations(`file:${file}`), [...(await readShippedMigrations()).keys()]);
+    assert.deepEqual((await readdir(dir)).filter((name) => name.startsWith("first.db")), ["first.db"]);
+    await withDb("first.db", false, (db) => assertMigrationsApplied(db));
   });
 
   it("keeps the portal from starting on a database with pending migrations", async () => {
