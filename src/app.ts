@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { Config } from "./config.ts";
-import { openDatabase } from "./db/client.ts";
+import { localDatabaseFile, openDatabase } from "./db/client.ts";
 import { assertMigrationsApplied } from "./db/migrations.ts";
 import { registerCookie } from "./plugins/external/cookie.ts";
 import { registerCsrf } from "./plugins/external/csrf.ts";
@@ -22,7 +22,8 @@ import accountRoutes from "./routes/account/index.ts";
 import adminRoutes from "./routes/admin/index.ts";
 import publicRoutes from "./routes/public/index.ts";
 import requestRoutes from "./routes/account/requests.ts";
-import { dataPaths, loadOrCreateSecrets, prepareDataDir, restrictDatabaseFile, sweepStaleTempFiles } from "./storage/data-dir.ts";
+import { agreementStorageNames } from "./repositories/agreements.ts";
+import { dataPaths, loadOrCreateSecrets, prepareDataDir, restrictDatabaseFile, sweepOrphanAgreements, sweepStaleTempFiles } from "./storage/data-dir.ts";
 
 /** Anything that takes log lines, as pino's destination does. */
 export interface LogStream {
@@ -71,7 +72,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify(serverOptions(config, options.logStream)).withTypeProvider<TypeBoxTypeProvider>();
   const paths = dataPaths(config.dataDir);
   await prepareDataDir(paths);
-  await restrictDatabaseFile(config.databaseUrl);
+  await restrictDatabaseFile(localDatabaseFile(config.databaseUrl));
   const now = options.now ?? (() => new Date());
   const swept = await sweepStaleTempFiles(paths, now());
   if (swept > 0) app.log.info({ swept }, "removed stale upload temp files");
@@ -79,6 +80,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const db = await openDatabase(config.databaseUrl);
   try {
     await assertMigrationsApplied(db);
+    const orphans = await sweepOrphanAgreements(paths, await agreementStorageNames(db), now());
+    if (orphans > 0) app.log.info({ orphans }, "removed agreement files no request names");
   } catch (error) {
     await db.$disconnect();
     throw error;

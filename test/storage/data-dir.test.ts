@@ -5,6 +5,7 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import { dataPaths, loadOrCreateSecrets, prepareDataDir, sweepStaleTempFiles } from "../../src/storage/data-dir.ts";
 import { createTestApp } from "../helpers/app.ts";
+import { submitRequest } from "../helpers/requests.ts";
 
 async function freshPaths() {
   const paths = dataPaths(await mkdtemp(path.join(tmpdir(), "keysign-data-")));
@@ -54,6 +55,31 @@ describe("data directory", () => {
     const again = await buildApp({ config: first.config, now: () => new Date("2026-11-24T12:00:00Z") });
     try {
       assert.deepEqual(await readdir(path.join(first.dataDir, "tmp")), []);
+    } finally {
+      await again.close();
+      await rm(first.dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it("removes, when the portal starts, agreement files older than an hour that no row names, and keeps the rest", async () => {
+    const first = await createTestApp();
+    const { id } = await submitRequest(first, "kept@example.org");
+    const named = (await first.app.db.agreement.findFirstOrThrow({ where: { requestId: id } })).storageName;
+    const agreements = path.join(first.dataDir, "agreements");
+    const orphan = path.join(agreements, "0b6f3c2e-0000-4000-8000-000000000001.pdf");
+    const recent = path.join(agreements, "0b6f3c2e-0000-4000-8000-000000000002.pdf");
+    await writeFile(orphan, "a killed upload's file");
+    await writeFile(recent, "an upload in flight");
+    const start = new Date("2026-11-24T12:00:00Z");
+    for (const file of [orphan, path.join(agreements, named)]) await utimes(file, new Date(start.getTime() - 2 * 3_600_000), new Date(start.getTime() - 2 * 3_600_000));
+    await utimes(recent, new Date(start.getTime() - 60_000), new Date(start.getTime() - 60_000));
+    await first.app.close();
+    const { buildApp } = await import("../../src/app.ts");
+    const lines: string[] = [];
+    const again = await buildApp({ config: { ...first.config, LOG_LEVEL: "info" }, now: () => start, logStream: { write: (line) => lines.push(line) } });
+    try {
+      assert.deepEqual((await readdir(agreements)).sort(), [named, path.basename(recent)].sort());
+      assert.ok(lines.some((line) => line.includes('"orphans":1')), "the sweep is logged");
     } finally {
       await again.close();
       await rm(first.dataDir, { recursive: true, force: true });
