@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { chromium, type Browser } from "playwright-core";
 import { createTestApp, type TestApp } from "./app.ts";
@@ -11,6 +12,7 @@ export const CHROMIUM_PATH = "/usr/bin/chromium";
  * connections). Playwright gives it a fresh temporary profile.
  */
 export async function launchChromium(): Promise<Browser> {
+  if (!existsSync(CHROMIUM_PATH)) throw new Error(`Debian's chromium is not at ${CHROMIUM_PATH}. Install it with: apt-get install -y chromium`);
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     headless: true,
