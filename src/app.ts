@@ -6,7 +6,7 @@ import { localDatabaseFile, openDatabase } from "./db/client.ts";
 import { assertMigrationsApplied } from "./db/migrations.ts";
 import { registerCookie } from "./plugins/external/cookie.ts";
 import { registerCsrf } from "./plugins/external/csrf.ts";
-import { registerFormbody } from "./plugins/external/formbody.ts";
+import { FORM_BODY_LIMIT, registerFormbody } from "./plugins/external/formbody.ts";
 import { registerHelmet } from "./plugins/external/helmet.ts";
 import { registerMultipart } from "./plugins/external/multipart.ts";
 import { registerRateLimit } from "./plugins/external/rate-limit.ts";
@@ -17,6 +17,7 @@ import noStore from "./plugins/app/no-store.ts";
 import render from "./plugins/app/render.ts";
 import services from "./plugins/app/services.ts";
 import session from "./plugins/app/session.ts";
+import { registerBodyRules } from "./routes/body-rules.ts";
 import { registerErrorHandlers } from "./routes/errors.ts";
 import accountRoutes from "./routes/account/index.ts";
 import adminRoutes from "./routes/admin/index.ts";
@@ -55,8 +56,8 @@ export function serverOptions(config: Config, logStream?: LogStream): FastifySer
       serializers: { req: serializeRequest },
     },
     trustProxy: config.TRUST_PROXY,
-    // Uploads reach 10 MiB; everything else is far smaller.
-    bodyLimit: 12 * 1024 * 1024,
+    // The default for any body; each route that takes one sets its own (src/routes/body-rules.ts).
+    bodyLimit: FORM_BODY_LIMIT,
     requestTimeout: 60_000,
     connectionTimeout: 70_000,
     keepAliveTimeout: 10_000,
@@ -90,6 +91,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await registerHelmet(app, { secure: config.secureCookies });
   await registerCookie(app, { secret: secrets.sessionSecret });
   await registerCsrf(app, { secure: config.secureCookies });
+  // No route takes JSON or plain text: only the two form encodings have parsers.
+  app.removeAllContentTypeParsers();
   await registerFormbody(app);
   await registerMultipart(app);
   await registerRateLimit(app);
@@ -107,6 +110,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     for (const method of [route.method].flat()) if (method !== "HEAD") routeTable.push({ method, url: route.url });
   });
   app.decorate("routeTable", routeTable);
+  // Every route that takes a body: its one content type and size limit, and the CSRF check.
+  registerBodyRules(app);
 
   registerErrorHandlers(app);
   await app.register(publicRoutes);

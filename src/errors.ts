@@ -37,6 +37,22 @@ export class TooManyRequestsError extends KeysignError {
   }
 }
 
+/**
+ * A request body the route does not take: the wrong content type (415), larger than the
+ * route's limit (413), without a length (411), or unreadable (400). Refused before or while
+ * reading, so nothing was stored.
+ */
+export class BodyRefusedError extends KeysignError {
+  override name = "BodyRefusedError";
+}
+
+/** The form's CSRF token is missing, not first, or its cookie is gone: reloading the page gives a fresh one. */
+export class FormExpiredError extends KeysignError {
+  constructor(code = "KEYSIGN_ERR_FORM_EXPIRED") {
+    super(code, "This form has expired or was opened in another browser. Reload the page and submit it again.", 403);
+  }
+}
+
 export function isKeysignError(error: unknown): error is KeysignError {
   return error instanceof KeysignError;
 }

@@ -1,20 +1,29 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { isKeysignError } from "../errors.ts";
+import { FormExpiredError, isKeysignError } from "../errors.ts";
+import { UNREADABLE_FORM_MESSAGE as UNREADABLE } from "./forms.ts";
 
-/** Messages for the framework's own expected failures, keyed by their stable error codes. */
+const FORM_EXPIRED = new FormExpiredError().message;
+
+/**
+ * Messages for the framework's and its plugins' own expected failures, keyed by their stable
+ * error codes (never by their text). The multipart reader (forms.ts) passes the parser's FST_*
+ * errors through and turns anything else it throws into a 400 of its own.
+ */
 const FRAMEWORK_MESSAGES: Record<string, { status: number; message: string }> = {
-  FST_CSRF_MISSING_SECRET: { status: 403, message: "This form has expired or was opened in another browser. Reload the page and submit it again." },
-  FST_CSRF_INVALID_TOKEN: { status: 403, message: "This form has expired or was opened in another browser. Reload the page and submit it again." },
-  FST_CSRF_MISSING_TOKEN: { status: 403, message: "This form has expired or was opened in another browser. Reload the page and submit it again." },
-  FST_REQ_FILE_TOO_LARGE: { status: 413, message: "A file is larger than allowed: the agreement may be at most 10 MiB and a key 1 MiB. Nothing was stored." },
+  FST_CSRF_MISSING_SECRET: { status: 403, message: FORM_EXPIRED },
+  FST_CSRF_INVALID_TOKEN: { status: 403, message: FORM_EXPIRED },
+  FST_CSRF_MISSING_TOKEN: { status: 403, message: FORM_EXPIRED },
+  FST_REQ_FILE_TOO_LARGE: { status: 413, message: "A file is larger than allowed. Nothing was stored." },
   FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, message: "The form is larger than allowed. Nothing was stored." },
   FST_FILES_LIMIT: { status: 413, message: "The form has more files than it takes. Nothing was stored." },
   FST_PARTS_LIMIT: { status: 413, message: "The form has more parts than it takes. Nothing was stored." },
   FST_FIELDS_LIMIT: { status: 413, message: "The form has more fields than it takes. Nothing was stored." },
-  FST_PROTO_VIOLATION: { status: 400, message: "The form could not be read. Submit it again from the page." },
+  FST_PROTO_VIOLATION: { status: 400, message: UNREADABLE },
+  FST_MP_PREMATURE_CLOSE: { status: 400, message: UNREADABLE },
+  FST_INVALID_JSON_FIELD_ERROR: { status: 400, message: UNREADABLE },
   FST_INVALID_MULTIPART_CONTENT_TYPE: { status: 415, message: "This form must be sent as multipart/form-data. Submit it from the page." },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, message: "This form was sent in a format the portal does not take. Submit it from the page." },
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, message: "The form could not be read. Submit it again from the page." },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, message: UNREADABLE },
   FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, message: "The form was empty." },
   FST_ERR_VALIDATION: { status: 400, message: "Some fields are missing or malformed. Go back, check the form and submit it again." },
 };

@@ -1,3 +1,4 @@
+import { Readable } from "node:stream";
 import type { FastifyInstance, LightMyRequestResponse } from "fastify";
 
 /** A browser-like client for `app.inject`: keeps cookies and reads CSRF tokens from forms. */
@@ -30,9 +31,14 @@ export class Browser {
     return response;
   }
 
+  /**
+   * GETs `pageUrl` for its CSRF token (sent first, as forms do) and, when the page has one and
+   * `parts` do not, its single-use request form token; then posts the multipart form.
+   */
   async postMultipart(url: string, parts: MultipartPart[], pageUrl = "/"): Promise<LightMyRequestResponse> {
-    const csrf = await this.csrfFrom(pageUrl);
-    const { body, contentType } = multipartBody([{ name: "_csrf", value: csrf }, ...parts]);
+    const { csrf, formToken } = await this.formTokensFrom(pageUrl);
+    const carried = formToken && !parts.some((part) => part.name === "formToken") ? [{ name: "formToken", value: formToken }] : [];
+    const { body, contentType } = multipartBody([{ name: "_csrf", value: csrf }, ...carried, ...parts]);
     const response = await this.app.inject({
       method: "POST",
       url,
@@ -44,10 +50,15 @@ export class Browser {
   }
 
   async csrfFrom(pageUrl: string): Promise<string> {
+    return (await this.formTokensFrom(pageUrl)).csrf;
+  }
+
+  /** The CSRF token of the page's form, and its request form token if it has one. */
+  async formTokensFrom(pageUrl: string): Promise<{ csrf: string; formToken: string | undefined }> {
     const page = await this.get(pageUrl);
     const match = /name="_csrf" value="([^"]+)"/.exec(page.body);
     if (!match?.[1]) throw new Error(`no CSRF token on ${pageUrl} (status ${page.statusCode})`);
-    return match[1];
+    return { csrf: match[1], formToken: /name="formToken" value="([^"]+)"/.exec(page.body)?.[1] };
   }
 
   cookie(name: string): string | undefined {
@@ -88,4 +99,37 @@ export function multipartBody(parts: MultipartPart[]): { body: Buffer; contentTy
   }
   chunks.push(Buffer.from(`--${boundary}--\r\n`));
   return { body: Buffer.concat(chunks), contentType: `multipart/form-data; boundary=${boundary}` };
+}
+
+/** The log lines at error level or above (pino's 50 and 60): an expected refusal never writes one. */
+export function errorLines(logs: readonly string[]): string[] {
+  return logs.filter((line) => {
+    const level: unknown = JSON.parse(line).level;
+    return typeof level === "number" && level >= 50;
+  });
+}
+
+/**
+ * A request body produced on demand: `head`, then zero bytes up to `total`. `pulled` says how
+ * much of it the server has taken, so a test can prove a body was refused without being read.
+ */
+export class MeteredBody extends Readable {
+  pulled = 0;
+
+  constructor(
+    private readonly head: Uint8Array,
+    readonly total: number,
+  ) {
+    super();
+  }
+
+  override _read(): void {
+    if (this.pulled >= this.total) {
+      this.push(null);
+      return;
+    }
+    const chunk = this.pulled === 0 ? Buffer.from(this.head) : Buffer.alloc(Math.min(64 * 1024, this.total - this.pulled));
+    this.pulled += chunk.length;
+    this.push(chunk);
+  }
 }

@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import type { TestApp } from "./app.ts";
 import type { Browser, MultipartPart } from "./http.ts";
@@ -35,4 +35,23 @@ export async function submitRequest(
   if (response.statusCode !== 303) throw new Error(`submission failed with ${response.statusCode}`);
   const id = (response.headers.location ?? "").split("/").pop() ?? "";
   return { id, key: used, applicant };
+}
+
+/** Everything a POST could leave behind: rows of every table a form writes, and stored files. */
+export async function traces(t: TestApp): Promise<Record<string, number>> {
+  const db = t.app.db;
+  const files = [...(await readdir(path.join(t.dataDir, "agreements"))), ...(await readdir(path.join(t.dataDir, "tmp")))];
+  return {
+    requests: await db.request.count(),
+    keys: await db.requestKey.count(),
+    agreements: await db.agreement.count(),
+    files: files.length,
+    emails: await db.outboxEmail.count(),
+    events: await db.auditEvent.count(),
+    linkTokens: await db.linkToken.count(),
+    staff: await db.staff.count(),
+    settings: await db.setting.count(),
+    batches: await db.batch.count(),
+    revocations: await db.revocation.count(),
+  };
 }

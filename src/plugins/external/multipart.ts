@@ -1,23 +1,23 @@
 import multipart from "@fastify/multipart";
 import type { FastifyInstance } from "fastify";
 
-/** The largest file any form takes (the executed agreement); routes check their own fields' sizes. */
-export const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
-
-// Whole bodies are parsed before the CSRF check (fields attached to the body), with
-// explicit limits so a hostile client cannot make the parser work without bound.
+/**
+ * Multipart bodies are not parsed by the plugin: a route that takes one declares its limits
+ * (src/routes/body-rules.ts) and src/routes/forms.ts reads it part by part, the CSRF token
+ * first, after the route has checked who asks. These defaults are the strictest (no file at
+ * all); every read passes the route's own limits.
+ */
 export async function registerMultipart(app: FastifyInstance): Promise<void> {
   await app.register(multipart, {
-    attachFieldsToBody: true,
     throwFileSizeLimit: true,
     limits: {
       fieldNameSize: 100,
-      fieldSize: 1024 * 1024 + 64 * 1024,
-      fields: 40,
-      fileSize: MAX_UPLOAD_BYTES,
-      files: 3,
-      parts: 45,
-      headerPairs: 50,
+      fieldSize: 64 * 1024,
+      fields: 20,
+      fileSize: 0,
+      files: 0,
+      parts: 20,
+      headerPairs: 20,
     },
   });
 }

@@ -18,17 +18,17 @@ const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.render("account/confirm-address.hbs", { title: "Confirm address", token: request.query.token, ...link });
   });
 
-  app.post("/addresses/confirm", { schema: { body: TokenBody }, preValidation: app.csrfProtection }, async (request, reply) => {
+  app.post("/addresses/confirm", { schema: { body: TokenBody } }, async (request, reply) => {
     const { address } = await app.auth.confirmAddress(request.body.token, request.ip);
     return reply.render("account/address-confirmed.hbs", { title: "Address confirmed", address });
   });
 
-  app.get("/", { preHandler: requireApplicant }, async (request, reply) => {
+  app.get("/", { onRequest: requireApplicant }, async (request, reply) => {
     const addresses = await listAddresses(app.db, applicantOf(request));
     return reply.render("account/index.hbs", accountModel(addresses, {}));
   });
 
-  app.post("/addresses", { schema: { body: AddressBody }, preValidation: app.csrfProtection, preHandler: requireApplicant }, async (request, reply) => {
+  app.post("/addresses", { schema: { body: AddressBody }, onRequest: requireApplicant }, async (request, reply) => {
     const applicantId = applicantOf(request);
     try {
       const address = await app.auth.requestAddressConfirmation({ applicantId, address: request.body.address, ip: request.ip });

@@ -2,7 +2,8 @@ import { createReadStream } from "node:fs";
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyReply } from "fastify";
-import { KEY_POLICY_CODES } from "../../core/key-policy.ts";
+import { MAX_AGREEMENT_BYTES } from "../../core/agreement-pdf.ts";
+import { KEY_POLICY_CODES, LIMITS } from "../../core/key-policy.ts";
 import { FormError, NotFoundError } from "../../errors.ts";
 import { applicantOf, requireApplicant } from "../../plugins/app/authorization.ts";
 import {
@@ -16,17 +17,35 @@ import { applicantCertificationModel } from "../../presenters/revocations.ts";
 import { findOwnedRequest, listRequestsOf } from "../../repositories/requests.ts";
 import { findAppliedRevocation } from "../../repositories/revocations.ts";
 import { loadCertifiedKey } from "../../services/certified-delivery.ts";
-import type { CheckedKey, SubmissionInput } from "../../services/requests.ts";
-import { checked, field, fieldList, readMultipartForm, type MultipartForm } from "../forms.ts";
+import { MAX_SIGNATURE_BYTES, type CheckedKey, type SubmissionInput } from "../../services/requests.ts";
+import { multipartBody } from "../body-rules.ts";
+import { checked, field, fieldList, multipartFormOf, type MultipartForm } from "../forms.ts";
 import { sendKeyFile } from "../downloads.ts";
 
 const IdParams = Type.Object({ id: Type.String({ format: "uuid" }) });
 const AgreementParams = Type.Object({ id: Type.String({ format: "uuid" }), agreementId: Type.String({ format: "uuid" }) });
 const VersionBody = Type.Object({ _csrf: Type.Optional(Type.String()), version: Type.Integer({ minimum: 1 }) });
 
+/** A pasted key may be a little over the intake's 1 MiB, so that the intake's own message explains it. */
+const KEY_TEXT_BYTES = LIMITS.maxUploadBytes + 64 * 1024;
+const KEY_FILE = { maxBytes: LIMITS.maxUploadBytes, label: "The key file" };
+/** Step one: the key, pasted or as a file. */
+const KEY_STEP_FORM = multipartBody({ maxBytes: KEY_TEXT_BYTES + 64 * 1024, files: { keyFile: KEY_FILE }, maxFieldBytes: KEY_TEXT_BYTES, maxFields: 6 });
+/** Step two: the checked key again, the agreement, its signature, the declarations and up to 10 user IDs. */
+const REQUEST_FORM = multipartBody({
+  maxBytes: MAX_AGREEMENT_BYTES + KEY_TEXT_BYTES + MAX_SIGNATURE_BYTES + 128 * 1024,
+  files: {
+    agreement: { maxBytes: MAX_AGREEMENT_BYTES, label: "The agreement" },
+    signature: { maxBytes: MAX_SIGNATURE_BYTES, label: "The signature file" },
+    keyFile: KEY_FILE,
+  },
+  maxFieldBytes: KEY_TEXT_BYTES,
+  maxFields: 30,
+});
+
 /** The applicant's requests. Every route needs a signed-in applicant; services enforce ownership (404 otherwise). */
 const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  app.addHook("preHandler", requireApplicant);
+  app.addHook("onRequest", requireApplicant);
 
   app.get("/", async (request, reply) => {
     const requests = await listRequestsOf(app.db, applicantOf(request));
@@ -35,13 +54,13 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get("/new", async (_request, reply) => reply.render("account/key-step.hbs", keyStepModel("/requests/new", false)));
 
-  app.post("/new", { preValidation: app.csrfProtection }, async (request, reply) => {
-    const form = await readMultipartForm(request.body);
+  app.post("/new", { config: KEY_STEP_FORM }, async (request, reply) => {
+    const form = multipartFormOf(request);
     return showDetailsStep(reply, applicantOf(request), form, "/requests", false);
   });
 
-  app.post("/", { preValidation: app.csrfProtection }, async (request, reply) => {
-    const form = await readMultipartForm(request.body);
+  app.post("/", { config: REQUEST_FORM }, async (request, reply) => {
+    const form = multipartFormOf(request);
     const applicantId = applicantOf(request);
     const input = submissionFrom(form, applicantId, request.ip);
     try {
@@ -65,7 +84,7 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return sendKeyFile(reply, file);
   });
 
-  app.post("/:id/withdraw", { schema: { params: IdParams, body: VersionBody }, preValidation: app.csrfProtection }, async (request, reply) => {
+  app.post("/:id/withdraw", { schema: { params: IdParams, body: VersionBody } }, async (request, reply) => {
     await app.requests.withdraw(request.params.id, applicantOf(request), request.body.version, request.ip);
     return reply.redirect(`/requests/${request.params.id}`, 303);
   });
@@ -88,16 +107,16 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.render("account/key-step.hbs", { ...keyStepModel(`/requests/${detail.id}/revise/key`, true), version: detail.version });
   });
 
-  app.post("/:id/revise/key", { schema: { params: IdParams }, preValidation: app.csrfProtection }, async (request, reply) => {
+  app.post("/:id/revise/key", { schema: { params: IdParams }, config: KEY_STEP_FORM }, async (request, reply) => {
     const applicantId = applicantOf(request);
-    const form = await readMultipartForm(request.body);
+    const form = multipartFormOf(request);
     await app.requests.detailFor(request.params.id, applicantId);
     return showDetailsStep(reply, applicantId, form, `/requests/${request.params.id}/revise`, true);
   });
 
-  app.post("/:id/revise", { schema: { params: IdParams }, preValidation: app.csrfProtection }, async (request, reply) => {
+  app.post("/:id/revise", { schema: { params: IdParams }, config: REQUEST_FORM }, async (request, reply) => {
     const applicantId = applicantOf(request);
-    const form = await readMultipartForm(request.body);
+    const form = multipartFormOf(request);
     const action = `/requests/${request.params.id}/revise`;
     try {
       await app.requests.resubmit(request.params.id, Number(field(form, "version")), submissionFrom(form, applicantId, request.ip));

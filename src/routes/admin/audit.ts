@@ -20,13 +20,13 @@ type FilterQuery = { action?: string; actor?: string; requestId?: string; from?:
 const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const admin = requireStaff("admin");
 
-  app.get("/audit", { preHandler: admin, schema: { querystring: Filter } }, async (request, reply) => {
+  app.get("/audit", { onRequest: admin, schema: { querystring: Filter } }, async (request, reply) => {
     const filter = toFilter(request.query);
     const [{ rows, total }, verdict] = await Promise.all([listAuditEvents(app.db, filter, request.query.page), verifyAuditLog(app.db)]);
     return reply.render("admin/audit.hbs", auditPageModel({ rows, total, page: request.query.page, pages: Math.max(1, Math.ceil(total / AUDIT_PAGE_SIZE)), query: request.query, verdict }));
   });
 
-  app.get("/audit.csv", { preHandler: admin, schema: { querystring: Filter } }, async (request, reply) => {
+  app.get("/audit.csv", { onRequest: admin, schema: { querystring: Filter } }, async (request, reply) => {
     const { rows } = await listAuditEvents(app.db, toFilter(request.query), null);
     const header = csvRow(["seq", "at", "actor_type", "actor", "ip", "action", "request_id", "from_state", "to_state", "data", "hash"]);
     const body = rows.map((r) => csvRow([r.seq, r.at.toISOString(), r.actorType, r.actorEmail ?? r.actorId, r.ip, r.action, r.requestId, r.fromState, r.toState, r.data, r.hash]));

@@ -56,7 +56,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.render("admin/auth/login.hbs", loginModel());
   });
 
-  app.post("/login", { schema: { body: LoginBody }, preValidation: app.csrfProtection }, async (request, reply) => {
+  app.post("/login", { schema: { body: LoginBody } }, async (request, reply) => {
     const { email, password } = request.body;
     try {
       const { session, enrolled } = await app.staffAuth.login({ email, password, ip: request.ip });
@@ -69,13 +69,13 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   });
 
-  app.get("/login/totp", { preHandler: requirePendingStaff }, async (request, reply) => {
+  app.get("/login/totp", { onRequest: requirePendingStaff }, async (request, reply) => {
     const { staffId } = pendingStaffOf(request);
     if (!(await app.staffAuth.isEnrolled(staffId))) return reply.redirect("/admin/enrol", 303);
     return reply.render("admin/auth/totp.hbs", secondFactorModel());
   });
 
-  app.post("/login/totp", { schema: { body: CodeBody }, preValidation: app.csrfProtection, preHandler: requirePendingStaff }, async (request, reply) => {
+  app.post("/login/totp", { schema: { body: CodeBody }, onRequest: requirePendingStaff }, async (request, reply) => {
     const { staffId, sessionId } = pendingStaffOf(request);
     try {
       const session = await app.staffAuth.verifySecondFactor({ staffId, sessionId, code: request.body.code, ip: request.ip });
@@ -88,14 +88,14 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   });
 
-  app.get("/enrol", { preHandler: requirePendingStaff }, async (request, reply) => {
+  app.get("/enrol", { onRequest: requirePendingStaff }, async (request, reply) => {
     const enrolment = await app.staffAuth.enrolment(pendingStaffOf(request).staffId);
     if (!enrolment) return reply.redirect("/admin/login/totp", 303);
     noStore(reply);
     return reply.render("admin/auth/enrol.hbs", await enrolmentModel(enrolment));
   });
 
-  app.post("/enrol", { schema: { body: CodeBody }, preValidation: app.csrfProtection, preHandler: requirePendingStaff }, async (request, reply) => {
+  app.post("/enrol", { schema: { body: CodeBody }, onRequest: requirePendingStaff }, async (request, reply) => {
     const { staffId, sessionId } = pendingStaffOf(request);
     noStore(reply);
     try {
@@ -119,7 +119,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return reply.render("admin/auth/accept.hbs", acceptLinkModel(link, request.query.token));
     });
 
-    app.post(path, { schema: { body: AcceptBody }, preValidation: app.csrfProtection }, async (request, reply) => {
+    app.post(path, { schema: { body: AcceptBody } }, async (request, reply) => {
       const { token, email, password, passwordAgain } = request.body;
       try {
         const session = await app.staffAuth.acceptLink({ token, purpose, email, password, passwordAgain, ip: request.ip });
@@ -133,7 +133,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     });
   }
 
-  app.post("/logout", { schema: { body: EmptyBody }, preValidation: app.csrfProtection }, async (_request, reply) => {
+  app.post("/logout", { schema: { body: EmptyBody } }, async (_request, reply) => {
     await reply.endSession();
     return reply.redirect("/admin/login", 303);
   });

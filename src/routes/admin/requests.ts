@@ -31,7 +31,7 @@ const reviewRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const anyStaff = requireStaff();
   const reviewer = requireStaff("reviewer");
 
-  app.get("/", { preHandler: anyStaff }, async (request, reply) => {
+  app.get("/", { onRequest: anyStaff }, async (request, reply) => {
     const staff = staffOf(request);
     const [counts, oldest, mine, mail] = await Promise.all([
       countByState(app.db),
@@ -42,24 +42,24 @@ const reviewRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.render("admin/dashboard.hbs", dashboardModel({ counts, oldest, mine, mail, now: app.now() }));
   });
 
-  app.get("/requests", { preHandler: anyStaff, schema: { querystring: ListQuery } }, async (request, reply) => {
+  app.get("/requests", { onRequest: anyStaff, schema: { querystring: ListQuery } }, async (request, reply) => {
     const filter = { state: request.query.state || undefined, query: request.query.q, page: request.query.page };
     const { items, total } = await listForReview(app.db, filter);
     return reply.render("admin/requests/list.hbs", reviewListModel({ items, total, filter, now: app.now() }));
   });
 
-  app.get("/requests/:id", { preHandler: anyStaff, schema: { params: IdParams } }, async (request, reply) =>
+  app.get("/requests/:id", { onRequest: anyStaff, schema: { params: IdParams } }, async (request, reply) =>
     renderStaffRequest(app, request, reply, request.params.id, {}),
   );
 
   // The full certified key: every certification, and the revocations once published.
-  app.get("/requests/:id/certified-key", { preHandler: anyStaff, schema: { params: IdParams } }, async (request, reply) => {
+  app.get("/requests/:id/certified-key", { onRequest: anyStaff, schema: { params: IdParams } }, async (request, reply) => {
     const file = await loadCertifiedKey(app.db, request.params.id);
     return sendKeyFile(reply, file);
   });
 
   // Inline for the sandboxed frame on the review page, or as a download.
-  app.get("/requests/:id/agreements/:agreementId", { preHandler: anyStaff, schema: { params: AgreementParams, querystring: Type.Object({ inline: Type.Optional(Type.String()) }) } }, async (request, reply) => {
+  app.get("/requests/:id/agreements/:agreementId", { onRequest: anyStaff, schema: { params: AgreementParams, querystring: Type.Object({ inline: Type.Optional(Type.String()) }) } }, async (request, reply) => {
     const agreement = await app.db.agreement.findFirst({ where: { id: request.params.agreementId, requestId: request.params.id } });
     if (!agreement) throw new NotFoundError();
     const disposition = request.query.inline === "1" ? "inline" : "attachment";
@@ -72,7 +72,7 @@ const reviewRoutes: FastifyPluginAsyncTypebox = async (app) => {
       .send(createReadStream(app.files.agreementPath(agreement.storageName)));
   });
 
-  app.post("/requests/:id/approve", { preValidation: app.csrfProtection, preHandler: reviewer, schema: { params: IdParams, body: DecisionBody } }, async (request, reply) => {
+  app.post("/requests/:id/approve", { onRequest: reviewer, schema: { params: IdParams, body: DecisionBody } }, async (request, reply) => {
     await app.review.approve({ requestId: request.params.id, version: request.body.version, staff: staffActorOf(request) });
     return reply.redirect(`/admin/requests/${request.params.id}`, 303);
   });
@@ -81,7 +81,7 @@ const reviewRoutes: FastifyPluginAsyncTypebox = async (app) => {
     ["reject", (input: DecisionInput) => app.review.reject(input)],
     ["request-changes", (input: DecisionInput) => app.review.requestChanges(input)],
   ] as const) {
-    app.post(`/requests/:id/${path}`, { preValidation: app.csrfProtection, preHandler: reviewer, schema: { params: IdParams, body: DecisionBody } }, async (request, reply) => {
+    app.post(`/requests/:id/${path}`, { onRequest: reviewer, schema: { params: IdParams, body: DecisionBody } }, async (request, reply) => {
       try {
         await decide({ requestId: request.params.id, version: request.body.version, staff: staffActorOf(request), reason: request.body.reason });
       } catch (error) {
@@ -93,7 +93,7 @@ const reviewRoutes: FastifyPluginAsyncTypebox = async (app) => {
     });
   }
 
-  app.post("/requests/:id/notes", { preValidation: app.csrfProtection, preHandler: anyStaff, schema: { params: IdParams, body: NoteBody } }, async (request, reply) => {
+  app.post("/requests/:id/notes", { onRequest: anyStaff, schema: { params: IdParams, body: NoteBody } }, async (request, reply) => {
     await app.review.addNote({ requestId: request.params.id, staff: staffActorOf(request), body: request.body.body });
     return reply.redirect(`/admin/requests/${request.params.id}#notes`, 303);
   });

@@ -22,7 +22,7 @@ const VersionBody = Type.Object({ _csrf: Type.Optional(Type.String()), version: 
 const revocationRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const reviewer = requireStaff("reviewer");
 
-  app.post("/requests/:id/revocations", { preValidation: app.csrfProtection, preHandler: reviewer, schema: { params: IdParams, body: ProposeBody } }, async (request, reply) => {
+  app.post("/requests/:id/revocations", { onRequest: reviewer, schema: { params: IdParams, body: ProposeBody } }, async (request, reply) => {
     const { id } = request.params;
     const { version, reasonCode, reasonText } = request.body;
     try {
@@ -35,13 +35,13 @@ const revocationRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.redirect(`/admin/requests/${id}#certification`, 303);
   });
 
-  app.post("/requests/:id/revocations/:revocationId/approve", { preValidation: app.csrfProtection, preHandler: reviewer, schema: { params: RevocationParams, body: VersionBody } }, async (request, reply) => {
+  app.post("/requests/:id/revocations/:revocationId/approve", { onRequest: reviewer, schema: { params: RevocationParams, body: VersionBody } }, async (request, reply) => {
     const { id, revocationId } = request.params;
     await app.revocations.approve({ requestId: id, revocationId, version: request.body.version, staff: staffActorOf(request) });
     return reply.redirect(`/admin/requests/${id}#certification`, 303);
   });
 
-  app.post("/requests/:id/revocations/:revocationId/withdraw", { preValidation: app.csrfProtection, preHandler: reviewer, schema: { params: RevocationParams, body: VersionBody } }, async (request, reply) => {
+  app.post("/requests/:id/revocations/:revocationId/withdraw", { onRequest: reviewer, schema: { params: RevocationParams, body: VersionBody } }, async (request, reply) => {
     const { id, revocationId } = request.params;
     await app.revocations.withdraw({ requestId: id, revocationId, version: request.body.version, staff: staffActorOf(request) });
     return reply.redirect(`/admin/requests/${id}#certification`, 303);

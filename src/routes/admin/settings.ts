@@ -1,11 +1,12 @@
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyReply } from "fastify";
-import { formatFingerprint } from "../../core/key-policy.ts";
+import { formatFingerprint, LIMITS } from "../../core/key-policy.ts";
 import { FormError, type FormProblem } from "../../errors.ts";
 import { requireStaff, staffActorOf } from "../../plugins/app/authorization.ts";
 import { settingsModel } from "../../presenters/settings.ts";
-import { field, readMultipartForm } from "../forms.ts";
+import { multipartBody } from "../body-rules.ts";
+import { field, multipartFormOf } from "../forms.ts";
 
 const SettingsBody = Type.Object({
   _csrf: Type.Optional(Type.String()),
@@ -16,13 +17,24 @@ const SettingsBody = Type.Object({
   certificationDomain: Type.String({ maxLength: 300, default: "" }),
 });
 
+/**
+ * The master public key, pasted or as a file, as large as the key intake takes (1 MiB; pasted
+ * text a little more, so that the intake's own message explains a key just over the limit).
+ */
+const MASTER_KEY_FORM = multipartBody({
+  maxBytes: LIMITS.maxUploadBytes + 128 * 1024,
+  files: { masterKeyFile: { maxBytes: LIMITS.maxUploadBytes, label: "The key file" } },
+  maxFieldBytes: LIMITS.maxUploadBytes + 64 * 1024,
+  maxFields: 4,
+});
+
 /** Admin settings: approval quorum, certification validity and policy URL, the master public key. */
 const settingsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const admin = requireStaff("admin");
 
-  app.get("/settings", { preHandler: admin }, async (_request, reply) => show(reply, {}));
+  app.get("/settings", { onRequest: admin }, async (_request, reply) => show(reply, {}));
 
-  app.post("/settings", { preValidation: app.csrfProtection, preHandler: admin, schema: { body: SettingsBody } }, async (request, reply) => {
+  app.post("/settings", { onRequest: admin, schema: { body: SettingsBody } }, async (request, reply) => {
     try {
       await app.settings.update(request.body, staffActorOf(request));
     } catch (error) {
@@ -32,8 +44,8 @@ const settingsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.redirect("/admin/settings?saved=1", 303);
   });
 
-  app.post("/settings/master-key", { preValidation: app.csrfProtection, preHandler: admin }, async (request, reply) => {
-    const form = await readMultipartForm(request.body);
+  app.post("/settings/master-key", { onRequest: admin, config: MASTER_KEY_FORM }, async (request, reply) => {
+    const form = multipartFormOf(request);
     const upload = form.files.get("masterKeyFile")?.bytes ?? Buffer.from(field(form, "masterKeyText"), "utf8");
     try {
       await app.settings.setMasterKey(upload, staffActorOf(request));

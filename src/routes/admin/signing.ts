@@ -1,30 +1,45 @@
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyReply } from "fastify";
+import { Envelope } from "../../core/transfer/formats.ts";
 import { isKeysignError } from "../../errors.ts";
 import { requireStaff, staffActorOf } from "../../plugins/app/authorization.ts";
 import { batchModel, importProblemsModel, signingQueueModel } from "../../presenters/signing.ts";
 import { ImportRefusedError } from "../../services/result-import.ts";
 import { sendKeyFile } from "../downloads.ts";
-import { readMultipartForm } from "../forms.ts";
+import { multipartBody } from "../body-rules.ts";
+import { multipartFormOf } from "../forms.ts";
 
 const BatchParams = Type.Object({ number: Type.Integer({ minimum: 1, maximum: 1_000_000_000 }) });
 const BatchQuery = Type.Object({ exported: Type.Optional(Type.String({ maxLength: 1 })), held: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000 })) });
+
+/**
+ * The largest result the transfer format accepts (its payload may reach 64 MiB; a 1,000-item
+ * result is a few MiB), plus the detached signature and the envelope's few fields. Read only
+ * for a signing officer, and only after the CSRF token.
+ */
+const RESULT_FILE_BYTES = (Envelope.properties.payload.maxLength ?? 0) + (Envelope.properties.signature.maxLength ?? 0) + 4 * 1024;
+const IMPORT_FORM = multipartBody({
+  maxBytes: RESULT_FILE_BYTES + 64 * 1024,
+  files: { result: { maxBytes: RESULT_FILE_BYTES, label: "The result file" } },
+  maxFieldBytes: 1024,
+  maxFields: 4,
+});
 
 /** The signing queue (signing officers): export batches, cancel expired ones, import results. */
 const signingRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const officer = requireStaff("signing_officer");
   const officerOrAdmin = requireStaff("signing_officer", "admin");
 
-  app.get("/signing", { preHandler: officer }, async (_request, reply) => showQueue(reply));
+  app.get("/signing", { onRequest: officer }, async (_request, reply) => showQueue(reply));
 
   // The signer pins this key (keysign init --queue-key FILE).
-  app.get("/signing/queue-key.asc", { preHandler: officerOrAdmin }, async (_request, reply) => {
+  app.get("/signing/queue-key.asc", { onRequest: officerOrAdmin }, async (_request, reply) => {
     const { fingerprint, publicArmored } = app.signingQueue.queueKey;
     return sendKeyFile(reply, { filename: `keysign-queue-key-${fingerprint}.asc`, armored: publicArmored });
   });
 
-  app.post("/signing/batches", { preValidation: app.csrfProtection, preHandler: officer }, async (request, reply) => {
+  app.post("/signing/batches", { onRequest: officer }, async (request, reply) => {
     try {
       const outcome = await app.signingQueue.exportBatch(staffActorOf(request));
       return reply.redirect(`/admin/signing/batches/${outcome.number}?exported=1&held=${outcome.held.length}`, 303);
@@ -34,13 +49,13 @@ const signingRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   });
 
-  app.get("/signing/batches/:number", { preHandler: officer, schema: { params: BatchParams, querystring: BatchQuery } }, async (request, reply) => {
+  app.get("/signing/batches/:number", { onRequest: officer, schema: { params: BatchParams, querystring: BatchQuery } }, async (request, reply) => {
     const batch = await app.signingQueue.batch(request.params.number);
     const flash = { exported: request.query.exported === "1", held: request.query.held };
     return reply.render("admin/signing/batch.hbs", batchModel(batch, app.now(), flash));
   });
 
-  app.get("/signing/batches/:number/file", { preHandler: officer, schema: { params: BatchParams } }, async (request, reply) => {
+  app.get("/signing/batches/:number/file", { onRequest: officer, schema: { params: BatchParams } }, async (request, reply) => {
     const batch = await app.signingQueue.batch(request.params.number);
     return reply
       .type("application/octet-stream")
@@ -48,7 +63,7 @@ const signingRoutes: FastifyPluginAsyncTypebox = async (app) => {
       .send(Buffer.from(batch.file));
   });
 
-  app.post("/signing/batches/:number/cancel", { preValidation: app.csrfProtection, preHandler: officer, schema: { params: BatchParams } }, async (request, reply) => {
+  app.post("/signing/batches/:number/cancel", { onRequest: officer, schema: { params: BatchParams } }, async (request, reply) => {
     try {
       await app.signingQueue.cancel(request.params.number, staffActorOf(request));
     } catch (error) {
@@ -59,10 +74,10 @@ const signingRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.redirect(`/admin/signing/batches/${request.params.number}`, 303);
   });
 
-  app.get("/signing/import", { preHandler: officer }, async (_request, reply) => reply.render("admin/signing/import.hbs", {}));
+  app.get("/signing/import", { onRequest: officer }, async (_request, reply) => reply.render("admin/signing/import.hbs", {}));
 
-  app.post("/signing/import", { preValidation: app.csrfProtection, preHandler: officer }, async (request, reply) => {
-    const form = await readMultipartForm(request.body);
+  app.post("/signing/import", { onRequest: officer, config: IMPORT_FORM }, async (request, reply) => {
+    const form = multipartFormOf(request);
     const file = form.files.get("result");
     if (!file) return reply.render("admin/signing/import.hbs", { error: "Choose the result file the signer wrote, then import it." }, 400);
     try {

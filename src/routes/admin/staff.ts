@@ -31,7 +31,7 @@ function problemsOf(error: unknown): { status: number; problems: Array<{ field: 
 
 /** Staff account management: admins only. */
 const staffRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  app.addHook("preHandler", requireStaff("admin"));
+  app.addHook("onRequest", requireStaff("admin"));
 
   async function showDetail(reply: FastifyReply, id: string, meId: string, extra: Parameters<typeof staffDetailModel>[2] = {}, status = 200) {
     const member = await app.staffAuth.accounts.get(id);
@@ -55,7 +55,7 @@ const staffRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.render("admin/staff/index.hbs", staffListModel(overview, staffOf(request).id, { notice }));
   });
 
-  app.post("/invite", { schema: { body: InviteBody }, preValidation: app.csrfProtection }, async (request, reply) => {
+  app.post("/invite", { schema: { body: InviteBody } }, async (request, reply) => {
     const me = staffOf(request);
     const roles = rolesFrom(request.body.roles);
     try {
@@ -68,7 +68,7 @@ const staffRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.redirect("/admin/staff?done=invited", 303);
   });
 
-  app.post("/invites/:id/revoke", { schema: { params: IdParams, body: EmptyBody }, preValidation: app.csrfProtection }, async (request, reply) => {
+  app.post("/invites/:id/revoke", { schema: { params: IdParams, body: EmptyBody } }, async (request, reply) => {
     await app.staffAuth.accounts.revokeInvite(staffActorOf(request), request.params.id);
     return reply.redirect("/admin/staff?done=revoked", 303);
   });
@@ -78,7 +78,7 @@ const staffRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return showDetail(reply, request.params.id, staffOf(request).id, { notice });
   });
 
-  app.post("/:id/roles", { schema: { params: IdParams, body: RolesBody }, preValidation: app.csrfProtection }, async (request, reply) => {
+  app.post("/:id/roles", { schema: { params: IdParams, body: RolesBody } }, async (request, reply) => {
     const me = staffActorOf(request);
     const roles = rolesFrom(request.body.roles);
     try {
@@ -96,7 +96,7 @@ const staffRoutes: FastifyPluginAsyncTypebox = async (app) => {
     ["reset-second-factor", "reset", (me: StaffActor, id: string) => app.staffAuth.accounts.resetSecondFactor(me, id)],
   ] as const;
   for (const [path, notice, action] of actions) {
-    app.post(`/:id/${path}`, { schema: { params: IdParams, body: EmptyBody }, preValidation: app.csrfProtection }, async (request, reply) => {
+    app.post(`/:id/${path}`, { schema: { params: IdParams, body: EmptyBody } }, async (request, reply) => {
       const me = staffActorOf(request);
       return act(reply, me, request.params.id, notice, () => action(me, request.params.id));
     });

@@ -23,7 +23,6 @@ export default async function publicRoutes(app: FastifyInstance): Promise<void> 
     "/sign-in",
     {
       schema: { body: SignInBody },
-      preValidation: app.csrfProtection,
       config: { rateLimit: { max: app.config.SIGNIN_RATE_PER_IP, timeWindow: LINK_TTL_MINUTES * 60_000 } },
     },
     async (request, reply) => {
@@ -45,7 +44,7 @@ export default async function publicRoutes(app: FastifyInstance): Promise<void> 
     return reply.render("public/sign-in-confirm.hbs", { title: "Sign in", token, address: link.address });
   });
 
-  app.post("/sign-in/link", { schema: { body: TokenBody }, preValidation: app.csrfProtection }, async (request, reply) => {
+  app.post("/sign-in/link", { schema: { body: TokenBody } }, async (request, reply) => {
     const { token } = request.body as { token: string };
     const created = await app.auth.completeSignIn(token, request.ip);
     // A fresh session id at every sign-in; any session this browser had before is ended.
@@ -54,7 +53,7 @@ export default async function publicRoutes(app: FastifyInstance): Promise<void> 
     return reply.redirect("/requests", 303);
   });
 
-  app.post("/sign-out", { schema: { body: Type.Object({ _csrf: Type.Optional(Type.String()) }) }, preValidation: app.csrfProtection }, async (_request, reply) => {
+  app.post("/sign-out", { schema: { body: Type.Object({ _csrf: Type.Optional(Type.String()) }) } }, async (_request, reply) => {
     await reply.endSession();
     return reply.redirect("/", 303);
   });

@@ -1,0 +1,104 @@
+import type {
+  FastifyContextConfig,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  preValidationAsyncHookHandler,
+  preValidationHookHandler,
+  RouteOptions,
+} from "fastify";
+import { BodyRefusedError, FormExpiredError } from "../errors.ts";
+import { hasCsrfSecret } from "../plugins/external/csrf.ts";
+import { FORM_BODY_LIMIT } from "../plugins/external/formbody.ts";
+import { formatBytes } from "../presenters/helpers.ts";
+import { readRemainingParts, readTokenPart, type MultipartLimits } from "./forms.ts";
+
+/** The one body a route takes. */
+export type BodyRule = { kind: "form" } | { kind: "multipart"; limits: MultipartLimits };
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /** Set with `multipartBody(...)`; a route that takes a body and says nothing takes an urlencoded form. */
+    bodyRule?: BodyRule;
+  }
+}
+
+const FORM: BodyRule = { kind: "form" };
+const MEDIA_TYPES = { form: "application/x-www-form-urlencoded", multipart: "multipart/form-data" } as const;
+const BODY_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+const MESSAGES = {
+  form: "This form must be sent the way its page sends it (application/x-www-form-urlencoded). Nothing was stored. Submit it from the page.",
+  multipart: "This form must be sent the way its page sends it (multipart/form-data, with its files). Nothing was stored. Submit it from the page.",
+  tooLarge: (limit: number) => `The form is larger than allowed here (at most ${formatBytes(limit)}). Nothing was stored.`,
+  noLength: "The upload did not say how large it is, so it was not read. Nothing was stored. Submit the form from the page.",
+};
+
+/** The route config of a form with files: `app.post(url, { config: multipartBody(LIMITS) }, handler)`. */
+export function multipartBody(limits: MultipartLimits): FastifyContextConfig {
+  return { bodyRule: { kind: "multipart", limits } };
+}
+
+function ruleOf(config: FastifyContextConfig | undefined): BodyRule {
+  return config?.bodyRule ?? FORM;
+}
+
+function limitOf(rule: BodyRule): number {
+  return rule.kind === "form" ? FORM_BODY_LIMIT : rule.limits.maxBytes;
+}
+
+function takesBody(method: string | string[]): boolean {
+  return [method].flat().some((m) => BODY_METHODS.has(m));
+}
+
+/**
+ * Every route takes exactly one kind of body, declared once in its config; a route that
+ * declares nothing takes an urlencoded form of at most 64 KiB, so a new route cannot take
+ * more by forgetting. No route takes JSON or text (app.ts removes those parsers). Before any
+ * byte of the body is read, the content type, the declared length and the CSRF cookie are
+ * checked (here) and the route checks who asks (its `onRequest`); the CSRF token is checked
+ * before the rest of the body: urlencoded forms are small and parsed first, multipart forms
+ * are read token first (forms.ts).
+ */
+export function registerBodyRules(app: FastifyInstance): void {
+  app.addHook("onRoute", (route: RouteOptions) => {
+    if (!takesBody(route.method)) return;
+    const rule = ruleOf(route.config);
+    route.bodyLimit = limitOf(rule);
+    route.preValidation = [...readers(app, rule), ...[route.preValidation ?? []].flat()];
+  });
+  app.addHook("onRequest", refuseUnexpectedBody);
+  app.addHook("onSend", closeIfUnread);
+}
+
+function readers(app: FastifyInstance, rule: BodyRule): Array<preValidationHookHandler | preValidationAsyncHookHandler> {
+  if (rule.kind === "form") return [app.csrfProtection];
+  const { limits } = rule;
+  return [
+    async (request: FastifyRequest) => readTokenPart(request, limits),
+    app.csrfProtection,
+    async (request: FastifyRequest) => readRemainingParts(request, limits),
+  ];
+}
+
+/** Header checks only: a refused body is never read. */
+async function refuseUnexpectedBody(request: FastifyRequest): Promise<void> {
+  if (request.is404 || !takesBody(request.method)) return;
+  const rule = ruleOf(request.routeOptions.config);
+  const mediaType = (request.headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase();
+  if (mediaType !== MEDIA_TYPES[rule.kind]) throw new BodyRefusedError("KEYSIGN_ERR_MEDIA_TYPE", MESSAGES[rule.kind], 415);
+  const declared = request.headers["content-length"];
+  const limit = limitOf(rule);
+  // A multipart body must say its length, so its limit holds before a byte is read; fastify
+  // counts an urlencoded body against the route's bodyLimit as it arrives.
+  if (declared === undefined && rule.kind === "multipart") throw new BodyRefusedError("KEYSIGN_ERR_LENGTH_REQUIRED", MESSAGES.noLength, 411);
+  if (declared !== undefined && Number(declared) > limit) throw new BodyRefusedError("KEYSIGN_ERR_BODY_TOO_LARGE", MESSAGES.tooLarge(limit), 413);
+  // Without the CSRF cookie no token can pass: refuse before reading anything.
+  if (!hasCsrfSecret(request)) throw new FormExpiredError("KEYSIGN_ERR_FORM_NO_CSRF_COOKIE");
+}
+
+/** A response sent before the body was read closes the connection, so the rest of the upload is never received. */
+async function closeIfUnread(request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
+  if (takesBody(request.method) && !request.raw.readableEnded) reply.header("connection", "close");
+  return payload;
+}
