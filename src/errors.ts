@@ -25,6 +25,13 @@ export class ConflictError extends KeysignError {
   }
 }
 
+/** A single-use form token was already spent: the service leads to what the first sending made. */
+export class FormAlreadySentError extends ConflictError {
+  constructor() {
+    super("This form was already sent.", "KEYSIGN_ERR_FORM_ALREADY_SENT");
+  }
+}
+
 export class ValidationError extends KeysignError {
   constructor(message: string, code = "KEYSIGN_ERR_INVALID") {
     super(code, message, 400);

@@ -5,6 +5,8 @@
 export interface Settings {
   approvalsRequired: number;
   certificationValidityDays: number;
+  /** How many open requests (not yet certified, rejected or withdrawn) one applicant may have at a time. */
+  openRequestsPerApplicant: number;
   policyUrl: string;
   /** Who certifies, as every published revocation names it ("Certification withdrawn by …"). */
   organisationName: string;
@@ -18,6 +20,7 @@ export interface Settings {
 export const DEFAULT_SETTINGS: Settings = {
   approvalsRequired: 2,
   certificationValidityDays: 730,
+  openRequestsPerApplicant: 3,
   policyUrl: "",
   organisationName: "",
   certificationDomain: "",
@@ -28,6 +31,7 @@ export const DEFAULT_SETTINGS: Settings = {
 export const SETTING_LIMITS = {
   approvalsRequired: { min: 1, max: 5 },
   certificationValidityDays: { min: 30, max: 3650 },
+  openRequestsPerApplicant: { min: 1, max: 20 },
 } as const;
 
 export type SettingProblem = { field: keyof Settings; message: string };
@@ -46,6 +50,15 @@ export function parseValidityDays(text: string): number | SettingProblem {
   const { min, max } = SETTING_LIMITS.certificationValidityDays;
   if (!Number.isInteger(value) || value < min || value > max) {
     return { field: "certificationValidityDays", message: `The certification validity must be a whole number of days from ${min} to ${max}.` };
+  }
+  return value;
+}
+
+export function parseOpenRequestsPerApplicant(text: string): number | SettingProblem {
+  const value = Number(text);
+  const { min, max } = SETTING_LIMITS.openRequestsPerApplicant;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    return { field: "openRequestsPerApplicant", message: `Open requests per applicant must be a whole number from ${min} to ${max}.` };
   }
   return value;
 }
@@ -90,9 +103,11 @@ export function settingsFromRows(rows: ReadonlyArray<{ key: string; value: strin
   const stored = new Map(rows.map((row) => [row.key, row.value]));
   const approvals = parseApprovalsRequired(stored.get("approvalsRequired") ?? "");
   const validity = parseValidityDays(stored.get("certificationValidityDays") ?? "");
+  const openRequests = parseOpenRequestsPerApplicant(stored.get("openRequestsPerApplicant") ?? "");
   return {
     approvalsRequired: typeof approvals === "number" ? approvals : DEFAULT_SETTINGS.approvalsRequired,
     certificationValidityDays: typeof validity === "number" ? validity : DEFAULT_SETTINGS.certificationValidityDays,
+    openRequestsPerApplicant: typeof openRequests === "number" ? openRequests : DEFAULT_SETTINGS.openRequestsPerApplicant,
     policyUrl: stored.get("policyUrl") ?? DEFAULT_SETTINGS.policyUrl,
     organisationName: stored.get("organisationName") ?? DEFAULT_SETTINGS.organisationName,
     certificationDomain: stored.get("certificationDomain") ?? DEFAULT_SETTINGS.certificationDomain,

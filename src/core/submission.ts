@@ -1,3 +1,5 @@
+import type { RequestState } from "./request-lifecycle.ts";
+
 /**
  * The applicant's declarations on a request: licence, project URLs and the
  * programme's attestations. Pure checks; each problem names its form field.
@@ -96,3 +98,28 @@ function isPublicWebUrl(value: string): boolean {
     return false;
   }
 }
+
+/**
+ * Requests still on their way to a certification. A key has at most one open request at a time
+ * (whoever submits it), and an applicant at most the `openRequestsPerApplicant` setting.
+ * Certified requests are closed too: a certified key may be submitted again (to renew its
+ * certification or certify more user IDs), which the reviewers see in its history.
+ */
+export const OPEN_REQUEST_STATES = ["submitted", "in_review", "changes_requested", "approved", "queued", "exported"] as const satisfies readonly RequestState[];
+
+export const SUBMISSION_CODES = Object.freeze({
+  keyOpenHere: "KEYSIGN_ERR_KEY_OPEN_REQUEST",
+  keyOpenElsewhere: "KEYSIGN_ERR_KEY_OPEN_ELSEWHERE",
+  tooManyOpen: "KEYSIGN_ERR_TOO_MANY_OPEN_REQUESTS",
+  formToken: "KEYSIGN_ERR_FORM_TOKEN",
+});
+
+export const submissionMessages = {
+  keyOpenHere: (requestPath: string, state: string) =>
+    `You already have an open request for this key (${state.toLowerCase()}): ${requestPath}. Follow it there; withdraw it first if you want to start again.`,
+  keyOpenElsewhere: () =>
+    "This key already has an open certification request from another account, so it is not taken again until that request is decided or withdrawn. If the key is yours and you did not submit it, tell the portal's staff.",
+  tooManyOpen: (limit: number) =>
+    `You already have ${limit} open ${limit === 1 ? "request" : "requests"}, the most one account may have at a time. Wait until one is decided, or withdraw one you no longer need, then submit this one.`,
+  formToken: () => "This form is out of date (it was opened more than a day ago or in another session). Choose the files again and submit it from this page.",
+};

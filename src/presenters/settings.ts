@@ -11,6 +11,7 @@ export async function settingsModel(settings: Settings, extra: { problems?: Form
     values: {
       approvalsRequired: extra.values?.approvalsRequired ?? String(settings.approvalsRequired),
       certificationValidityDays: extra.values?.certificationValidityDays ?? String(settings.certificationValidityDays),
+      openRequestsPerApplicant: extra.values?.openRequestsPerApplicant ?? String(settings.openRequestsPerApplicant),
       policyUrl: extra.values?.policyUrl ?? settings.policyUrl,
       organisationName: extra.values?.organisationName ?? settings.organisationName,
       certificationDomain: extra.values?.certificationDomain ?? settings.certificationDomain,

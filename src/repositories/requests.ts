@@ -1,6 +1,7 @@
 import { isRequestState, type RequestState } from "../core/request-lifecycle.ts";
 import type { KeyFacts, PolicyProblem } from "../core/key-policy.ts";
-import type { Db } from "../db/client.ts";
+import { OPEN_REQUEST_STATES } from "../core/submission.ts";
+import type { Db, Tx } from "../db/client.ts";
 import { NotFoundError } from "../errors.ts";
 import { listTimeline, type TimelineEntry } from "./audit.ts";
 
@@ -143,4 +144,67 @@ function reviveDates(facts: KeyFacts): KeyFacts {
     expiresAt: facts.expiresAt ? new Date(facts.expiresAt) : null,
     subkeys: facts.subkeys.map((s) => ({ ...s, createdAt: new Date(s.createdAt), expiresAt: s.expiresAt ? new Date(s.expiresAt) : null })),
   };
+}
+
+export interface OpenRequest {
+  id: string;
+  applicantId: string;
+  state: RequestState;
+}
+
+/** The open request whose current key is `fingerprint`, other than `exceptId`, if any. */
+export async function findOpenRequestForKey(db: Db | Tx, fingerprint: string, exceptId: string | null): Promise<OpenRequest | null> {
+  const rows = await db.request.findMany({
+    where: { state: { in: [...OPEN_REQUEST_STATES] }, keys: { some: { fingerprint } }, ...(exceptId ? { id: { not: exceptId } } : {}) },
+    select: { id: true, applicantId: true, state: true, keys: { orderBy: { revision: "desc" }, take: 1, select: { fingerprint: true } } },
+    orderBy: { createdAt: "asc" },
+  });
+  // A revision may have replaced the key: only a request's newest key counts.
+  const row = rows.find((r) => r.keys[0]?.fingerprint === fingerprint);
+  return row ? { id: row.id, applicantId: row.applicantId, state: stateOf(row.state) } : null;
+}
+
+export async function countOpenRequestsOf(db: Db | Tx, applicantId: string): Promise<number> {
+  return db.request.count({ where: { applicantId, state: { in: [...OPEN_REQUEST_STATES] } } });
+}
+
+export interface FormTokenRow {
+  applicantId: string;
+  expiresAt: Date;
+  usedAt: Date | null;
+  requestId: string | null;
+}
+
+/** Outstanding unused tokens kept per applicant; opening the form more often drops the oldest. */
+const FORM_TOKENS_KEPT = 20;
+/** A used token is kept this long after it expired, so a late replay still finds its request. */
+const USED_TOKEN_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
+
+/** Stores a new form token's hash, and drops this applicant's stale and surplus ones. */
+export async function issueFormToken(db: Db, row: { tokenHash: string; applicantId: string; createdAt: Date; expiresAt: Date }): Promise<void> {
+  await db.$transaction(async (tx) => {
+    const { applicantId, createdAt } = row;
+    await tx.requestFormToken.deleteMany({
+      where: {
+        applicantId,
+        OR: [{ usedAt: null, expiresAt: { lt: createdAt } }, { expiresAt: { lt: new Date(createdAt.getTime() - USED_TOKEN_RETENTION_MS) } }],
+      },
+    });
+    const surplus = await tx.requestFormToken.findMany({ where: { applicantId, usedAt: null }, orderBy: { createdAt: "desc" }, skip: FORM_TOKENS_KEPT - 1, select: { tokenHash: true } });
+    if (surplus.length > 0) await tx.requestFormToken.deleteMany({ where: { tokenHash: { in: surplus.map((s) => s.tokenHash) } } });
+    await tx.requestFormToken.create({ data: row });
+  });
+}
+
+export async function findFormToken(db: Db | Tx, tokenHash: string): Promise<FormTokenRow | null> {
+  return db.requestFormToken.findUnique({ where: { tokenHash }, select: { applicantId: true, expiresAt: true, usedAt: true, requestId: true } });
+}
+
+/** Marks the token used by `requestId`; false when it was already used, expired or is not the applicant's. */
+export async function consumeFormToken(tx: Tx, tokenHash: string, applicantId: string, requestId: string, now: Date): Promise<boolean> {
+  const { count } = await tx.requestFormToken.updateMany({
+    where: { tokenHash, applicantId, usedAt: null, expiresAt: { gt: now } },
+    data: { usedAt: now, requestId },
+  });
+  return count === 1;
 }

@@ -4,19 +4,34 @@ import * as openpgp from "openpgp";
 import { checkAgreementPdf, displayFileName, sha256Hex } from "../core/agreement-pdf.ts";
 import { armorPublicKey, canonicalizeKey, DEFAULT_KEY_POLICY, inspectKey, type KeyFacts, type KeyPolicyOptions, type PolicyProblem, verifyPossession } from "../core/key-policy.ts";
 import { KEY_ENDED_CODE, keyEndedIntakeMessage, keyEndingRevocation } from "../core/key-history.ts";
-import { checkTransition } from "../core/request-lifecycle.ts";
-import { checkDeclarations, type DeclarationInput, type Declarations } from "../core/submission.ts";
-import type { Tx } from "../db/client.ts";
-import { FormError, NotFoundError, type FormProblem } from "../errors.ts";
+import { checkTransition, STATE_LABELS } from "../core/request-lifecycle.ts";
+import { checkDeclarations, SUBMISSION_CODES, submissionMessages, type DeclarationInput, type Declarations } from "../core/submission.ts";
+import { hashToken, isWellFormedToken, newToken } from "../core/tokens.ts";
+import type { Db, Tx } from "../db/client.ts";
+import { FormAlreadySentError, FormError, NotFoundError, type FormProblem } from "../errors.ts";
 import { appendAuditEvent } from "../repositories/audit.ts";
 import { enqueueEmail } from "../repositories/outbox.ts";
-import { findOwnedRequest, loadRequestDetail, type RequestDetail } from "../repositories/requests.ts";
+import {
+  consumeFormToken,
+  countOpenRequestsOf,
+  findFormToken,
+  findOpenRequestForKey,
+  findOwnedRequest,
+  issueFormToken,
+  loadRequestDetail,
+  type RequestDetail,
+} from "../repositories/requests.ts";
+import { readSettings } from "../repositories/settings.ts";
 import { findKeyRevocationHistory } from "../repositories/revocations.ts";
 import { messageIdDomain, type Actor, type ServiceContext } from "./context.ts";
 import { renderEmail } from "./mail-templates.ts";
 import { applyTransition } from "./request-transitions.ts";
 
 export const MAX_SIGNATURE_BYTES = 64 * 1024;
+/** How long a new-request form may stay open before it is sent. */
+export const FORM_TOKEN_TTL_MS = 24 * 60 * 60 * 1000;
+
+const CONFLICT_CODES: ReadonlySet<string> = new Set([SUBMISSION_CODES.keyOpenHere, SUBMISSION_CODES.keyOpenElsewhere, SUBMISSION_CODES.tooManyOpen]);
 
 export interface UserIdChoice {
   userId: string;
@@ -60,11 +75,17 @@ export class RequestService {
     return { ...DEFAULT_KEY_POLICY, minRsaBits: this.ctx.config.MIN_RSA_BITS, now: this.ctx.now() };
   }
 
-  /** Step one of the form: the key alone, so the applicant can pick its user IDs. */
-  async checkKey(applicantId: string, upload: Uint8Array): Promise<CheckedKey> {
+  /**
+   * Step one of the form: the key alone, so the applicant can pick its user IDs. `requestId`
+   * is the request being revised, or null for a new one, which must fit under the applicant's
+   * cap of open requests.
+   */
+  async checkKey(applicantId: string, upload: Uint8Array, requestId: string | null = null): Promise<CheckedKey> {
+    if (requestId === null) throwIfAny(await this.openRequestCapProblems(this.ctx.db, applicantId));
     const result = await inspectKey(upload, this.policy());
     if (!result.ok) throw new FormError(result.problems.map(asKeyProblem), statusFor(result.problems));
     await this.refuseEndedKey(result.facts.fingerprint);
+    throwIfAny(await this.openKeyProblems(this.ctx.db, result.facts.fingerprint, applicantId, requestId));
     const confirmed = await this.confirmedAddresses(applicantId);
     return {
       facts: result.facts,
@@ -78,6 +99,22 @@ export class RequestService {
     };
   }
 
+  /** The applicant's open requests are at the cap (a setting). */
+  private async openRequestCapProblems(db: Db | Tx, applicantId: string): Promise<FormProblem[]> {
+    const open = await countOpenRequestsOf(db, applicantId);
+    const settings = await readSettings(db);
+    if (open < settings.openRequestsPerApplicant) return [];
+    return [{ field: "form", code: SUBMISSION_CODES.tooManyOpen, message: submissionMessages.tooManyOpen(settings.openRequestsPerApplicant) }];
+  }
+
+  /** Another open request holds this key: the applicant's own is named; someone else's only said to exist. */
+  private async openKeyProblems(db: Db | Tx, fingerprint: string, applicantId: string, requestId: string | null): Promise<FormProblem[]> {
+    const open = await findOpenRequestForKey(db, fingerprint, requestId);
+    if (!open) return [];
+    if (open.applicantId !== applicantId) return [{ field: "key", code: SUBMISSION_CODES.keyOpenElsewhere, message: submissionMessages.keyOpenElsewhere() }];
+    return [{ field: "key", code: SUBMISSION_CODES.keyOpenHere, message: submissionMessages.keyOpenHere(`/requests/${open.id}`, STATE_LABELS[open.state]) }];
+  }
+
   /**
    * A key revoked as compromised or for a malicious module is never certified again. Checked
    * at every step that takes a key (both form steps, new and revised requests) and again at
@@ -88,11 +125,62 @@ export class RequestService {
     if (ended) throw new FormError([{ field: "key", code: KEY_ENDED_CODE, message: keyEndedIntakeMessage(ended) }]);
   }
 
-  async submit(input: SubmissionInput): Promise<string> {
-    const valid = await this.validate(input, null);
-    const actor: Actor = { type: "applicant", id: input.applicantId, ip: input.ip };
+  /**
+   * A new request from the form holding `formToken`. The token is consumed in the transaction
+   * that creates the request; the same form sent again (a double click, or Back and send) gets
+   * the request it created, and nothing is written twice.
+   */
+  async submit(input: SubmissionInput, formToken: string): Promise<{ requestId: string; replayed: boolean }> {
+    const tokenHash = isWellFormedToken(formToken) ? hashToken(formToken) : null;
+    const earlier = await this.requestCreatedWith(tokenHash, input.applicantId);
+    if (earlier) return { requestId: earlier, replayed: true };
+    const valid = await this.validate(input, null, null, await this.formTokenProblems(tokenHash, input.applicantId));
     const requestId = randomUUID();
+    try {
+      await this.create(requestId, valid, input, tokenHash ?? "");
+    } catch (error) {
+      if (!(error instanceof FormAlreadySentError)) throw error;
+      // Sent twice at once: the other copy won, and made the request.
+      const created = await this.requestCreatedWith(tokenHash, input.applicantId);
+      if (!created) throw error;
+      return { requestId: created, replayed: true };
+    }
+    return { requestId, replayed: false };
+  }
+
+  /** A token for a new-request form: `given` while it is unused and the applicant's, a fresh one otherwise. */
+  async formToken(applicantId: string, given = ""): Promise<string> {
+    const now = this.ctx.now();
+    if (isWellFormedToken(given)) {
+      const row = await findFormToken(this.ctx.db, hashToken(given));
+      if (row && row.applicantId === applicantId && !row.usedAt && row.expiresAt > now) return given;
+    }
+    const token = newToken();
+    await issueFormToken(this.ctx.db, { tokenHash: hashToken(token), applicantId, createdAt: now, expiresAt: new Date(now.getTime() + FORM_TOKEN_TTL_MS) });
+    return token;
+  }
+
+  private async requestCreatedWith(tokenHash: string | null, applicantId: string): Promise<string | null> {
+    const row = tokenHash ? await findFormToken(this.ctx.db, tokenHash) : null;
+    return row && row.applicantId === applicantId && row.requestId ? row.requestId : null;
+  }
+
+  private async formTokenProblems(tokenHash: string | null, applicantId: string): Promise<FormProblem[]> {
+    const row = tokenHash ? await findFormToken(this.ctx.db, tokenHash) : null;
+    if (row && row.applicantId === applicantId && !row.usedAt && row.expiresAt > this.ctx.now()) return [];
+    return [{ field: "form", code: SUBMISSION_CODES.formToken, message: submissionMessages.formToken() }];
+  }
+
+  private async create(requestId: string, valid: ValidSubmission, input: SubmissionInput, tokenHash: string): Promise<void> {
+    const actor: Actor = { type: "applicant", id: input.applicantId, ip: input.ip };
     await this.persist(valid, async (tx, now, storageName) => {
+      if (!(await consumeFormToken(tx, tokenHash, input.applicantId, requestId, now))) throw new FormAlreadySentError();
+      // Checked again where it counts: another request may have been made since the form was checked.
+      const open = [
+        ...(await this.openRequestCapProblems(tx, input.applicantId)),
+        ...(await this.openKeyProblems(tx, valid.checked.facts.fingerprint, input.applicantId, null)),
+      ];
+      throwIfAny(open);
       await tx.request.create({
         data: {
           id: requestId,
@@ -111,7 +199,6 @@ export class RequestService {
       await appendSubmitEvent(tx, requestId, actor, valid, now);
       await this.queueReceipt(tx, input.applicantId, requestId, valid, now);
     });
-    return requestId;
   }
 
   /** The applicant's answer to "changes requested": a new key and/or agreement, always with a fresh signature. */
@@ -120,10 +207,11 @@ export class RequestService {
     const kept = current.latestAgreement
       ? { bytes: await readFile(this.ctx.files.agreementPath(current.latestAgreement.storageName)), fileName: current.latestAgreement.fileName }
       : null;
-    const valid = await this.validate(input, kept);
+    const valid = await this.validate(input, kept, requestId);
     const actor: Actor = { type: "applicant", id: input.applicantId, ip: input.ip };
     await this.persist(valid, async (tx, now, storageName) => {
       await applyTransition(tx, { requestId, event: "resubmit", actor, expectedVersion: version, now, data: revisionData(valid) });
+      throwIfAny(await this.openKeyProblems(tx, valid.checked.facts.fingerprint, input.applicantId, requestId));
       await tx.request.update({
         where: { id: requestId },
         data: {
@@ -152,13 +240,18 @@ export class RequestService {
     return detail;
   }
 
-  private async validate(input: SubmissionInput, keptAgreement: { bytes: Uint8Array; fileName: string } | null): Promise<ValidSubmission> {
-    const problems: FormProblem[] = [];
+  private async validate(
+    input: SubmissionInput,
+    keptAgreement: { bytes: Uint8Array; fileName: string } | null,
+    requestId: string | null,
+    formProblems: FormProblem[] = [],
+  ): Promise<ValidSubmission> {
+    const problems: FormProblem[] = [...formProblems];
     const { declarations, problems: declarationProblems } = checkDeclarations(input.declarations);
     problems.push(...declarationProblems);
     let checked: CheckedKey | null = null;
     try {
-      checked = await this.checkKey(input.applicantId, input.key);
+      checked = await this.checkKey(input.applicantId, input.key, requestId);
     } catch (error) {
       if (!(error instanceof FormError)) throw error;
       problems.push(...error.problems);
@@ -311,7 +404,12 @@ function asKeyProblem(problem: PolicyProblem): FormProblem {
 }
 
 function statusFor(problems: ReadonlyArray<{ code: string }>): number {
-  return problems.some((p) => p.code.endsWith("TOO_LARGE")) ? 413 : 400;
+  if (problems.some((p) => p.code.endsWith("TOO_LARGE"))) return 413;
+  return problems.some((p) => CONFLICT_CODES.has(p.code)) ? 409 : 400;
+}
+
+function throwIfAny(problems: FormProblem[]): void {
+  if (problems.length > 0) throw new FormError(problems, statusFor(problems));
 }
 
 /** Stores the verified signature re-encoded from its packets, never the upload's surrounding text. */

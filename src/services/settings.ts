@@ -1,5 +1,13 @@
 import { armorPublicKey, DEFAULT_KEY_POLICY, inspectKey } from "../core/key-policy.ts";
-import { parseApprovalsRequired, parseCertificationDomain, parseOrganisationName, parsePolicyUrl, parseValidityDays, type Settings } from "../core/settings.ts";
+import {
+  parseApprovalsRequired,
+  parseCertificationDomain,
+  parseOpenRequestsPerApplicant,
+  parseOrganisationName,
+  parsePolicyUrl,
+  parseValidityDays,
+  type Settings,
+} from "../core/settings.ts";
 import { FormError, type FormProblem } from "../errors.ts";
 import { appendAuditEvent } from "../repositories/audit.ts";
 import { readSettings, writeSettings } from "../repositories/settings.ts";
@@ -8,6 +16,8 @@ import type { ServiceContext, StaffActor } from "./context.ts";
 export interface SettingsInput {
   approvalsRequired: string;
   certificationValidityDays: string;
+  /** Absent from a form rendered before this setting existed: the stored value stays. */
+  openRequestsPerApplicant?: string;
   policyUrl: string;
   organisationName: string;
   certificationDomain: string;
@@ -24,23 +34,25 @@ export class SettingsService {
   async update(input: SettingsInput, staff: StaffActor): Promise<void> {
     const approvals = parseApprovalsRequired(input.approvalsRequired);
     const validity = parseValidityDays(input.certificationValidityDays);
+    const openRequests = input.openRequestsPerApplicant === undefined ? (await this.read()).openRequestsPerApplicant : parseOpenRequestsPerApplicant(input.openRequestsPerApplicant);
     const policyUrl = parsePolicyUrl(input.policyUrl);
     const organisationName = parseOrganisationName(input.organisationName);
     const certificationDomain = parseCertificationDomain(input.certificationDomain);
-    const problems: FormProblem[] = [approvals, validity, policyUrl, organisationName, certificationDomain].flatMap((v) =>
+    const problems: FormProblem[] = [approvals, validity, openRequests, policyUrl, organisationName, certificationDomain].flatMap((v) =>
       typeof v === "object" ? [{ field: v.field, code: "KEYSIGN_ERR_SETTING", message: v.message }] : [],
     );
     if (
       problems.length > 0 ||
       typeof approvals !== "number" ||
       typeof validity !== "number" ||
+      typeof openRequests !== "number" ||
       typeof policyUrl !== "string" ||
       typeof organisationName !== "string" ||
       typeof certificationDomain !== "string"
     ) {
       throw new FormError(problems);
     }
-    const next = { approvalsRequired: approvals, certificationValidityDays: validity, policyUrl, organisationName, certificationDomain };
+    const next = { approvalsRequired: approvals, certificationValidityDays: validity, openRequestsPerApplicant: openRequests, policyUrl, organisationName, certificationDomain };
     await this.save(next, staff, "settings.update");
   }
 

@@ -48,6 +48,7 @@ export async function traces(t: TestApp): Promise<Record<string, number>> {
     files: files.length,
     emails: await db.outboxEmail.count(),
     events: await db.auditEvent.count(),
+    usedFormTokens: await db.requestFormToken.count({ where: { usedAt: { not: null } } }),
     linkTokens: await db.linkToken.count(),
     staff: await db.staff.count(),
     settings: await db.setting.count(),

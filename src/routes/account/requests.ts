@@ -3,7 +3,7 @@ import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyReply } from "fastify";
 import { MAX_AGREEMENT_BYTES } from "../../core/agreement-pdf.ts";
-import { KEY_POLICY_CODES, LIMITS } from "../../core/key-policy.ts";
+import { LIMITS } from "../../core/key-policy.ts";
 import { FormError, NotFoundError } from "../../errors.ts";
 import { applicantOf, requireApplicant } from "../../plugins/app/authorization.ts";
 import {
@@ -20,6 +20,7 @@ import { loadCertifiedKey } from "../../services/certified-delivery.ts";
 import { MAX_SIGNATURE_BYTES, type CheckedKey, type SubmissionInput } from "../../services/requests.ts";
 import { multipartBody } from "../body-rules.ts";
 import { checked, field, fieldList, multipartFormOf, type MultipartForm } from "../forms.ts";
+import { mayEchoKeyText } from "./key-echo.ts";
 import { sendKeyFile } from "../downloads.ts";
 
 const IdParams = Type.Object({ id: Type.String({ format: "uuid" }) });
@@ -43,6 +44,15 @@ const REQUEST_FORM = multipartBody({
   maxFields: 30,
 });
 
+/** Where the two steps of the form post: a new request, or a revision of `requestId`. */
+interface Flow {
+  keyAction: string;
+  detailsAction: string;
+  requestId: string | null;
+}
+const NEW_REQUEST: Flow = { keyAction: "/requests/new", detailsAction: "/requests", requestId: null };
+const revisionOf = (id: string): Flow => ({ keyAction: `/requests/${id}/revise/key`, detailsAction: `/requests/${id}/revise`, requestId: id });
+
 /** The applicant's requests. Every route needs a signed-in applicant; services enforce ownership (404 otherwise). */
 const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addHook("onRequest", requireApplicant);
@@ -52,22 +62,24 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.render("account/requests.hbs", requestListModel(requests));
   });
 
-  app.get("/new", async (_request, reply) => reply.render("account/key-step.hbs", keyStepModel("/requests/new", false)));
-
-  app.post("/new", { config: KEY_STEP_FORM }, async (request, reply) => {
-    const form = multipartFormOf(request);
-    return showDetailsStep(reply, applicantOf(request), form, "/requests", false);
+  app.get("/new", async (request, reply) => {
+    const formToken = await app.requests.formToken(applicantOf(request));
+    return reply.render("account/key-step.hbs", { ...keyStepModel(NEW_REQUEST), formToken });
   });
+
+  app.post("/new", { config: KEY_STEP_FORM }, async (request, reply) =>
+    showDetailsStep(reply, applicantOf(request), multipartFormOf(request), NEW_REQUEST),
+  );
 
   app.post("/", { config: REQUEST_FORM }, async (request, reply) => {
     const form = multipartFormOf(request);
     const applicantId = applicantOf(request);
-    const input = submissionFrom(form, applicantId, request.ip);
     try {
-      const id = await app.requests.submit(input);
-      return reply.redirect(`/requests/${id}`, 303);
+      const { requestId, replayed } = await app.requests.submit(submissionFrom(form, applicantId, request.ip), field(form, "formToken"));
+      if (replayed) request.log.info({ requestId }, "request form sent again: showing the request it created");
+      return reply.redirect(`/requests/${requestId}`, 303);
     } catch (error) {
-      return rerenderDetails(reply, error, applicantId, form, "/requests", false);
+      return rerenderDetails(reply, error, applicantId, form, NEW_REQUEST);
     }
   });
 
@@ -104,65 +116,69 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get("/:id/revise", { schema: { params: IdParams } }, async (request, reply) => {
     const detail = await app.requests.detailFor(request.params.id, applicantOf(request));
-    return reply.render("account/key-step.hbs", { ...keyStepModel(`/requests/${detail.id}/revise/key`, true), version: detail.version });
+    return reply.render("account/key-step.hbs", { ...keyStepModel(revisionOf(detail.id)), version: detail.version });
   });
 
   app.post("/:id/revise/key", { schema: { params: IdParams }, config: KEY_STEP_FORM }, async (request, reply) => {
     const applicantId = applicantOf(request);
-    const form = multipartFormOf(request);
     await app.requests.detailFor(request.params.id, applicantId);
-    return showDetailsStep(reply, applicantId, form, `/requests/${request.params.id}/revise`, true);
+    return showDetailsStep(reply, applicantId, multipartFormOf(request), revisionOf(request.params.id));
   });
 
   app.post("/:id/revise", { schema: { params: IdParams }, config: REQUEST_FORM }, async (request, reply) => {
     const applicantId = applicantOf(request);
     const form = multipartFormOf(request);
-    const action = `/requests/${request.params.id}/revise`;
     try {
       await app.requests.resubmit(request.params.id, Number(field(form, "version")), submissionFrom(form, applicantId, request.ip));
       return reply.redirect(`/requests/${request.params.id}`, 303);
     } catch (error) {
-      return rerenderDetails(reply, error, applicantId, form, action, true);
+      return rerenderDetails(reply, error, applicantId, form, revisionOf(request.params.id));
     }
   });
 
-  function keyStepModel(action: string, revising: boolean) {
-    return { title: revising ? "Revise your request" : "New certification request", action, revising };
+  function keyStepModel(flow: Flow) {
+    const revising = flow.requestId !== null;
+    return { title: revising ? "Revise your request" : "New certification request", action: flow.keyAction, revising };
   }
 
-  async function showDetailsStep(reply: FastifyReply, applicantId: string, form: MultipartForm, action: string, revising: boolean) {
+  /** What both steps carry from page to page: the revision's version, or the new request's single-use form token. */
+  async function carried(applicantId: string, form: MultipartForm, flow: Flow) {
+    if (flow.requestId !== null) return { version: field(form, "version") };
+    return { formToken: await app.requests.formToken(applicantId, field(form, "formToken")) };
+  }
+
+  async function showDetailsStep(reply: FastifyReply, applicantId: string, form: MultipartForm, flow: Flow) {
     let checkedKey: CheckedKey;
     try {
-      checkedKey = await app.requests.checkKey(applicantId, keyBytes(form));
+      checkedKey = await app.requests.checkKey(applicantId, keyBytes(form), flow.requestId);
     } catch (error) {
       if (!(error instanceof FormError)) throw error;
-      // Pasted text comes back for correction, except secret key material, which is never echoed.
-      const secret = error.problems.some((p) => p.code === KEY_POLICY_CODES.secret);
-      const keyText = secret ? "" : field(form, "keyText");
-      const model = { ...keyStepModel(reply.request.url, revising), keyText, problems: error.problems, version: field(form, "version") };
+      // Pasted text comes back for correction only when it parsed as a public key and nothing else.
+      const keyText = mayEchoKeyText(error.problems) ? field(form, "keyText") : "";
+      const model = { ...keyStepModel(flow), ...(await carried(applicantId, form, flow)), keyText, problems: error.problems };
       return reply.render("account/key-step.hbs", model, error.statusCode);
     }
     const values: DetailsFormValues = {
       ...EMPTY_DETAILS,
       certifyUserIds: checkedKey.choices.filter((c) => c.confirmed).map((c) => c.userId),
     };
-    const model = detailsFormModel({ checked: checkedKey, values, problems: [], action, revising });
-    return reply.render("account/details-step.hbs", { ...model, version: field(form, "version") });
+    const model = detailsFormModel({ checked: checkedKey, values, problems: [], action: flow.detailsAction, revising: flow.requestId !== null });
+    return reply.render("account/details-step.hbs", { ...model, ...(await carried(applicantId, form, flow)) });
   }
 
   /** Re-renders step two with every message and everything typed (files must be chosen again). */
-  async function rerenderDetails(reply: FastifyReply, error: unknown, applicantId: string, form: MultipartForm, action: string, revising: boolean) {
+  async function rerenderDetails(reply: FastifyReply, error: unknown, applicantId: string, form: MultipartForm, flow: Flow) {
     if (!(error instanceof FormError)) throw error;
     let checkedKey: CheckedKey;
     try {
-      checkedKey = await app.requests.checkKey(applicantId, keyBytes(form));
+      checkedKey = await app.requests.checkKey(applicantId, keyBytes(form), flow.requestId);
     } catch (keyError) {
       if (!(keyError instanceof FormError)) throw keyError;
-      const model = { ...keyStepModel(action, revising), problems: error.problems };
+      const model = { ...keyStepModel(flow), ...(await carried(applicantId, form, flow)), problems: error.problems };
       return reply.render("account/key-step.hbs", model, error.statusCode);
     }
-    const model = detailsFormModel({ checked: checkedKey, values: valuesFrom(form), problems: error.problems, action, revising });
-    return reply.render("account/details-step.hbs", { ...model, version: field(form, "version") }, error.statusCode);
+    const model = detailsFormModel({ checked: checkedKey, values: valuesFrom(form), problems: error.problems, action: flow.detailsAction, revising: flow.requestId !== null });
+    return reply.render("account/details-step.hbs", { ...model, ...(await carried(applicantId, form, flow)) }, error.statusCode);
   }
 };
 

@@ -12,6 +12,7 @@ const SettingsBody = Type.Object({
   _csrf: Type.Optional(Type.String()),
   approvalsRequired: Type.String({ maxLength: 10, default: "" }),
   certificationValidityDays: Type.String({ maxLength: 10, default: "" }),
+  openRequestsPerApplicant: Type.Optional(Type.String({ maxLength: 10 })),
   policyUrl: Type.String({ maxLength: 400, default: "" }),
   organisationName: Type.String({ maxLength: 200, default: "" }),
   certificationDomain: Type.String({ maxLength: 300, default: "" }),
