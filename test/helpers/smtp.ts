@@ -1,5 +1,5 @@
-import { SMTPServer } from "smtp-server";
-import type { AddressInfo } from "node:net";
+import { SMTPServer, type SMTPServerDataStream } from "smtp-server";
+import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
 
 export interface ReceivedMail {
   from: string;
@@ -9,11 +9,15 @@ export interface ReceivedMail {
 
 /**
  * A real SMTP server in the test process. `down` makes it refuse every message with a
- * temporary 451, as a mail server in trouble does; `permanent` refuses with 550.
+ * temporary 451, as a mail server in trouble does; `permanent` refuses with 550. A message to
+ * an address in `stallFor` is read to the end and never answered, as a stalled server does; it
+ * is kept in `stalled`.
  */
 export class TestSmtpServer {
   readonly received: ReceivedMail[] = [];
   mode: "up" | "down" | "permanent" = "up";
+  readonly stallFor = new Set<string>();
+  readonly stalled: ReceivedMail[] = [];
   private readonly server: SMTPServer;
 
   constructor() {
@@ -22,6 +26,8 @@ export class TestSmtpServer {
       disabledCommands: ["STARTTLS"],
       logger: false,
       onData: (stream, session, callback) => {
+        const to = session.envelope.rcptTo.map((r) => r.address);
+        if (to.some((address) => this.stallFor.has(address))) return this.stall(stream, to);
         const chunks: Buffer[] = [];
         stream.on("data", (chunk: Buffer) => chunks.push(chunk));
         stream.on("end", () => {
@@ -46,6 +52,68 @@ export class TestSmtpServer {
 
   async stop(): Promise<void> {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private stall(stream: SMTPServerDataStream, to: string[]): void {
+    const chunks: Buffer[] = [];
+    stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+    stream.on("end", () => this.stalled.push({ from: "", to, raw: Buffer.concat(chunks).toString("utf8") }));
+  }
+}
+
+/** Waits (up to `timeoutMs`) until a message to `address` is stalled in the server. */
+export async function waitForStall(smtp: TestSmtpServer, address: string, timeoutMs = 10_000): Promise<ReceivedMail> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const mail = smtp.stalled.find((m) => m.to.includes(address));
+    if (mail) return mail;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for a stalled email to ${address}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * A TCP server where an SMTP server should be, misbehaving below the SMTP level: `silent`
+ * accepts connections and never greets; `dribble` greets, then answers EHLO one byte at a time
+ * and never finishes. Counts connections, and the most open at once.
+ */
+export class RawSmtpServer {
+  accepted = 0;
+  peakOpen = 0;
+  private readonly sockets = new Set<Socket>();
+  private readonly server: Server;
+
+  constructor(readonly behaviour: "silent" | "dribble") {
+    this.server = createServer((socket) => this.accept(socket));
+  }
+
+  async start(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
+    const { port } = this.server.address() as AddressInfo;
+    return `smtp://127.0.0.1:${port}`;
+  }
+
+  async stop(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private accept(socket: Socket): void {
+    this.accepted += 1;
+    this.sockets.add(socket);
+    this.peakOpen = Math.max(this.peakOpen, this.sockets.size);
+    let timer: NodeJS.Timeout | null = null;
+    socket.on("error", () => socket.destroy());
+    socket.on("close", () => {
+      if (timer) clearInterval(timer);
+      this.sockets.delete(socket);
+    });
+    if (this.behaviour === "silent") return;
+    socket.write("220 raw.test ESMTP\r\n");
+    socket.once("data", () => {
+      socket.write("250-");
+      timer = setInterval(() => socket.write("x"), 200);
+    });
   }
 }
 
