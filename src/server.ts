@@ -7,6 +7,9 @@ import type { FastifyInstance } from "fastify";
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 
+/** How long shutdown may take: under the 10 s that `docker stop` and most supervisors wait before SIGKILL. */
+const SHUTDOWN_LIMIT_MS = 8_000;
+
 async function main(): Promise<void> {
   // A .env file beside the project is optional; real environment variables win over it.
   if (existsSync(".env")) process.loadEnvFile(".env");
@@ -19,11 +22,25 @@ async function main(): Promise<void> {
   const app = await buildApp({ config });
 
   let closing = false;
-  const close = async (signal: string) => {
+  const close = async (signal: NodeJS.Signals) => {
     if (closing) return;
     closing = true;
     app.log.info({ signal }, "shutting down");
-    await app.close();
+    // The mail worker interrupts its sends, so SMTP cannot hold shutdown up. Should anything else,
+    // the signal is raised again: its handler is gone, so it ends the process as it would have.
+    const overdue = setTimeout(() => {
+      app.log.error({ signal, limitMs: SHUTDOWN_LIMIT_MS }, "shutdown is taking too long; stopping now");
+      process.kill(process.pid, signal);
+    }, SHUTDOWN_LIMIT_MS);
+    overdue.unref();
+    try {
+      await app.close();
+    } catch (err) {
+      app.log.error({ err }, "shutdown failed");
+      process.exitCode = 1;
+    } finally {
+      clearTimeout(overdue);
+    }
   };
   process.once("SIGINT", () => void close("SIGINT"));
   process.once("SIGTERM", () => void close("SIGTERM"));
