@@ -21,6 +21,10 @@ export const ConfigSchema = Type.Object({
   SMTP_URL: Type.String({ default: "" }),
   MAIL_FROM: Type.String({ default: "Keysign <keysign@localhost>" }),
   MAIL_WORKER: Type.Boolean({ default: true }),
+  /** The longest one send may take (connecting, the greeting, every answer); then it is retried later. */
+  SMTP_TIMEOUT_SECONDS: Type.Integer({ minimum: 1, maximum: 120, default: 30 }),
+  /** Emails sent at the same time, so one stuck send never holds the others. */
+  SMTP_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 32, default: 4 }),
   AUTO_MIGRATE: Type.Boolean({ default: true }),
   TRUST_PROXY: Type.Boolean({ default: false }),
   LOG_LEVEL: Type.Union(

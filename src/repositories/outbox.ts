@@ -63,21 +63,53 @@ export async function enqueueEmail(
 /**
  * Claims a due email for delivery. The conditional update makes the claim atomic, so two
  * workers never both send it; the lease returns it to the queue if this process dies mid-send.
+ * A row that changed since it was read (claimed elsewhere, or woken) is skipped; a few fresh
+ * reads follow before giving up, and the caller's next pass finds whatever is still due.
  */
 export async function claimDueEmail(db: Db, now: Date, leaseMs: number): Promise<OutboxRow | null> {
-  const due = await db.outboxEmail.findMany({
-    where: { status: { in: ["pending", "sending"] }, nextAttemptAt: { lte: now } },
-    orderBy: { nextAttemptAt: "asc" },
-    take: 5,
-  });
-  for (const row of due) {
-    const claimed = await db.outboxEmail.updateMany({
-      where: { id: row.id, status: row.status, nextAttemptAt: row.nextAttemptAt },
-      data: { status: "sending", nextAttemptAt: new Date(now.getTime() + leaseMs) },
+  for (let read = 0; read < 3; read++) {
+    const due = await db.outboxEmail.findMany({
+      where: { status: { in: ["pending", "sending"] }, nextAttemptAt: { lte: now } },
+      orderBy: { nextAttemptAt: "asc" },
+      take: 5,
     });
-    if (claimed.count === 1) return { ...row, attachments: parseAttachments(row.attachments) };
+    if (due.length === 0) return null;
+    for (const row of due) {
+      const claimed = await db.outboxEmail.updateMany({
+        where: { id: row.id, status: row.status, nextAttemptAt: row.nextAttemptAt },
+        data: { status: "sending", nextAttemptAt: new Date(now.getTime() + leaseMs) },
+      });
+      if (claimed.count === 1) return { ...row, attachments: parseAttachments(row.attachments) };
+    }
   }
   return null;
+}
+
+/** Gives back a claimed email whose send was interrupted by shutdown: due again at once, no attempt counted. */
+export async function releaseEmail(db: Db, id: string, now: Date): Promise<void> {
+  await db.outboxEmail.updateMany({ where: { id, status: "sending" }, data: { status: "pending", nextAttemptAt: now } });
+}
+
+/**
+ * Gives back every claimed email, for a worker starting up: with one mail worker per database,
+ * a claim it did not make belongs to a process that died mid-send, and waiting out its lease
+ * would only delay the email. Returns how many were released.
+ */
+export async function releaseAllClaims(db: Db, now: Date): Promise<number> {
+  const released = await db.outboxEmail.updateMany({ where: { status: "sending" }, data: { status: "pending", nextAttemptAt: now } });
+  return released.count;
+}
+
+/**
+ * Makes every email waiting out a backoff due now, but those in `except`: the server they
+ * failed on answers again. Returns the ids it woke.
+ */
+export async function wakeWaitingEmails(db: Db, now: Date, except: ReadonlySet<string>): Promise<string[]> {
+  const waiting = { status: "pending", attempts: { gt: 0 }, nextAttemptAt: { gt: now } };
+  const rows = await db.outboxEmail.findMany({ where: { ...waiting, id: { notIn: [...except] } }, select: { id: true } });
+  const ids = rows.map((row) => row.id);
+  if (ids.length > 0) await db.outboxEmail.updateMany({ where: { ...waiting, id: { in: ids } }, data: { nextAttemptAt: now } });
+  return ids;
 }
 
 function parseAttachments(stored: string): MailAttachment[] {

@@ -53,6 +53,49 @@ describe("mail delivery through the outbox", () => {
     assert.ok(sent.every((row) => row.html === SCRUBBED && row.text === SCRUBBED));
   });
 
+  it("makes every waiting email due at once when a delivery succeeds after failures", async () => {
+    smtp.mode = "down";
+    smtp.received.length = 0;
+    const receipt = renderEmail("request-received", { fingerprint: "F".repeat(40), userIds: [], link: "http://localhost/r" });
+    const queue = (recipient: string) => t.app.db.$transaction((tx) => enqueueEmail(tx, { ...receipt, recipient }, "localhost", t.clock.now));
+    for (const n of [1, 2, 3]) await queue(`waiting${n}@example.org`);
+    // Three failed attempts each: the next one is minutes away.
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      await t.app.mail.deliverDue();
+      t.clock.now = new Date(t.clock.now.getTime() + retryDelayMs(attempt));
+    }
+    t.clock.now = new Date(t.clock.now.getTime() - retryDelayMs(3));
+    const waiting = await t.app.db.outboxEmail.findMany({ where: { recipient: { startsWith: "waiting" } } });
+    assert.ok(waiting.every((row) => row.status === "pending" && row.attempts === 3 && row.nextAttemptAt > t.clock.now));
+
+    // The server is back; the clock stands still. One new email goes through, and the others follow it.
+    smtp.mode = "up";
+    await queue("fresh@example.org");
+    await t.app.mail.deliverDue();
+    assert.deepEqual(smtp.received.flatMap((m) => m.to).sort(), ["fresh@example.org", "waiting1@example.org", "waiting2@example.org", "waiting3@example.org"]);
+    const sent = await t.app.db.outboxEmail.findMany({ where: { recipient: { startsWith: "waiting" } } });
+    assert.ok(sent.every((row) => row.status === "sent"));
+  });
+
+  it("retries a sign-in email before its link expires, however long the outage", async () => {
+    smtp.mode = "down";
+    await queueSignIn("patient@example.org");
+    const { id, expiresAt } = await t.app.db.outboxEmail.findFirstOrThrow({ where: { recipient: "patient@example.org" } });
+    assert.ok(expiresAt);
+    // Backoff alone would make the fifth retry 15.5 minutes after the first attempt, past the link's 15.
+    for (let attempt = 1; attempt <= 6; attempt++) {
+      await t.app.mail.deliverDue();
+      const row = await t.app.db.outboxEmail.findUniqueOrThrow({ where: { id } });
+      assert.equal(row.attempts, attempt);
+      assert.ok(row.nextAttemptAt < expiresAt, `retry ${attempt} is scheduled before the link expires`);
+      t.clock.now = row.nextAttemptAt;
+    }
+    smtp.mode = "up";
+    await t.app.mail.deliverDue();
+    assert.equal((await t.app.db.outboxEmail.findUniqueOrThrow({ where: { id } })).status, "sent");
+    assert.equal(smtp.received.filter((m) => m.to.includes("patient@example.org")).length, 1);
+  });
+
   it("backs off exponentially up to an hour", () => {
     assert.deepEqual([1, 2, 3, 4].map(retryDelayMs), [30_000, 60_000, 120_000, 240_000]);
     assert.equal(retryDelayMs(20), 3_600_000);

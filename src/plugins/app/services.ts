@@ -51,6 +51,8 @@ async function services(app: FastifyInstance, opts: ServicesOptions): Promise<vo
     smtpUrl: opts.config.SMTP_URL,
     from: opts.config.MAIL_FROM,
     mailDir: opts.paths.mail,
+    timeoutSeconds: opts.config.SMTP_TIMEOUT_SECONDS,
+    concurrency: opts.config.SMTP_CONCURRENCY,
     now: opts.now,
   });
   const ctx: ServiceContext = {
@@ -82,7 +84,7 @@ async function services(app: FastifyInstance, opts: ServicesOptions): Promise<vo
   let digestTimer: NodeJS.Timeout | null = null;
   app.addHook("onReady", async () => {
     if (!opts.config.MAIL_WORKER) return;
-    mail.start();
+    await mail.start();
     digestTimer = setInterval(() => void app.review.sendDigest().catch((err: unknown) => app.log.error({ err }, "review digest failed")), DIGEST_INTERVAL_MS);
     digestTimer.unref();
   });
