@@ -4,8 +4,10 @@
  * openpgp.js only so their signatures can be verified later.
  *
  * Identical user IDs or subkeys appearing twice are merged, as GnuPG does on import, so a
- * duplicate cannot smuggle a second set of signatures past the "newest valid" selection.
+ * duplicate cannot smuggle a second set of signatures past the "newest valid" selection. They
+ * are found by a digest of their bytes, so grouping stays linear however many packets come.
  */
+import { createHash } from "node:crypto";
 import { PublicSubkeyPacket, SignaturePacket, type PublicKeyPacket } from "openpgp";
 import { equalBytes, TAG, type Packet } from "./packets.ts";
 import { readSignatureLayout, type SignatureLayout } from "./subpackets.ts";
@@ -41,6 +43,12 @@ export interface CertificateStructure {
   subkeys: SubkeyComponent[];
 }
 
+/** Components already seen, by packet type and a digest of the body, so each lookup is one step. */
+interface Seen {
+  users: Map<string, UserComponent>;
+  subkeys: Map<string, SubkeyComponent>;
+}
+
 /** `packets` starts with the primary key and holds only key-related packets (see intake). */
 export async function groupPackets(packets: readonly Packet[]): Promise<CertificateStructure> {
   const [primary, ...rest] = packets;
@@ -50,17 +58,22 @@ export async function groupPackets(packets: readonly Packet[]): Promise<Certific
     users: [],
     subkeys: [],
   };
+  const seen: Seen = { users: new Map(), subkeys: new Map() };
   let sink: SignatureSink = structure.direct;
   for (const packet of rest) {
     if (packet.tag === TAG.signature) {
       addSignature(sink, packet.body);
     } else if (packet.tag === TAG.userId || packet.tag === TAG.userAttribute) {
-      sink = findOrAddUser(structure, packet);
+      sink = findOrAddUser(structure, seen, packet);
     } else if (packet.tag === TAG.publicSubkey) {
-      sink = await findOrAddSubkey(structure, packet.body);
+      sink = await findOrAddSubkey(structure, seen, packet.body);
     }
   }
   return structure;
+}
+
+function identity(tag: number, body: Uint8Array): string {
+  return `${tag}:${createHash("sha256").update(body).digest("hex")}`;
 }
 
 function addSignature(sink: SignatureSink, raw: Uint8Array): void {
@@ -86,19 +99,22 @@ export function parseSignature(raw: Uint8Array): ParsedSignature | null {
   }
 }
 
-function findOrAddUser(structure: CertificateStructure, packet: Packet): UserComponent {
-  const kind = packet.tag === TAG.userId ? "userId" : "userAttribute";
-  const existing = structure.users.find((user) => user.kind === kind && equalBytes(user.raw, packet.body));
+function findOrAddUser(structure: CertificateStructure, seen: Seen, packet: Packet): UserComponent {
+  const key = identity(packet.tag, packet.body);
+  const existing = seen.users.get(key);
   if (existing) return existing;
-  const user: UserComponent = { kind, raw: packet.body, signatures: [], unreadable: 0 };
+  const user: UserComponent = { kind: packet.tag === TAG.userId ? "userId" : "userAttribute", raw: packet.body, signatures: [], unreadable: 0 };
+  seen.users.set(key, user);
   structure.users.push(user);
   return user;
 }
 
-async function findOrAddSubkey(structure: CertificateStructure, raw: Uint8Array): Promise<SubkeyComponent> {
-  const existing = structure.subkeys.find((subkey) => equalBytes(subkey.raw, raw));
+async function findOrAddSubkey(structure: CertificateStructure, seen: Seen, raw: Uint8Array): Promise<SubkeyComponent> {
+  const key = identity(TAG.publicSubkey, raw);
+  const existing = seen.subkeys.get(key);
   if (existing) return existing;
   const subkey: SubkeyComponent = { raw, packet: await parseKeyPacket(new PublicSubkeyPacket(), raw), signatures: [], unreadable: 0 };
+  seen.subkeys.set(key, subkey);
   structure.subkeys.push(subkey);
   return subkey;
 }
