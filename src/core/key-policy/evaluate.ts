@@ -7,7 +7,7 @@ import { enums, PublicKeyPacket, type Config } from "openpgp";
 import { canEncryptWith, primaryAlgorithmId, readKeyAlgorithm, type KeyAlgorithm } from "./algorithms.ts";
 import { createdAt, hasRevocation, isWeakHash, keyFlags, KEY_FLAG, selectNewest, type Verifier } from "./binding.ts";
 import { hashName, messages } from "./messages.ts";
-import { TAG, type Packet } from "./packets.ts";
+import type { Packet } from "./packets.ts";
 import { groupPackets, parseKeyPacket, type ParsedSignature, type SubkeyComponent } from "./structure.ts";
 import { expiryOf, judgeSubkey, type KeptSubkey } from "./subkeys.ts";
 import { checkUserId, displayUserId } from "./user-id.ts";
@@ -45,9 +45,8 @@ const ENCRYPT_FLAGS = KEY_FLAG.encryptCommunications | KEY_FLAG.encryptStorage;
 
 const refuse = (...problems: PolicyProblem[]): EvaluationResult => ({ ok: false, problems });
 
+/** `packets` come from intake, which has already checked every count and size limit. */
 export async function evaluateKey(packets: readonly Packet[], options: KeyPolicyOptions, config: Config): Promise<EvaluationResult> {
-  const limitProblem = checkLimits(packets);
-  if (limitProblem) return refuse(limitProblem);
   const structure = await groupPackets(packets);
   const primary = await checkPrimary(structure.primaryRaw, options);
   if ("code" in primary) return refuse(primary);
@@ -70,15 +69,6 @@ export async function evaluateKey(packets: readonly Packet[], options: KeyPolicy
   if (!can.canSign) return refuse(messages.cannotSign());
   const warnings = [...primaryWarnings(primary, expiresAt, options), ...strippingWarnings(users), ...subkeys.warnings];
   return { ok: true, evaluation: { ...primaryFields(primary), directSignature, userIds, subkeys: subkeys.kept, expiresAt, ...can, warnings } };
-}
-
-/** Counted on the packets as uploaded, before anything is stripped, so the work done is bounded. */
-function checkLimits(packets: readonly Packet[]): PolicyProblem | null {
-  const count = (tag: number) => packets.filter((packet) => packet.tag === tag).length;
-  if (count(TAG.userId) > LIMITS.maxUserIds) return messages.tooManyUserIds(count(TAG.userId));
-  if (count(TAG.publicSubkey) > LIMITS.maxSubkeys) return messages.tooManySubkeys(count(TAG.publicSubkey));
-  if (count(TAG.signature) > LIMITS.maxSignaturePackets) return messages.tooManySignatures(count(TAG.signature));
-  return null;
 }
 
 async function checkPrimary(raw: Uint8Array, options: KeyPolicyOptions): Promise<Primary | PolicyProblem> {

@@ -28,6 +28,14 @@ export const CODES = Object.freeze({
   tooManyUserIds: "KEYSIGN_ERR_KEY_TOO_MANY_USERIDS",
   tooManySubkeys: "KEYSIGN_ERR_KEY_TOO_MANY_SUBKEYS",
   tooManySignatures: "KEYSIGN_ERR_KEY_TOO_MANY_SIGNATURES",
+  tooManyUserAttributes: "KEYSIGN_ERR_KEY_TOO_MANY_USER_ATTRIBUTES",
+  tooManyPackets: "KEYSIGN_ERR_KEY_TOO_MANY_PACKETS",
+  tooManyArmorBlocks: "KEYSIGN_ERR_KEY_TOO_MANY_ARMOR_BLOCKS",
+  tooManyArmorLines: "KEYSIGN_ERR_KEY_TOO_MANY_ARMOR_LINES",
+  armorLineTooLong: "KEYSIGN_ERR_KEY_ARMOR_LINE_TOO_LONG",
+  keyPacketSize: "KEYSIGN_ERR_KEY_PACKET_SIZE",
+  tooManySubpackets: "KEYSIGN_ERR_KEY_TOO_MANY_SUBPACKETS",
+  embeddedSignature: "KEYSIGN_ERR_KEY_EMBEDDED_SIGNATURE",
   userIdEncoding: "KEYSIGN_ERR_USERID_ENCODING",
   userIdTooLong: "KEYSIGN_ERR_USERID_TOO_LONG",
   userIdCharacters: "KEYSIGN_ERR_USERID_CHARACTERS",
@@ -91,7 +99,9 @@ export const messages = {
   compressed: () =>
     problem(
       CODES.compressed,
-      "the key is wrapped in a compressed data packet, which is not accepted. Upload it uncompressed, as printed by `gpg --armor --export YOUR-FINGERPRINT`.",
+      "the upload contains compressed data, which is not accepted and was not opened. Upload the key uncompressed, as printed by " +
+        "`gpg --armor --export YOUR-FINGERPRINT`. A secret key must never be uploaded: if this file held one (for example from " +
+        "`--export-secret-keys`), consider that key exposed, revoke it and create a new one.",
     ),
   multiple: (count: number) =>
     problem(
@@ -167,6 +177,54 @@ export const messages = {
       CODES.tooManySignatures,
       `the key carries ${count} signatures; at most ${LIMITS.maxSignaturePackets} are accepted. Export it without other people's signatures: ` +
         "`gpg --armor --export-options export-minimal --export YOUR-FINGERPRINT`.",
+    ),
+  tooManyUserAttributes: (count: number) =>
+    problem(
+      CODES.tooManyUserAttributes,
+      `the key has ${count} photo IDs or other user attributes; at most ${LIMITS.maxUserAttributes} are read, and none is kept. ` +
+        "Delete the ones you do not need (`gpg --edit-key YOUR-FINGERPRINT`, then `uid N` and `deluid` for each) and export again.",
+    ),
+  tooManyPackets: (count: number) =>
+    problem(
+      CODES.tooManyPackets,
+      `the upload holds ${count} OpenPGP packets; at most ${LIMITS.maxPackets} are read, far more than one key needs. ` +
+        "Export only your key, without other people's signatures: `gpg --armor --export-options export-minimal --export YOUR-FINGERPRINT`.",
+    ),
+  tooManyArmorBlocks: (count: number) =>
+    problem(
+      CODES.tooManyArmorBlocks,
+      `the upload holds ${count} armored blocks (-----BEGIN PGP …-----); exactly one public key is accepted and at most ` +
+        `${LIMITS.maxArmorBlocks} blocks are read. Upload the single block printed by \`gpg --armor --export YOUR-FINGERPRINT\`.`,
+    ),
+  tooManyArmorLines: (count: number) =>
+    problem(
+      CODES.tooManyArmorLines,
+      `the armored text has ${count} lines; at most ${LIMITS.maxArmorLines} are read, blank ones included, more than a 1 MiB key needs at 64 characters a line. ` +
+        `The text may have been re-wrapped or padded. ${EXPORT_HINT}`,
+    ),
+  armorLineTooLong: (line: number, length: number) =>
+    problem(
+      CODES.armorLineTooLong,
+      `line ${line} of the armored text is ${length} characters long; armor lines have at most 76 and lines over ` +
+        `${LIMITS.maxArmorLineLength} are not read. The line breaks may have been removed. ${EXPORT_HINT}`,
+    ),
+  keyPacketSize: (bytes: number) =>
+    problem(
+      CODES.keyPacketSize,
+      `a key packet in the upload is ${bytes} bytes; no accepted key needs more than ${LIMITS.maxKeyPacketBytes} (an RSA-16384 key is about 2 KiB). ` +
+        `The key is damaged or not one we accept. ${EXPORT_HINT}`,
+    ),
+  tooManySubpackets: () =>
+    problem(
+      CODES.tooManySubpackets,
+      `a signature in the upload has more than ${LIMITS.maxSubpackets} subpackets; a self-signature has about 15. ` +
+        "Export the key without other people's signatures: `gpg --armor --export-options export-minimal --export YOUR-FINGERPRINT`.",
+    ),
+  embeddedSignature: () =>
+    problem(
+      CODES.embeddedSignature,
+      "a signature in the upload embeds a signature that is damaged, not version 4, or embeds another one in turn; " +
+        `the only embedded signature a key needs is a subkey's back-signature, which never does. ${EXPORT_HINT}`,
     ),
   userIdEncoding: (quoted: string) =>
     problem(

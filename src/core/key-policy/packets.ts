@@ -60,6 +60,70 @@ export function scanPackets(bytes: Uint8Array): ScanResult {
   return { complete: true, packets };
 }
 
+/** What one linear pass over the packet headers saw; bodies are skipped, never copied. */
+export interface PacketSurvey {
+  /** Packets framed, indexed by tag (0–63). */
+  counts: number[];
+  total: number;
+  /** Each tag once, in the order it first appears. */
+  order: number[];
+  /** False when the framing broke before the end; the counts cover what came before. */
+  complete: boolean;
+  /** A secret key or secret subkey packet (GnuPG stubs included) was framed. */
+  secret: boolean;
+  /** Some packet used partial body lengths, which only data packets may use. */
+  partial: boolean;
+}
+
+/**
+ * Counts packets by type on raw bytes, for the limits that must hold before anything parses
+ * the upload. Frames exactly as `scanPackets` does, in time linear in the input and with
+ * constant memory per packet type, however many packets there are.
+ */
+export function surveyPackets(bytes: Uint8Array): PacketSurvey {
+  const survey: PacketSurvey = { counts: new Array<number>(64).fill(0), total: 0, order: [], complete: true, secret: false, partial: false };
+  let offset = 0;
+  while (offset < bytes.length) {
+    const header = readHeader(bytes, offset);
+    const start = offset + (header?.headerLength ?? 0);
+    const next = header === null ? null : header.partialChunk ? skipPartialBody(bytes, header, start) : bodyEnd(bytes, header, start);
+    if (header === null || next === null) return { ...survey, complete: false };
+    recordPacket(survey, header, next > start ? bytes[start] : undefined);
+    offset = next;
+  }
+  return survey;
+}
+
+function recordPacket(survey: PacketSurvey, header: Header, firstByte: number | undefined): void {
+  if (survey.counts[header.tag] === 0) survey.order.push(header.tag);
+  survey.counts[header.tag] = (survey.counts[header.tag] ?? 0) + 1;
+  survey.total += 1;
+  survey.partial ||= header.partialChunk;
+  survey.secret ||= (header.tag === TAG.secretKey || header.tag === TAG.secretSubkey) && isPlausibleKeyVersion(firstByte);
+}
+
+/** Random bytes can frame as a "secret key" header; a real key packet starts with a known version. */
+function isPlausibleKeyVersion(version: number | undefined): boolean {
+  return version !== undefined && version >= 2 && version <= 6;
+}
+
+function bodyEnd(bytes: Uint8Array, header: Header, start: number): number | null {
+  const end = header.length === null ? bytes.length : start + header.length;
+  return end > bytes.length ? null : end;
+}
+
+/** Where a partial-length body ends, or null if it runs past the input; the chunks are not joined. */
+function skipPartialBody(bytes: Uint8Array, first: Header, start: number): number | null {
+  let offset = start + (first.length ?? 0);
+  while (offset <= bytes.length) {
+    const next = readNewLength(bytes, offset);
+    if (next === null) return null;
+    offset += next.size + next.length;
+    if (!next.partial) return offset > bytes.length ? null : offset;
+  }
+  return null;
+}
+
 function framePacket(bytes: Uint8Array, start: number): { packet: Packet; next: number } | null {
   const header = readHeader(bytes, start);
   if (header === null) return null;

@@ -73,6 +73,55 @@ function readSubpackets(area: Uint8Array): Subpacket[] | null {
   return out;
 }
 
+export type SubpacketBounds = "ok" | "too-many" | "bad-embedded";
+
+/**
+ * Checked on a raw signature before any parser builds its subpackets (openpgp.js parses every
+ * embedded signature, recursively): at most `max` subpackets, those of embedded signatures
+ * included, and each embedded signature a v4 signature whose areas frame and which embeds none
+ * itself (a back-signature never does). Stops at the first excess, so it takes at most `max`
+ * steps. A signature that is not v4 or does not frame passes: it is never parsed (see
+ * `readSignatureLayout`).
+ */
+export function checkSubpacketBounds(body: Uint8Array, max: number): SubpacketBounds {
+  return walkSubpackets(body, false, { left: max });
+}
+
+function walkSubpackets(body: Uint8Array, embedded: boolean, budget: { left: number }): SubpacketBounds {
+  const unreadable: SubpacketBounds = embedded ? "bad-embedded" : "ok";
+  const areas = subpacketAreas(body);
+  if (areas === null) return unreadable;
+  for (const area of areas) {
+    for (let offset = 0; offset < area.length; ) {
+      const length = readSubpacketLength(area, offset);
+      const start = offset + (length?.size ?? 0);
+      const end = start + (length?.length ?? 0);
+      if (length === null || length.length === 0 || end > area.length) return unreadable;
+      budget.left -= 1;
+      if (budget.left < 0) return "too-many";
+      const inner = ((area[start] ?? 0) & 0x7f) === SUBPACKET.embeddedSignature ? embeddedBounds(area.subarray(start + 1, end), embedded, budget) : "ok";
+      if (inner !== "ok") return inner;
+      offset = end;
+    }
+  }
+  return "ok";
+}
+
+function embeddedBounds(body: Uint8Array, insideEmbedded: boolean, budget: { left: number }): SubpacketBounds {
+  return insideEmbedded ? "bad-embedded" : walkSubpackets(body, true, budget);
+}
+
+/** The hashed and unhashed areas of a v4 signature, or null. */
+function subpacketAreas(body: Uint8Array): [Uint8Array, Uint8Array] | null {
+  if (body[0] !== 4) return null;
+  const hashedLength = readNumber(body, 4, 2);
+  if (hashedLength === null) return null;
+  const unhashedLength = readNumber(body, 6 + hashedLength, 2);
+  const unhashedStart = 8 + hashedLength;
+  if (unhashedLength === null || unhashedStart + unhashedLength + 2 > body.length) return null;
+  return [body.subarray(6, 6 + hashedLength), body.subarray(unhashedStart, unhashedStart + unhashedLength)];
+}
+
 function readSubpacketLength(area: Uint8Array, offset: number): { length: number; size: number } | null {
   const first = area[offset];
   if (first === undefined) return null;

@@ -67,14 +67,32 @@ export interface CanonicalKey {
 
 export type PossessionResult = { ok: true; signerFingerprint: string } | { ok: false; problem: PolicyProblem };
 
-/** Limits from SECURITY.md. Counts are taken on the upload as received, before anything is stripped. */
+/**
+ * Limits from SECURITY.md. Counts are taken on the upload as received, before anything is
+ * stripped, and before any library parses it: together they bound the work one upload can cause.
+ */
 export const LIMITS = Object.freeze({
   maxUploadBytes: 1024 * 1024,
   maxCanonicalBytes: 256 * 1024,
   maxUserIds: 10,
   maxSubkeys: 8,
   maxSignaturePackets: 200,
+  /** Photo IDs are always stripped; a few are tolerated so that such keys need no re-export. */
+  maxUserAttributes: 10,
+  /** Every packet of every type, in every block: the limits above add up to 229, plus room for trust and marker packets. */
+  maxPackets: 512,
+  /** Exactly one key is accepted; a few blocks are read so that a second key or a private block is named as such. */
+  maxArmorBlocks: 4,
+  /** Lines of armored text, blank ones included: 1 MiB armored at 64 characters a line is about 16,400. */
+  maxArmorLines: 20_000,
+  /** Armor lines are at most 76 characters (RFC 9580 §6.2); longer ones mean the text was altered. */
+  maxArmorLineLength: 1024,
+  /** Applies to every user ID packet, bound or not: each is hashed once per signature that claims it. */
   maxUserIdBytes: 256,
+  /** Per signature packet, embedded signatures' included: a GnuPG self-signature has about 15. */
+  maxSubpackets: 64,
+  /** Public key and subkey packets: RSA-16384 with a 64-bit exponent is 2,066 bytes. */
+  maxKeyPacketBytes: 4096,
   /** RSA above this costs too much to verify and nothing real needs it; GnuPG 2.2 caps generation at 4096. */
   maxRsaBits: 16384,
   rsaWarnBelowBits: 3072,
