@@ -13,7 +13,7 @@ import { deflateRawSync } from "node:zlib";
 import { armor, enums } from "openpgp";
 import { DEFAULT_KEY_POLICY, inspectKey, LIMITS, type InspectResult, type KeyPolicyOptions } from "../../src/core/key-policy.ts";
 import { concatBytes, scanPackets, surveyPackets, TAG, writePacket } from "../../src/core/key-policy/packets.ts";
-import { bytes, keyBody, mpi, subpacket, uint16 } from "../fixtures/forge.ts";
+import { bytes, forgedKey, keyBody, mpi, rsaForger, subpacket, uint16 } from "../fixtures/forge.ts";
 
 const OPTIONS: KeyPolicyOptions = { ...DEFAULT_KEY_POLICY, now: new Date("2026-01-01T00:00:00Z") };
 const SECRET_MESSAGE = /^secret key material detected; nothing was stored\b/;
@@ -180,6 +180,24 @@ describe("packet limits, counted before any packet is parsed", () => {
     const v6 = signatureWith([subpacket(32, concatBytes([bytes([6]), signatureWith([]).subarray(1)]))], 0x18);
     await refused(concatBytes([good, writePacket(TAG.signature, v6)]), "KEYSIGN_ERR_KEY_EMBEDDED_SIGNATURE", /not version 4/);
     await accepted(concatBytes([good, writePacket(TAG.signature, signatureWith([subpacket(32, signatureWith([], 0x19))], 0x18))]));
+  });
+});
+
+describe("RSA public exponent, read before anything is verified", () => {
+  const exponent = (bits: number) => concatBytes([bytes([1 << ((bits - 1) % 8)]), new Uint8Array(Math.ceil(bits / 8) - 1).fill(0x01)]);
+
+  it(`refuses a primary key whose exponent is longer than ${LIMITS.maxRsaExponentBits} bits, 1 or even`, async () => {
+    await refused(forgedKey({ primary: rsaForger(2048, exponent(65)) }), "KEYSIGN_ERR_KEY_RSA_EXPONENT", /its public exponent is 65 bits long.*at most 64 bits/s);
+    await refused(forgedKey({ primary: rsaForger(2048, bytes([1])) }), "KEYSIGN_ERR_KEY_RSA_EXPONENT", /its public exponent is 1 or even/);
+    await refused(forgedKey({ primary: rsaForger(2048, bytes([1, 0, 0])) }), "KEYSIGN_ERR_KEY_RSA_EXPONENT", /its public exponent is 1 or even/);
+    // Within the limits the key gets as far as its (bogus) self-signature.
+    await refused(forgedKey({ primary: rsaForger(2048, exponent(64)) }), "KEYSIGN_ERR_KEY_NO_VALID_USERID", /no user ID/);
+  });
+
+  it("strips a subkey whose exponent is too long, saying so", async () => {
+    const subkey = writePacket(TAG.publicSubkey, rsaForger(2048, exponent(65)).body);
+    const { warnings } = await accepted(concatBytes([good, subkey]));
+    assert.ok(warnings.some((warning) => warning.code === "KEYSIGN_WARN_SUBKEY_REMOVED" && warning.message.includes("public exponent is 65 bits long")));
   });
 });
 

@@ -74,6 +74,7 @@ export async function evaluateKey(packets: readonly Packet[], options: KeyPolicy
 async function checkPrimary(raw: Uint8Array, options: KeyPolicyOptions): Promise<Primary | PolicyProblem> {
   const algorithm = readKeyAlgorithm(raw);
   const algorithmId = primaryAlgorithmId(algorithm);
+  if (algorithm.exponentProblem !== null) return messages.rsaExponent(algorithm.exponentProblem);
   if (algorithmId === null) return messages.algorithm(algorithm.label, options.minRsaBits);
   if (algorithmId === "rsa" && algorithm.bits < options.minRsaBits) return messages.rsaTooSmall(algorithm.bits, options.minRsaBits);
   if (algorithmId === "rsa" && algorithm.bits > LIMITS.maxRsaBits) return messages.rsaTooLarge(algorithm.bits);

@@ -36,6 +36,7 @@ export const CODES = Object.freeze({
   keyPacketSize: "KEYSIGN_ERR_KEY_PACKET_SIZE",
   tooManySubpackets: "KEYSIGN_ERR_KEY_TOO_MANY_SUBPACKETS",
   embeddedSignature: "KEYSIGN_ERR_KEY_EMBEDDED_SIGNATURE",
+  rsaExponent: "KEYSIGN_ERR_KEY_RSA_EXPONENT",
   userIdEncoding: "KEYSIGN_ERR_USERID_ENCODING",
   userIdTooLong: "KEYSIGN_ERR_USERID_TOO_LONG",
   userIdCharacters: "KEYSIGN_ERR_USERID_CHARACTERS",
@@ -225,6 +226,12 @@ export const messages = {
       CODES.embeddedSignature,
       "a signature in the upload embeds a signature that is damaged, not version 4, or embeds another one in turn; " +
         `the only embedded signature a key needs is a subkey's back-signature, which never does. ${EXPORT_HINT}`,
+    ),
+  rsaExponent: (detail: string) =>
+    problem(
+      CODES.rsaExponent,
+      `the primary key is RSA, but ${detail}; the public exponent must be odd, at least 3 and at most ${LIMITS.maxRsaExponentBits} bits long ` +
+        `(GnuPG uses 65537). ${NEW_KEY_HINT}`,
     ),
   userIdEncoding: (quoted: string) =>
     problem(

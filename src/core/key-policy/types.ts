@@ -93,6 +93,8 @@ export const LIMITS = Object.freeze({
   maxSubpackets: 64,
   /** Public key and subkey packets: RSA-16384 with a 64-bit exponent is 2,066 bytes. */
   maxKeyPacketBytes: 4096,
+  /** RSA verification time grows with the exponent; GnuPG and OpenSSL use 65537, and OpenSSL refuses over 64 bits. */
+  maxRsaExponentBits: 64,
   /** RSA above this costs too much to verify and nothing real needs it; GnuPG 2.2 caps generation at 4096. */
   maxRsaBits: 16384,
   rsaWarnBelowBits: 3072,
