@@ -1,8 +1,8 @@
 /**
  * Intake limits checked on the raw upload before anything parses it (SECURITY.md, "Rules
  * learned from attacks"): compressed data is never opened, secret key material is still found,
- * and every packet, armor block, line and subpacket is counted against a limit with its own
- * message. Each test fails if the rule it names is removed: the input would
+ * and every packet, armor block, line, subpacket and failed verification is counted against a
+ * limit with its own message. Each test fails if the rule it names is removed: the input would
  * then be accepted, or refused for another reason. Timing is measured by
  * `npm run bench -- intake-worst`, never asserted here.
  */
@@ -13,7 +13,7 @@ import { deflateRawSync } from "node:zlib";
 import { armor, enums } from "openpgp";
 import { DEFAULT_KEY_POLICY, inspectKey, LIMITS, type InspectResult, type KeyPolicyOptions } from "../../src/core/key-policy.ts";
 import { concatBytes, scanPackets, surveyPackets, TAG, writePacket } from "../../src/core/key-policy/packets.ts";
-import { bytes, forgedKey, keyBody, mpi, rsaForger, subpacket, uint16 } from "../fixtures/forge.ts";
+import { bytes, ed25519Forger, forgedKey, keyBody, mpi, p521Forger, rsaForger, subpacket, uint16 } from "../fixtures/forge.ts";
 
 const OPTIONS: KeyPolicyOptions = { ...DEFAULT_KEY_POLICY, now: new Date("2026-01-01T00:00:00Z") };
 const SECRET_MESSAGE = /^secret key material detected; nothing was stored\b/;
@@ -198,6 +198,26 @@ describe("RSA public exponent, read before anything is verified", () => {
     const subkey = writePacket(TAG.publicSubkey, rsaForger(2048, exponent(65)).body);
     const { warnings } = await accepted(concatBytes([good, subkey]));
     assert.ok(warnings.some((warning) => warning.code === "KEYSIGN_WARN_SUBKEY_REMOVED" && warning.message.includes("public exponent is 65 bits long")));
+  });
+});
+
+describe("failed verifications", () => {
+  it(`refuses a key once more than ${LIMITS.maxFailedVerifications} of its self-signatures fail to verify`, async () => {
+    const primary = ed25519Forger();
+    await refused(forgedKey({ primary, bogusSelfSignatures: LIMITS.maxFailedVerifications + 1 }), "KEYSIGN_ERR_KEY_BAD_SELF_SIGNATURES", /claim to be its own but do not verify/);
+    await accepted(forgedKey({ primary, bogusSelfSignatures: LIMITS.maxFailedVerifications }));
+  });
+
+  it("counts back-signatures that fail", async () => {
+    const subkeys = (bogus: number) => ({ forger: ed25519Forger, count: 1, bogusBackSignatures: () => bogus });
+    await refused(forgedKey({ primary: ed25519Forger(), subkeys: subkeys(LIMITS.maxFailedVerifications + 1) }), "KEYSIGN_ERR_KEY_BAD_SELF_SIGNATURES", /do not verify/);
+    await accepted(forgedKey({ primary: ed25519Forger(), subkeys: subkeys(LIMITS.maxFailedVerifications) }));
+  });
+
+  it("counts a failed ECDSA signature whose digest starts with a zero byte as four, as the library checks it twice", async () => {
+    const primary = p521Forger();
+    await refused(forgedKey({ primary, bogusSelfSignatures: 2, zeroPrefix: true }), "KEYSIGN_ERR_KEY_BAD_SELF_SIGNATURES", /do not verify/);
+    await accepted(forgedKey({ primary, bogusSelfSignatures: 2 }));
   });
 });
 

@@ -37,6 +37,7 @@ export const CODES = Object.freeze({
   tooManySubpackets: "KEYSIGN_ERR_KEY_TOO_MANY_SUBPACKETS",
   embeddedSignature: "KEYSIGN_ERR_KEY_EMBEDDED_SIGNATURE",
   rsaExponent: "KEYSIGN_ERR_KEY_RSA_EXPONENT",
+  badSelfSignatures: "KEYSIGN_ERR_KEY_BAD_SELF_SIGNATURES",
   userIdEncoding: "KEYSIGN_ERR_USERID_ENCODING",
   userIdTooLong: "KEYSIGN_ERR_USERID_TOO_LONG",
   userIdCharacters: "KEYSIGN_ERR_USERID_CHARACTERS",
@@ -232,6 +233,13 @@ export const messages = {
       CODES.rsaExponent,
       `the primary key is RSA, but ${detail}; the public exponent must be odd, at least 3 and at most ${LIMITS.maxRsaExponentBits} bits long ` +
         `(GnuPG uses 65537). ${NEW_KEY_HINT}`,
+    ),
+  badSelfSignatures: () =>
+    problem(
+      CODES.badSelfSignatures,
+      "several signatures on this key claim to be its own but do not verify, so it was not checked further. " +
+        "The key was damaged or altered after it left your keyring. Export it again from your own keyring: " +
+        "`gpg --armor --export-options export-clean --export YOUR-FINGERPRINT`.",
     ),
   userIdEncoding: (quoted: string) =>
     problem(

@@ -95,6 +95,12 @@ export const LIMITS = Object.freeze({
   maxKeyPacketBytes: 4096,
   /** RSA verification time grows with the exponent; GnuPG and OpenSSL use 65537, and OpenSSL refuses over 64 bits. */
   maxRsaExponentBits: 64,
+  /**
+   * Self-signatures, revocations and back-signatures that may fail to verify before the key is
+   * refused: each costs a public-key operation (3.5 ms for P-521 here), and a key as exported
+   * has none. See `failureWeight` in binding.ts for the ones that cost more.
+   */
+  maxFailedVerifications: 4,
   /** RSA above this costs too much to verify and nothing real needs it; GnuPG 2.2 caps generation at 4096. */
   maxRsaBits: 16384,
   rsaWarnBelowBits: 3072,
