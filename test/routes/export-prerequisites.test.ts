@@ -94,9 +94,8 @@ describe("a key's revocation history at export", () => {
   });
   after(async () => t.close());
 
-  /** Certifies `request` and revokes it through the staff pages with both reviewers (quorum 2). */
-  async function certifyAndRevoke(requestId: string, reasonCode: string, reasonText: string): Promise<void> {
-    await certifyRequest(t, requestId, { master: desk.master });
+  /** Revokes a certified request through the staff pages with both reviewers (quorum 2). */
+  async function revoke(requestId: string, reasonCode: string, reasonText: string): Promise<void> {
     for (const [index, reviewer] of desk.reviewers.entries()) {
       const page = await reviewer.get(`/admin/requests/${requestId}`);
       const revocationId = /revocations\/([0-9a-f-]{36})\/approve/.exec(page.body)?.[1];
@@ -112,12 +111,14 @@ describe("a key's revocation history at export", () => {
   it("carries earlier revocations to the signer, and holds back a key revoked for good after its request was approved", async () => {
     // Key 1: revoked once for a reason that does not end it, then certified anew.
     const first = await submitRequest(t, "again@example.org");
-    await certifyAndRevoke(first.id, "unanswered_vulnerability", "CVE-2026-1234 left open for 90 days");
+    await certifyRequest(t, first.id, { master: desk.master });
+    await revoke(first.id, "unanswered_vulnerability", "CVE-2026-1234 left open for 90 days");
     const again = await queuedRequest(desk, "again@example.org", "Dev", first.key);
-    // Key 2: approved and queued, then its certification on another request is revoked as compromised.
+    // Key 2: certified, then a new request for it is approved and queued, then the certification is revoked as compromised.
     const other = await submitRequest(t, "stolen@example.org");
+    await certifyRequest(t, other.id, { master: desk.master });
     const queued = await queuedRequest(desk, "stolen@example.org", "Dev", other.key);
-    await certifyAndRevoke(other.id, "key_compromised", "The laptop was stolen");
+    await revoke(other.id, "key_compromised", "The laptop was stolen");
 
     const { payload } = await exportBatch(desk);
     assert.deepEqual(payload.items.map((item) => item.requestId), [again.id]);

@@ -12,7 +12,8 @@ import { SESSION_COOKIE } from "../../src/plugins/app/session.ts";
 import { issueSetupLink } from "../../src/services/staff-accounts.ts";
 import { certifyRequest } from "../helpers/certified.ts";
 import { createTestApp, type TestApp } from "../helpers/app.ts";
-import { Browser, multipartBody } from "../helpers/http.ts";
+import { multipartBody } from "../../src/routes/body-rules.ts";
+import { Browser, multipartBody as multipartForm } from "../helpers/http.ts";
 import { makeTestKey } from "../helpers/keys.ts";
 import { submitRequest } from "../helpers/requests.ts";
 import { signInAs } from "../helpers/session.ts";
@@ -20,12 +21,17 @@ import { laterBy, queuedRequest, signingDesk, type SigningDesk } from "../helper
 import { createStaff } from "../helpers/staff.ts";
 
 const PROBE = "/test/csrf-probe";
+const MULTIPART_PROBE = "/test/csrf-probe-multipart";
 const CSRF_COOKIE = "ks_csrf";
 const PASSPHRASE = "a long enough passphrase 42";
 
-/** A route that does nothing but pass the app's real CSRF check. */
+/**
+ * Routes that do nothing but pass the app's real CSRF check, one per body kind (every POST
+ * route takes exactly one): urlencoded, and multipart read token first.
+ */
 function addProbe(app: FastifyInstance): void {
   app.post(PROBE, { preValidation: app.csrfProtection }, async () => ({ accepted: true }));
+  app.post(MULTIPART_PROBE, { config: multipartBody({ maxBytes: 64 * 1024, files: {}, maxFieldBytes: 1024, maxFields: 5 }) }, async () => ({ accepted: true }));
 }
 
 interface PostForm {
@@ -70,8 +76,8 @@ async function probe(app: FastifyInstance, browser: Browser | null, token: strin
   const fields = [...(token === undefined ? [] : [{ name: "_csrf", value: token }]), { name: "probe", value: "1" }];
   const headers: Record<string, string> = cookie ? { cookie } : {};
   if (multipart) {
-    const { body, contentType } = multipartBody(fields);
-    return app.inject({ method: "POST", url: PROBE, headers: { ...headers, "content-type": contentType }, payload: body });
+    const { body, contentType } = multipartForm(fields);
+    return app.inject({ method: "POST", url: MULTIPART_PROBE, headers: { ...headers, "content-type": contentType }, payload: body });
   }
   const payload = new URLSearchParams(fields.map((field): [string, string] => [field.name, field.value])).toString();
   return app.inject({ method: "POST", url: PROBE, headers: { ...headers, "content-type": "application/x-www-form-urlencoded" }, payload });
@@ -299,7 +305,7 @@ describe("CSRF tokens in every rendered form", () => {
   });
 
   it("checked a form for every POST route the app has", (context) => {
-    const routes = t.app.routeTable.filter((r) => r.method === "POST" && r.url !== PROBE);
+    const routes = t.app.routeTable.filter((r) => r.method === "POST" && r.url !== PROBE && r.url !== MULTIPART_PROBE);
     const pattern = (url: string) => new RegExp(`^${url.replace(/\/$/, "").replace(/:[A-Za-z]+/g, "[^/]+")}$`);
     const unformed = routes.filter((route) => !checked.some((form) => pattern(route.url).test(form.action.replace(/\/$/, "")))).map((r) => r.url);
     assert.deepEqual(unformed, []);
