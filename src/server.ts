@@ -29,7 +29,8 @@ async function main(): Promise<void> {
     // The mail worker interrupts its sends, so SMTP cannot hold shutdown up. Should anything else,
     // the signal is raised again: its handler is gone, so it ends the process as it would have.
     const overdue = setTimeout(() => {
-      app.log.error({ signal, limitMs: SHUTDOWN_LIMIT_MS }, "shutdown is taking too long; stopping now");
+      // Not the logger: it writes asynchronously, and the signal would end the process before the line is out.
+      console.error(`keysign: shutdown took more than ${SHUTDOWN_LIMIT_MS / 1000} s; ending the process with ${signal}`);
       process.kill(process.pid, signal);
     }, SHUTDOWN_LIMIT_MS);
     overdue.unref();
