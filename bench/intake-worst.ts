@@ -169,13 +169,17 @@ const backSignatureFlood = (forger: () => Forger) =>
   forgedKey({ primary: ed25519Forger(), subkeys: { forger, count: LIMITS.maxSubkeys, bogusBackSignatures: (length) => Math.floor(0xffff / length) - 2 } });
 
 /** The most public-key operations an accepted key can cost: every component at its limit, P-521 throughout, and the failures allowed. */
-const largestAccepted = () =>
+/** P-521 at every count limit: refused by the check budget after about 150 units of checks. */
+const p521AtEveryLimit = () =>
   forgedKey({
     primary: p521Forger(),
     userIds: LIMITS.maxUserIds,
     bogusSelfSignatures: LIMITS.maxFailedVerifications,
     subkeys: { forger: p521Forger, count: LIMITS.maxSubkeys },
   });
+
+/** The costliest P-521 key still accepted: 10 user IDs and 5 signing subkeys, 20 checks at 7 units each. */
+const largestAccepted = () => forgedKey({ primary: p521Forger(), userIds: LIMITS.maxUserIds, subkeys: { forger: p521Forger, count: 5 } });
 
 function fieldCases(good: Awaited<ReturnType<typeof goodKey>>): Case[] {
   const single = (tag: number) => (target: number) => concatBytes([...good.head, writePacket(tag, randomBytes(target - 1024))]);
@@ -215,7 +219,8 @@ function fieldCases(good: Awaited<ReturnType<typeof goodKey>>): Case[] {
     { name: "field: 8 Ed25519 subkeys, bogus back-signatures", build: () => backSignatureFlood(ed25519Forger) },
     { name: "field: 8 P-521 subkeys, bogus back-signatures", build: () => backSignatureFlood(p521Forger) },
     { name: "field: 8 P-521 subkeys, 19 bogus back-signatures each", build: () => forgedKey({ primary: p521Forger(), subkeys: { forger: p521Forger, count: 8, bogusBackSignatures: () => 19 } }) },
-    { name: `field: P-521, 10 user IDs, 8 subkeys, ${LIMITS.maxFailedVerifications} bogus`, build: largestAccepted },
+    { name: `field: P-521, 10 user IDs, 8 subkeys, ${LIMITS.maxFailedVerifications} bogus`, build: p521AtEveryLimit },
+    { name: "field: P-521, 10 user IDs, 5 subkeys (largest accepted)", build: largestAccepted },
     { name: "nesting: embedded signatures, 64 KiB deep each", build: (target) => fill(good.head, () => nestedSignature(0xffff), target) },
   ];
 }

@@ -221,6 +221,17 @@ describe("failed verifications", () => {
   });
 });
 
+describe("the cost of all checks of one upload together", () => {
+  it(`refuses a key whose checks would cost more than ${LIMITS.maxVerificationCost} units, counting each by its algorithm`, async () => {
+    // P-521 costs 7 units a check; each user ID takes one check and each signing subkey two (binding and back-signature).
+    const p521 = (userIds: number, subkeys: number) => forgedKey({ primary: p521Forger(), userIds, subkeys: { forger: p521Forger, count: subkeys } });
+    await accepted(p521(LIMITS.maxUserIds, 5));
+    await refused(p521(LIMITS.maxUserIds, 6), "KEYSIGN_ERR_KEY_TOO_MANY_CHECKS", /would take longer than the portal spends on one upload.*use an Ed25519 key/s);
+    // The same shape on Ed25519 costs a unit a check: every count limit at once stays well inside.
+    await accepted(forgedKey({ primary: ed25519Forger(), userIds: LIMITS.maxUserIds, subkeys: { forger: ed25519Forger, count: LIMITS.maxSubkeys } }));
+  });
+});
+
 describe("grouping by digest", () => {
   it("keeps a user attribute apart from a user ID with the same bytes", async () => {
     const [, userId] = scanPackets(good).packets;

@@ -5,7 +5,7 @@
  */
 import { enums, PublicKeyPacket, type Config } from "openpgp";
 import { canEncryptWith, primaryAlgorithmId, readKeyAlgorithm, type KeyAlgorithm } from "./algorithms.ts";
-import { createdAt, hasRevocation, isWeakHash, keyFlags, KEY_FLAG, selectNewest, TooManyFailedVerifications, type Verifier } from "./binding.ts";
+import { createdAt, hasRevocation, isWeakHash, keyFlags, KEY_FLAG, selectNewest, TooManyFailedVerifications, VerificationBudgetExceeded, type Verifier } from "./binding.ts";
 import { hashName, messages } from "./messages.ts";
 import type { Packet } from "./packets.ts";
 import { groupPackets, parseKeyPacket, type ParsedSignature, type SubkeyComponent } from "./structure.ts";
@@ -51,6 +51,7 @@ export async function evaluateKey(packets: readonly Packet[], options: KeyPolicy
     return await evaluateWithinBudget(packets, options, config);
   } catch (error) {
     if (error instanceof TooManyFailedVerifications) return refuse(messages.badSelfSignatures());
+    if (error instanceof VerificationBudgetExceeded) return refuse(messages.tooManyChecks());
     throw error;
   }
 }
@@ -59,7 +60,7 @@ async function evaluateWithinBudget(packets: readonly Packet[], options: KeyPoli
   const structure = await groupPackets(packets);
   const primary = await checkPrimary(structure.primaryRaw, options);
   if ("code" in primary) return refuse(primary);
-  const verifier: Verifier = { primary: primary.packet, now: options.now, config, failures: { count: 0 } };
+  const verifier: Verifier = { primary: primary.packet, now: options.now, config, failures: { count: 0 }, spent: { cost: 0 } };
   const keyData = { key: primary.packet };
   if (await hasRevocation(structure.direct.signatures, enums.signature.keyRevocation, keyData, verifier)) return refuse(messages.revoked());
   const users = await sortUsers(structure, verifier);

@@ -38,6 +38,7 @@ export const CODES = Object.freeze({
   embeddedSignature: "KEYSIGN_ERR_KEY_EMBEDDED_SIGNATURE",
   rsaExponent: "KEYSIGN_ERR_KEY_RSA_EXPONENT",
   badSelfSignatures: "KEYSIGN_ERR_KEY_BAD_SELF_SIGNATURES",
+  tooManyChecks: "KEYSIGN_ERR_KEY_TOO_MANY_CHECKS",
   userIdEncoding: "KEYSIGN_ERR_USERID_ENCODING",
   userIdTooLong: "KEYSIGN_ERR_USERID_TOO_LONG",
   userIdCharacters: "KEYSIGN_ERR_USERID_CHARACTERS",
@@ -240,6 +241,13 @@ export const messages = {
       "several signatures on this key claim to be its own but do not verify, so it was not checked further. " +
         "The key was damaged or altered after it left your keyring. Export it again from your own keyring: " +
         "`gpg --armor --export-options export-clean --export YOUR-FINGERPRINT`.",
+    ),
+  tooManyChecks: () =>
+    problem(
+      CODES.tooManyChecks,
+      "checking this key's self-signatures would take longer than the portal spends on one upload, so it was not checked further: " +
+        "it has many user IDs and subkeys on a slow algorithm (P-384, P-521 or RSA above 4096 bits). Export only what you want certified " +
+        "(`gpg --armor --export-options export-minimal --export YOUR-FINGERPRINT`), remove user IDs and subkeys you no longer use, or use an Ed25519 key.",
     ),
   userIdEncoding: (quoted: string) =>
     problem(

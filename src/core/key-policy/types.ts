@@ -101,6 +101,13 @@ export const LIMITS = Object.freeze({
    * has none. See `failureWeight` in binding.ts for the ones that cost more.
    */
   maxFailedVerifications: 4,
+  /**
+   * All signature checks of one upload together, in cost units (see `verificationCost` in
+   * binding.ts; one unit is about 0.4 ms here): every input up to the upload cap is answered
+   * in well under 100 ms. An Ed25519 key at every count limit needs about 30 units; a P-521
+   * key with 10 user IDs and 8 signing subkeys would need 182.
+   */
+  maxVerificationCost: 150,
   /** RSA above this costs too much to verify and nothing real needs it; GnuPG 2.2 caps generation at 4096. */
   maxRsaBits: 16384,
   rsaWarnBelowBits: 3072,
