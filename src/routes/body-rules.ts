@@ -7,7 +7,7 @@ import type {
   preValidationHookHandler,
   RouteOptions,
 } from "fastify";
-import { BodyRefusedError, FormExpiredError } from "../errors.ts";
+import { BodyRefusedError, FormExpiredError, TooManyRequestsError } from "../errors.ts";
 import { hasCsrfSecret } from "../plugins/external/csrf.ts";
 import { FORM_BODY_LIMIT } from "../plugins/external/formbody.ts";
 import { formatBytes } from "../presenters/helpers.ts";
@@ -32,6 +32,7 @@ const MESSAGES = {
   multipart: "This form must be sent the way its page sends it (multipart/form-data, with its files). Nothing was stored. Submit it from the page.",
   tooLarge: (limit: number) => `The form is larger than allowed here (at most ${formatBytes(limit)}). Nothing was stored.`,
   noLength: "The upload did not say how large it is, so it was not read. Nothing was stored. Submit the form from the page.",
+  busy: "Other uploads from your address are still being received. Wait for them to finish, then submit again. Nothing was stored.",
 };
 
 /** The route config of a form with files: `app.post(url, { config: multipartBody(LIMITS) }, handler)`. */
@@ -68,7 +69,36 @@ export function registerBodyRules(app: FastifyInstance): void {
     route.preValidation = [...readers(app, rule), ...[route.preValidation ?? []].flat()];
   });
   app.addHook("onRequest", refuseUnexpectedBody);
+  limitUploadsPerClient(app);
   app.addHook("onSend", closeIfUnread);
+}
+
+/**
+ * Multipart bodies being received from one client address at once. A part is buffered until
+ * it is complete (up to the route's largest field or file), so one client with many slow
+ * uploads could otherwise hold memory for each until the request times out. Two covers a
+ * double click; the third waits for one to end.
+ */
+export const MAX_UPLOADS_PER_CLIENT = 2;
+
+function limitUploadsPerClient(app: FastifyInstance): void {
+  const inFlight = new Map<string, number>();
+  const holding = new WeakSet<FastifyRequest>();
+  const release = async (request: FastifyRequest) => {
+    if (!holding.delete(request)) return;
+    const left = (inFlight.get(request.ip) ?? 1) - 1;
+    if (left > 0) inFlight.set(request.ip, left);
+    else inFlight.delete(request.ip);
+  };
+  app.addHook("onRequest", async (request) => {
+    if (request.is404 || !takesBody(request.method) || ruleOf(request.routeOptions.config).kind !== "multipart") return;
+    const count = inFlight.get(request.ip) ?? 0;
+    if (count >= MAX_UPLOADS_PER_CLIENT) throw new TooManyRequestsError(MESSAGES.busy);
+    inFlight.set(request.ip, count + 1);
+    holding.add(request);
+  });
+  app.addHook("onResponse", release);
+  app.addHook("onRequestAbort", release);
 }
 
 function readers(app: FastifyInstance, rule: BodyRule): Array<preValidationHookHandler | preValidationAsyncHookHandler> {
