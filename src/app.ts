@@ -55,6 +55,12 @@ export function serverOptions(config: Config, logStream?: LogStream): FastifySer
       // One-time link tokens travel in query strings: no query value reaches a log line.
       serializers: { req: serializeRequest },
     },
+    // Fastify's own handler logs the raw bytes of a malformed request at trace level, cookies
+    // and one-time tokens included; this one answers 400 and logs nothing.
+    clientErrorHandler: (_error, socket) => {
+      if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      else socket.destroy();
+    },
     trustProxy: config.TRUST_PROXY,
     // The default for any body; each route that takes one sets its own (src/routes/body-rules.ts).
     bodyLimit: FORM_BODY_LIMIT,

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { readdir, stat } from "node:fs/promises";
+import { connect, type AddressInfo } from "node:net";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { createTestApp, type TestApp } from "../helpers/app.ts";
@@ -70,6 +71,22 @@ describe("secrets stay out of logs", () => {
     const confirm = await mailedLink("work@example.org", "/account/addresses/confirm?token=");
     tokens.confirm = tokenOf(confirm);
     assert.equal((await applicant.postForm("/account/addresses/confirm", { token: tokens.confirm }, pathOf(confirm))).statusCode, 200);
+
+    // A mangled link, or a token as the whole query, matches nothing to keep either.
+    assert.equal((await new Browser(t.app).get(`/sign-in/link?${tokens.signIn}`)).statusCode < 500, true);
+    assert.equal((await new Browser(t.app).get(`/sign-in/link%3Ftoken=${tokens.signIn}`)).statusCode, 404);
+    assert.ok(t.logs.some((line) => line.includes('"url":"(no route)"')), "the unmatched path is logged as such");
+    // A malformed request (a control byte in a header) is answered 400, its raw bytes logged nowhere.
+    await t.app.listen({ host: "127.0.0.1", port: 0 });
+    const { port } = t.app.server.address() as AddressInfo;
+    const raw = await new Promise<string>((resolve) => {
+      const socket = connect(port, "127.0.0.1", () => socket.write(`GET /sign-in/link?token=${tokens.signIn} HTTP/1.1\r\nHost: x\r\nCookie: ks_session=${tokens.invite}\r\nX-Bad: a\u0001b\r\n\r\n`));
+      let text = "";
+      socket.on("data", (chunk: Buffer) => (text += chunk.toString("latin1")));
+      socket.on("close", () => resolve(text));
+    });
+    assert.match(raw, /^HTTP\/1\.1 400 /);
+    assert.deepEqual(t.logs.filter((line) => line.includes("rawPacket")), [], "the raw request is not logged, not even as bytes");
 
     // The links' requests were logged, with the parameter named and its value left out.
     for (const prefix of ["/admin/setup", "/admin/invite", "/sign-in/link", "/account/addresses/confirm"]) {
