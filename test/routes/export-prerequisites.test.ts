@@ -53,6 +53,7 @@ describe("export prerequisites: organisation, certification domain, public addre
     const { id } = await queuedRequest(desk, "early@example.org");
     const page = unescape((await desk.officer.get("/admin/signing")).body);
     assert.match(page, /Batches cannot be exported yet\.<\/strong> Set the organisation name and the certification domain in Settings before exporting/);
+    assert.doesNotMatch(page, /Export batch<\/button>/, "no button for an export that would be refused");
     const refused = await desk.officer.postForm("/admin/signing/batches", {}, "/admin/signing");
     assert.equal(refused.statusCode, 409);
     assert.match(unescape(refused.body), /Set the organisation name and the certification domain in Settings before exporting: every certification and revocation the master key makes carries them, for good\./);
@@ -61,7 +62,9 @@ describe("export prerequisites: organisation, certification domain, public addre
 
     const saved = await desk.admin.postForm("/admin/settings", settingsForm("FreePBX", "Keys.FreePBX.org"), "/admin/settings");
     assert.equal(saved.statusCode, 303);
-    assert.doesNotMatch((await desk.officer.get("/admin/signing")).body, /Batches cannot be exported yet/);
+    const ready = (await desk.officer.get("/admin/signing")).body;
+    assert.doesNotMatch(ready, /Batches cannot be exported yet/);
+    assert.match(ready, /Export batch<\/button>/);
     const { payload } = await exportBatch(desk);
     assert.equal(payload.organisation, "FreePBX");
     const [item] = payload.items;
