@@ -101,16 +101,8 @@ function parseJson(text: string): unknown {
 }
 
 /** Upload temp files older than `maxAgeMs` belong to requests that died mid-way. */
-export async function sweepStaleTempFiles(paths: DataPaths, now: Date, maxAgeMs = 60 * 60 * 1000): Promise<number> {
-  let removed = 0;
-  for (const name of await readdir(paths.tmp)) {
-    const file = path.join(paths.tmp, name);
-    const info = await stat(file);
-    if (now.getTime() - info.mtime.getTime() < maxAgeMs) continue;
-    await rm(file, { force: true, recursive: true });
-    removed += 1;
-  }
-  return removed;
+export function sweepStaleTempFiles(paths: DataPaths, now: Date, maxAgeMs = 60 * 60 * 1000): Promise<number> {
+  return removeOlderThan(paths.tmp, now, maxAgeMs, () => false);
 }
 
 /**
@@ -118,11 +110,15 @@ export async function sweepStaleTempFiles(paths: DataPaths, now: Date, maxAgeMs 
  * its row leaves one behind. Only files older than `maxAgeMs` go, so an upload in flight in
  * another process is never touched.
  */
-export async function sweepOrphanAgreements(paths: DataPaths, named: ReadonlySet<string>, now: Date, maxAgeMs = 60 * 60 * 1000): Promise<number> {
+export function sweepOrphanAgreements(paths: DataPaths, named: ReadonlySet<string>, now: Date, maxAgeMs = 60 * 60 * 1000): Promise<number> {
+  return removeOlderThan(paths.agreements, now, maxAgeMs, (name) => named.has(name));
+}
+
+async function removeOlderThan(dir: string, now: Date, maxAgeMs: number, keep: (name: string) => boolean): Promise<number> {
   let removed = 0;
-  for (const name of await readdir(paths.agreements)) {
-    if (named.has(name)) continue;
-    const file = path.join(paths.agreements, name);
+  for (const name of await readdir(dir)) {
+    if (keep(name)) continue;
+    const file = path.join(dir, name);
     const info = await stat(file);
     if (now.getTime() - info.mtime.getTime() < maxAgeMs) continue;
     await rm(file, { force: true, recursive: true });
