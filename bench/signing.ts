@@ -47,13 +47,21 @@ async function makeTargets(count: number): Promise<Target[]> {
 /** A portal on a fresh database whose queue holds one approved request per target. */
 async function portalWithQueue(targets: Target[], master: openpgp.PublicKey) {
   const dataDir = await mkdtemp(path.join(tmpdir(), "keysign-bench-"));
-  const config = loadConfig({ LOG_LEVEL: "silent", MAIL_WORKER: "false", AUTO_MIGRATE: "false", DATA_DIR: dataDir });
+  // A public address and the export settings, as a portal that signs for real has.
+  const config = loadConfig({ LOG_LEVEL: "silent", MAIL_WORKER: "false", AUTO_MIGRATE: "false", DATA_DIR: dataDir, PUBLIC_URL: "https://keysign.bench.example" });
   await deployMigrations(config.databaseUrl);
   const app = await buildApp({ config });
   const db = app.db;
   const staff = ["a", "b"].map((name) => ({ id: randomUUID(), email: `${name}@bench.example`, passwordHash: "x", roles: "reviewer,signing_officer" }));
   await db.staff.createMany({ data: staff });
-  await db.setting.createMany({ data: [{ key: "masterPublicKey", value: master.armor() }, { key: "masterFingerprint", value: master.getFingerprint().toUpperCase() }] });
+  await db.setting.createMany({
+    data: [
+      { key: "masterPublicKey", value: master.armor() },
+      { key: "masterFingerprint", value: master.getFingerprint().toUpperCase() },
+      { key: "organisationName", value: "Bench Org" },
+      { key: "certificationDomain", value: "keys.bench.example" },
+    ],
+  });
   for (const target of targets) {
     const email = target.userId.replace(/.*<|>/g, "");
     const applicantId = randomUUID();
