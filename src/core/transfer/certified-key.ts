@@ -27,30 +27,33 @@ export function assembleCertifiedKey(canonicalKey: Uint8Array, entries: readonly
   const packets = readKeyPackets(canonicalKey);
   const userIds = packets.filter((p) => p.tag === TAG.userId).map((p) => p.body);
   const encoder = new TextEncoder();
-  const byUserId = new Map<string, CertifiedUserId>();
+  // A user ID certified at several ceremonies (certified again after a revocation) carries every
+  // certification, each followed by its revocation, in the order given.
+  const byUserId = new Map<string, CertifiedUserId[]>();
   for (const entry of entries) {
     if (!userIds.some((raw) => equalBytes(raw, encoder.encode(entry.userId)))) throw new Error("a certification names a user ID the key does not have");
-    if (byUserId.has(entry.userId)) throw new Error("two certifications name the same user ID");
     checkSignaturePacket(entry.certification);
     if (entry.revocation) checkSignaturePacket(entry.revocation);
-    byUserId.set(entry.userId, entry);
+    const earlier = byUserId.get(entry.userId) ?? [];
+    if (earlier.some((other) => equalBytes(other.certification, entry.certification))) throw new Error("the same certification is given twice");
+    byUserId.set(entry.userId, [...earlier, entry]);
   }
   const only = options.onlyUserId === undefined ? null : encoder.encode(options.onlyUserId);
   if (only && !userIds.some((raw) => equalBytes(raw, only))) throw new Error("the user ID to keep is not in the key");
 
   const out: Uint8Array[] = [];
-  // The user ID whose signatures are being copied, or null while dropping another one.
-  let pending: CertifiedUserId | null = null;
+  // The certifications of the user ID whose signatures are being copied.
+  let pending: CertifiedUserId[] = [];
   let dropping = false;
   const flush = () => {
-    if (pending) out.push(pending.certification, ...(pending.revocation ? [pending.revocation] : []));
-    pending = null;
+    for (const entry of pending) out.push(entry.certification, ...(entry.revocation ? [entry.revocation] : []));
+    pending = [];
   };
   for (const packet of packets) {
     if (packet.tag !== TAG.signature) flush();
     if (packet.tag === TAG.userId) {
       dropping = only !== null && !equalBytes(packet.body, only);
-      pending = dropping ? null : byUserId.get(new TextDecoder().decode(packet.body)) ?? null;
+      pending = dropping ? [] : (byUserId.get(new TextDecoder().decode(packet.body)) ?? []);
     } else if (packet.tag !== TAG.signature) {
       dropping = false;
     }

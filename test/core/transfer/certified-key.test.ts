@@ -71,17 +71,28 @@ describe("the certified key", () => {
     assert.deepEqual(layout(assembled), ["tag:6", `uid:${WORK}`, "sig:13", "sig:10", "tag:14", "sig:18"]);
   });
 
+  it("keeps every ceremony's certification of a user ID, each followed by its revocation, in the order given", async () => {
+    const keyPacket = (await openpgp.readKey({ binaryKey: canonical })).keyPacket as openpgp.PublicKeyPacket;
+    const again = await makeCertification(master, { key: keyPacket, userId: userIdBytes(ALICE) }, PARAMETERS, new Date(REVOKED.getTime() + 86_400_000));
+    const assembled = assembleCertifiedKey(canonical, [
+      { userId: ALICE, certification: cert(ALICE), revocation: rev(ALICE) },
+      { userId: ALICE, certification: again },
+    ]);
+    assert.deepEqual(layout(assembled), ["tag:6", `uid:${ALICE}`, "sig:13", "sig:10", "sig:30", "sig:10", `uid:${WORK}`, "sig:13", "tag:14", "sig:18"]);
+  });
+
   it("fails if a certification names a user ID the key does not have", () => {
     assert.throws(() => assembleCertifiedKey(canonical, [{ userId: "Mallory <mallory@example.org>", certification: cert(ALICE) }]), /user ID the key does not have/);
     assert.throws(() => assembleCertifiedKey(canonical, [], { onlyUserId: "Alice <ALICE@example.org>" }), /not in the key/);
   });
 
-  it("fails if an entry is not exactly one signature packet, or names a user ID twice", () => {
+  it("fails if an entry is not exactly one signature packet, or the same certification is given twice", () => {
     const two = new Uint8Array([...cert(ALICE), ...cert(ALICE)]);
     assert.throws(() => assembleCertifiedKey(canonical, [{ userId: ALICE, certification: two }]), /exactly one signature packet/);
     assert.throws(() => assembleCertifiedKey(canonical, [{ userId: ALICE, certification: cert(ALICE).subarray(0, 20) }]), /exactly one signature packet/);
     assert.throws(() => assembleCertifiedKey(canonical, [{ userId: ALICE, certification: cert(ALICE), revocation: canonical }]), /exactly one signature packet/);
-    assert.throws(() => assembleCertifiedKey(canonical, [{ userId: ALICE, certification: cert(ALICE) }, { userId: ALICE, certification: cert(ALICE) }]), /same user ID/);
+    const once = cert(ALICE);
+    assert.throws(() => assembleCertifiedKey(canonical, [{ userId: ALICE, certification: once }, { userId: ALICE, certification: once }]), /same certification is given twice/);
   });
 
   it("fails if the stored key is not a binary public key", () => {
