@@ -22,6 +22,7 @@ import { registerErrorHandlers } from "./routes/errors.ts";
 import accountRoutes from "./routes/account/index.ts";
 import adminRoutes from "./routes/admin/index.ts";
 import publicRoutes from "./routes/public/index.ts";
+import hkpRoutes from "./routes/public/hkp.ts";
 import keyRoutes from "./routes/public/keys.ts";
 import requestRoutes from "./routes/account/requests.ts";
 import { agreementStorageNames } from "./repositories/agreements.ts";
@@ -123,6 +124,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerErrorHandlers(app);
   await app.register(publicRoutes);
   await app.register(keyRoutes, { prefix: "/keys" });
+  await app.register(hkpRoutes);
   await app.register(accountRoutes, { prefix: "/account" });
   await app.register(requestRoutes, { prefix: "/requests" });
   await app.register(adminRoutes, { prefix: "/admin" });

@@ -1,0 +1,42 @@
+/**
+ * The read side of publication: which published keys a lookup names, as installs fetch them.
+ * Key IDs are computed from the canonical keys at each lookup by key ID (one parse per
+ * published key); an index table is the lever once there are thousands.
+ */
+import { readKey } from "openpgp";
+import { armorPublicKey } from "../core/key-policy.ts";
+import { concatBytes } from "../core/key-policy/packets.ts";
+import { inspectionConfig } from "../core/openpgp-config.ts";
+import type { HkpSearch, IndexedKey } from "../core/publication/hkp.ts";
+import { keyIdsOf, publishedForm, type PublishedKeySource } from "../core/publication/published-key.ts";
+import type { Db } from "../db/client.ts";
+import { findPublishedKeys } from "../repositories/publication.ts";
+
+export async function lookupPublishedKeys(db: Db, search: HkpSearch): Promise<PublishedKeySource[]> {
+  if (search.kind === "fingerprint") return findPublishedKeys(db, search.value);
+  // No owner has agreed to publish an address yet (that choice comes with the public directory).
+  if (search.kind === "email") return [];
+  const found: PublishedKeySource[] = [];
+  for (const key of await findPublishedKeys(db)) if ((await keyIdsOf(key.canonicalKey)).includes(search.value)) found.push(key);
+  return found;
+}
+
+/** The armored published forms, one after another in one block, as GnuPG imports them. */
+export function armoredKeys(keys: readonly PublishedKeySource[]): string {
+  return armorPublicKey(concatBytes(keys.map(publishedForm)));
+}
+
+/** What the index lists of a key: its facts, and no user ID without the owner's consent. */
+export async function indexedKey(source: PublishedKeySource): Promise<IndexedKey> {
+  const key = await readKey({ binaryKey: source.canonicalKey, config: inspectionConfig({ minRsaBits: 2048 }) });
+  const expires = await key.getExpirationTime().catch(() => null);
+  return {
+    fingerprint: source.fingerprint,
+    algorithm: key.keyPacket.algorithm,
+    bits: key.keyPacket.getAlgorithmInfo().bits ?? 0,
+    createdAt: key.keyPacket.created,
+    expiresAt: expires instanceof Date ? expires : null,
+    revoked: false,
+    userIds: [],
+  };
+}
