@@ -1,4 +1,5 @@
 import { formatFingerprint } from "../core/key-policy.ts";
+import { keyserverAddress } from "../core/publication/hkp.ts";
 import type { KeyState, KeyStatus } from "../core/publication/key-status.ts";
 import { isRevocationReasonCode, REVOCATION_REASONS } from "../core/revocation-reasons.ts";
 import { formatDate } from "./helpers.ts";
@@ -19,11 +20,14 @@ const STATE_MEANING: Readonly<Record<KeyState, string>> = {
  * The public page of one key. Only the state, its dates and the reason's label: no user ID or
  * address (listing them needs the owner's consent) and no staff text.
  */
-export function keyStatusModel(fingerprint: string, status: KeyStatus) {
+export function keyStatusModel(fingerprint: string, status: KeyStatus, publicUrl: string) {
   return {
     title: `Key ${formatFingerprint(fingerprint)}`,
     fingerprint: formatFingerprint(fingerprint),
     command: `gpg --check-sigs ${fingerprint}`,
+    download: `/vks/v1/by-fingerprint/${fingerprint}`,
+    // GnuPG 2.2.17+ keeps only self-signatures of fetched keys without this option, dropping the certification.
+    fetch: `gpg --keyserver ${keyserverAddress(publicUrl)} --keyserver-options no-self-sigs-only --recv-keys ${fingerprint}`,
     state: status.state,
     stateLabel: STATE_LABELS[status.state],
     meaning: STATE_MEANING[status.state],

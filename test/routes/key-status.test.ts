@@ -37,6 +37,9 @@ describe("the public status page of a key", () => {
     // certifyRequest certifies an hour before the clock, for 730 days.
     assert.match(page, /<td>2026-11-24<\/td>\s*<td>2028-11-23<\/td>\s*<td>Certified<\/td>/);
     assert.match(page, new RegExp(`<code>gpg --check-sigs ${fingerprint}</code>`));
+    assert.match(page, new RegExp(`<a href="/vks/v1/by-fingerprint/${fingerprint}">Download the key</a>`));
+    assert.match(page, new RegExp(`<code>gpg --keyserver hkp://portal.keysign.test:80 --keyserver-options no-self-sigs-only --recv-keys ${fingerprint}</code>`));
+    assert.equal((await visitor().get(`/vks/v1/by-fingerprint/${fingerprint}`)).statusCode, 200, "the download link works");
     assert.doesNotMatch(page, /public@example\.org|Pat Public/, "no user ID or address without the owner's consent");
     // Once the certification lapses, the page says so.
     const later = t.clock.now;

@@ -58,3 +58,12 @@ function seconds(date: Date): number {
 export function escapeField(text: string): string {
   return [...new TextEncoder().encode(text)].map((byte) => (byte === 0x3a || byte === 0x25 || byte < 0x20 || byte > 0x7e ? `%${byte.toString(16).toUpperCase().padStart(2, "0")}` : String.fromCharCode(byte))).join("");
 }
+
+/**
+ * The keyserver address GnuPG needs for the portal at `publicUrl`: hkps for https; for http
+ * the port is always written, since hkp:// alone means port 11371.
+ */
+export function keyserverAddress(publicUrl: string): string {
+  const url = new URL(publicUrl);
+  return url.protocol === "https:" ? `hkps://${url.host}` : `hkp://${url.hostname}:${url.port || "80"}`;
+}

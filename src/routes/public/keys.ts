@@ -17,7 +17,7 @@ const keyRoutes: FastifyPluginAsyncTypebox = async (app) => {
     if (!/^[0-9A-F]{40}$/.test(fingerprint)) throw new NotFoundError(NOT_PUBLISHED);
     const status = keyStatus(await findPublishedCertifications(app.db, fingerprint), app.now());
     if (status === null) throw new NotFoundError(NOT_PUBLISHED);
-    return reply.render("public/key-status.hbs", keyStatusModel(fingerprint, status));
+    return reply.render("public/key-status.hbs", keyStatusModel(fingerprint, status, app.config.PUBLIC_URL));
   });
 };
 
