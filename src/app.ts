@@ -24,6 +24,7 @@ import adminRoutes from "./routes/admin/index.ts";
 import publicRoutes from "./routes/public/index.ts";
 import hkpRoutes from "./routes/public/hkp.ts";
 import keyRoutes from "./routes/public/keys.ts";
+import statusRoutes from "./routes/public/status.ts";
 import requestRoutes from "./routes/account/requests.ts";
 import { agreementStorageNames } from "./repositories/agreements.ts";
 import { dataPaths, loadOrCreateSecrets, prepareDataDir, restrictDatabaseFile, sweepOrphanAgreements, sweepStaleTempFiles } from "./storage/data-dir.ts";
@@ -125,6 +126,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(publicRoutes);
   await app.register(keyRoutes, { prefix: "/keys" });
   await app.register(hkpRoutes);
+  await app.register(statusRoutes, { prefix: "/status" });
   await app.register(accountRoutes, { prefix: "/account" });
   await app.register(requestRoutes, { prefix: "/requests" });
   await app.register(adminRoutes, { prefix: "/admin" });

@@ -26,3 +26,41 @@ export async function findPublishedKeys(db: Db, fingerprint?: string): Promise<P
   }
   return [...byKey.values()];
 }
+
+/** Every certification with what its feed entry needs. */
+export async function findAllCertifications(db: Db) {
+  const rows = await db.certification.findMany({
+    select: {
+      userId: true,
+      certifiedAt: true,
+      signature: true,
+      revokedAt: true,
+      request: { select: { keys: { orderBy: { revision: "desc" }, take: 1, select: { fingerprint: true } }, revocations: { where: { state: "applied" }, orderBy: { appliedAt: "desc" }, take: 1, select: { reasonCode: true } } } },
+    },
+  });
+  return rows.flatMap((row) => {
+    const fingerprint = row.request.keys[0]?.fingerprint;
+    if (!fingerprint) return [];
+    return [{ fingerprint, userId: row.userId, certifiedAt: row.certifiedAt, signature: new Uint8Array(row.signature), revokedAt: row.revokedAt, reasonCode: row.revokedAt ? (row.request.revocations[0]?.reasonCode ?? null) : null }];
+  });
+}
+
+export async function findStatusFeed(db: Db) {
+  return db.statusFeed.findUnique({ where: { id: 1 } });
+}
+
+/** Stores a new feed only if the stored one is still `previousSequence` (0: none), so two makers cannot both win. */
+export async function storeStatusFeed(db: Db, previousSequence: number, feed: { sequence: number; contentSha256: string; generatedAt: Date; validUntil: Date; body: Uint8Array; signature: string }): Promise<boolean> {
+  if (previousSequence === 0) {
+    try {
+      await db.statusFeed.create({ data: { id: 1, ...feed, body: Buffer.from(feed.body) } });
+      return true;
+    } catch (error) {
+      // P2002: another process stored the first feed meanwhile.
+      if (error instanceof Error && "code" in error && error.code === "P2002") return false;
+      throw error;
+    }
+  }
+  const updated = await db.statusFeed.updateMany({ where: { id: 1, sequence: previousSequence }, data: { ...feed, body: Buffer.from(feed.body) } });
+  return updated.count === 1;
+}

@@ -10,6 +10,7 @@ export interface DataPaths {
   mail: string;
   secrets: string;
   queueKey: string;
+  publicationKey: string;
 }
 
 export interface Secrets {
@@ -24,6 +25,7 @@ export function dataPaths(root: string): DataPaths {
     mail: path.join(root, "mail"),
     secrets: path.join(root, "secrets.json"),
     queueKey: path.join(root, "queue-key.asc"),
+    publicationKey: path.join(root, "publication-key.asc"),
   };
 }
 

@@ -18,7 +18,19 @@ export interface QueueKey {
   publicArmored: string;
 }
 
-export async function loadOrCreateQueueKey(file: string, hostname: string, now: Date): Promise<QueueKey> {
+export function loadOrCreateQueueKey(file: string, hostname: string, now: Date): Promise<QueueKey> {
+  return loadOrCreatePortalKey(file, { name: "Keysign queue key", email: `queue@${hostname}` }, now);
+}
+
+/**
+ * The portal's publication key, made like the queue key but separate: the queue key speaks only
+ * to the offline signer, this one signs what installs read (the status feed).
+ */
+export function loadOrCreatePublicationKey(file: string, hostname: string, now: Date): Promise<QueueKey> {
+  return loadOrCreatePortalKey(file, { name: "Keysign publication key", email: `publication@${hostname}` }, now);
+}
+
+async function loadOrCreatePortalKey(file: string, identity: { name: string; email: string }, now: Date): Promise<QueueKey> {
   const config = inspectionConfig({ minRsaBits: 2048 });
   let armored: string;
   try {
@@ -28,7 +40,7 @@ export async function loadOrCreateQueueKey(file: string, hostname: string, now: 
     const generated = await generateKey({
       type: "ecc",
       curve: "ed25519Legacy",
-      userIDs: [{ name: "Keysign queue key", email: `queue@${hostname}` }],
+      userIDs: [identity],
       date: now,
       format: "armored",
       config,
@@ -39,10 +51,10 @@ export async function loadOrCreateQueueKey(file: string, hostname: string, now: 
   }
   const privateKey = await readPrivateKey({ armoredKey: armored, config }).catch(() => {
     throw new StartupError(
-      `${file} is not a readable OpenPGP secret key (damaged?). Restore it from a backup; deleting it makes a new queue key that every signing machine must pin again.`,
+      `${file} is not a readable OpenPGP secret key (damaged?). Restore it from a backup; deleting it makes a new key that everyone who pinned this one must pin again.`,
     );
   });
-  if (!privateKey.isDecrypted()) throw new StartupError(`the queue key in ${file} is protected by a passphrase; the portal needs it unprotected.`);
+  if (!privateKey.isDecrypted()) throw new StartupError(`the key in ${file} is protected by a passphrase; the portal needs it unprotected.`);
   const publicKey = privateKey.toPublic();
   return { privateKey, publicKey, fingerprint: publicKey.getFingerprint().toUpperCase(), publicArmored: armorPublicKey(publicKey.write()) };
 }

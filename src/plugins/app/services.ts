@@ -12,9 +12,10 @@ import { DIGEST_INTERVAL_MS } from "../../services/review-digest.ts";
 import { SettingsService } from "../../services/settings.ts";
 import { SigningQueueService } from "../../services/signing-queue.ts";
 import { StaffAuthService } from "../../services/staff-auth.ts";
+import { StatusFeedService } from "../../services/status-feed.ts";
 import { FileStore } from "../../storage/file-store.ts";
 import type { DataPaths } from "../../storage/data-dir.ts";
-import { loadOrCreateQueueKey } from "../../storage/queue-key.ts";
+import { loadOrCreatePublicationKey, loadOrCreateQueueKey } from "../../storage/queue-key.ts";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -31,6 +32,7 @@ declare module "fastify" {
     revocations: RevocationService;
     settings: SettingsService;
     signingQueue: SigningQueueService;
+    statusFeed: StatusFeedService;
     files: FileStore;
   }
 }
@@ -78,7 +80,9 @@ async function services(app: FastifyInstance, opts: ServicesOptions): Promise<vo
   app.decorate("revocations", new RevocationService(ctx));
   app.decorate("settings", new SettingsService(ctx));
   const queueKeyFile = opts.config.QUEUE_KEY_FILE || opts.paths.queueKey;
-  app.decorate("signingQueue", new SigningQueueService(ctx, await loadOrCreateQueueKey(queueKeyFile, new URL(opts.config.PUBLIC_URL).hostname, opts.now())));
+  const hostname = new URL(opts.config.PUBLIC_URL).hostname;
+  app.decorate("signingQueue", new SigningQueueService(ctx, await loadOrCreateQueueKey(queueKeyFile, hostname, opts.now())));
+  app.decorate("statusFeed", new StatusFeedService(ctx, await loadOrCreatePublicationKey(opts.paths.publicationKey, hostname, opts.now())));
 
   // The review digest runs with the mail worker: the process that delivers mail also writes it.
   let digestTimer: NodeJS.Timeout | null = null;

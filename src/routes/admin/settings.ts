@@ -61,7 +61,8 @@ const settingsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const settings = await app.settings.read();
     const saved = new URL(reply.request.url, "http://portal").searchParams.has("saved");
     const queueKey = formatFingerprint(app.signingQueue.queueKey.fingerprint);
-    return reply.render("admin/settings.hbs", { ...(await settingsModel(settings, { ...extra, saved })), queueKey }, status);
+    const publicationKey = formatFingerprint(app.statusFeed.key.fingerprint);
+    return reply.render("admin/settings.hbs", { ...(await settingsModel(settings, { ...extra, saved })), queueKey, publicationKey }, status);
   }
 };
 

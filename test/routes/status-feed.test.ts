@@ -1,0 +1,80 @@
+/**
+ * The signed status feed: every certification with its state, signed over the exact bytes by the
+ * portal's publication key, with a sequence that only grows and a signature renewed daily.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import * as openpgp from "openpgp";
+import { userIdDigest, type Feed } from "../../src/core/publication/feed.ts";
+import { createTestApp, type TestApp } from "../helpers/app.ts";
+import { certifyRequest } from "../helpers/certified.ts";
+import { Browser } from "../helpers/http.ts";
+import { submitRequest } from "../helpers/requests.ts";
+import { createStaff, signInStaff } from "../helpers/staff.ts";
+
+const HOUR = 3_600_000;
+
+describe("the signed status feed", () => {
+  let t: TestApp;
+  before(async () => {
+    t = await createTestApp();
+    await createStaff(t, { email: "rita@keysign.example", roles: ["reviewer"] });
+    await t.app.db.setting.upsert({ where: { key: "approvalsRequired" }, create: { key: "approvalsRequired", value: "1" }, update: { value: "1" } });
+  });
+  after(async () => t.close());
+
+  /** The feed as a verifier reads it: the bytes, checked against the publication key it downloaded. */
+  async function verifiedFeed(): Promise<Feed> {
+    const visitor = new Browser(t.app);
+    const [body, signature, key] = await Promise.all(["/status/v1/feed.json", "/status/v1/feed.json.sig", "/status/v1/publication-key.asc"].map((url) => visitor.get(url)));
+    assert.equal(body!.headers["content-type"], "application/json");
+    const publicationKey = await openpgp.readKey({ armoredKey: key!.body });
+    const { signatures } = await openpgp.verify({ message: await openpgp.createMessage({ binary: body!.rawPayload }), signature: await openpgp.readSignature({ armoredSignature: signature!.body }), verificationKeys: publicationKey });
+    await signatures[0]!.verified;
+    assert.equal(publicationKey.getFingerprint().toUpperCase(), t.app.statusFeed.key.fingerprint);
+    assert.notEqual(t.app.statusFeed.key.fingerprint, t.app.signingQueue.queueKey.fingerprint, "a key of its own, not the queue key");
+    return JSON.parse(body!.body) as Feed;
+  }
+
+  it("lists every certification with its state, signed by the publication key, and grows its sequence only on change or after a day", async () => {
+    const empty = await verifiedFeed();
+    assert.deepEqual([empty.format, empty.version, empty.sequence, empty.entries], ["keysign-status-feed", 1, 1, []]);
+    assert.equal(new Date(empty.validUntil).getTime() - new Date(empty.generatedAt).getTime(), 48 * HOUR);
+
+    const { id } = await submitRequest(t, "feed@example.org", "Fay Feed");
+    const { fingerprint } = await certifyRequest(t, id);
+    const certified = await verifiedFeed();
+    assert.equal(certified.sequence, 2);
+    assert.deepEqual(certified.entries.map((entry) => [entry.fingerprint, entry.userIdSha256, entry.state, entry.reason]), [[fingerprint, userIdDigest("Fay Feed <feed@example.org>"), "certified", null]]);
+    assert.doesNotMatch(JSON.stringify(certified), /feed@example\.org|Fay Feed/, "no address in the feed");
+    assert.equal((await verifiedFeed()).sequence, 2, "nothing changed: the same feed");
+
+    const rita = await signInStaff(t, "rita@keysign.example");
+    const page = await rita.get(`/admin/requests/${id}`);
+    const version = /name="version" value="(\d+)"/.exec(page.body)?.[1] ?? "";
+    assert.equal((await rita.postForm(`/admin/requests/${id}/revocations`, { version, reasonCode: "malicious_module", reasonText: "staff only" }, `/admin/requests/${id}`)).statusCode, 303);
+    const revoked = await verifiedFeed();
+    assert.equal(revoked.sequence, 3);
+    assert.deepEqual(revoked.entries.map((entry) => [entry.state, entry.reason, entry.revokedAt !== null]), [["revoked", "malicious_module", true]]);
+    assert.doesNotMatch(JSON.stringify(revoked), /staff only/);
+
+    // No change for a day: signed again, so a feed that stops moving can be told from a current one.
+    const before = t.clock.now;
+    t.clock.now = new Date(before.getTime() + 24 * HOUR);
+    try {
+      const renewed = await verifiedFeed();
+      assert.equal(renewed.sequence, 4);
+      assert.equal(renewed.generatedAt, t.clock.now.toISOString());
+      assert.deepEqual(renewed.entries, revoked.entries);
+    } finally {
+      t.clock.now = before;
+    }
+  });
+
+  it("shows the publication key's fingerprint on the settings page", async () => {
+    await createStaff(t, { email: "ada@keysign.example", roles: ["admin"] });
+    const page = (await (await signInStaff(t, "ada@keysign.example")).get("/admin/settings")).body;
+    const grouped = t.app.statusFeed.key.fingerprint.replace(/(.{4})(?=.)/g, "$1 ");
+    assert.match(page, new RegExp(`<h2>Publication key</h2>[\\s\\S]*${grouped}`));
+  });
+});
