@@ -1,4 +1,5 @@
 import type { Db } from "../db/client.ts";
+import type { CertificationRecord } from "../core/publication/key-status.ts";
 import type { PublishedKeySource } from "../core/publication/published-key.ts";
 
 const PUBLISHED_STATES = ["certified", "revoked"];
@@ -27,9 +28,15 @@ export async function findPublishedKeys(db: Db, fingerprint?: string): Promise<P
   return [...byKey.values()];
 }
 
-/** Every certification with what its feed entry needs. */
-export async function findAllCertifications(db: Db) {
+/**
+ * The master certifications the portal made (of one key, or of all), each with the fingerprint
+ * of the key it certified and the reason code of the revocation that revoked it: what the
+ * key's status page and the status feed show. Nothing about the owner is read.
+ */
+export async function findCertificationRecords(db: Db, fingerprint?: string): Promise<Array<CertificationRecord & { fingerprint: string }>> {
   const rows = await db.certification.findMany({
+    ...(fingerprint ? { where: { request: { keys: { some: { fingerprint } } } } } : {}),
+    orderBy: { certifiedAt: "desc" },
     select: {
       userId: true,
       certifiedAt: true,
@@ -38,10 +45,12 @@ export async function findAllCertifications(db: Db) {
       request: { select: { keys: { orderBy: { revision: "desc" }, take: 1, select: { fingerprint: true } }, revocations: { where: { state: "applied" }, orderBy: { appliedAt: "desc" }, take: 1, select: { reasonCode: true } } } },
     },
   });
+  // A certification belongs to the key of its request's newest revision, as the published form does.
   return rows.flatMap((row) => {
-    const fingerprint = row.request.keys[0]?.fingerprint;
-    if (!fingerprint) return [];
-    return [{ fingerprint, userId: row.userId, certifiedAt: row.certifiedAt, signature: new Uint8Array(row.signature), revokedAt: row.revokedAt, reasonCode: row.revokedAt ? (row.request.revocations[0]?.reasonCode ?? null) : null }];
+    const certified = row.request.keys[0]?.fingerprint;
+    if (!certified || (fingerprint && certified !== fingerprint)) return [];
+    const revocationReason = row.revokedAt ? (row.request.revocations[0]?.reasonCode ?? null) : null;
+    return [{ fingerprint: certified, userId: row.userId, certifiedAt: row.certifiedAt, signature: new Uint8Array(row.signature), revokedAt: row.revokedAt, revocationReason }];
   });
 }
 

@@ -75,22 +75,3 @@ export async function findKeyRevocationHistory(db: Db | Tx, fingerprint: string)
   });
   return rows.flatMap((row) => (row.appliedAt ? [{ requestId: row.requestId, revokedAt: row.appliedAt, reasonCode: row.reasonCode, reasonText: row.reasonText }] : []));
 }
-
-/**
- * The master certifications of one key, on any request, with the reason of the revocation that
- * revoked each: what the public status page shows. Nothing about the owner is read.
- */
-export async function findPublishedCertifications(db: Db, fingerprint: string) {
-  const rows = await db.certification.findMany({
-    where: { request: { keys: { some: { fingerprint } } } },
-    orderBy: { certifiedAt: "desc" },
-    select: { userId: true, certifiedAt: true, signature: true, revokedAt: true, request: { select: { revocations: { where: { state: "applied" }, orderBy: { appliedAt: "desc" }, take: 1, select: { reasonCode: true } } } } },
-  });
-  return rows.map((row) => ({
-    userId: row.userId,
-    certifiedAt: row.certifiedAt,
-    signature: new Uint8Array(row.signature),
-    revokedAt: row.revokedAt,
-    revocationReason: row.revokedAt ? (row.request.revocations[0]?.reasonCode ?? null) : null,
-  }));
-}

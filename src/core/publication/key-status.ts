@@ -44,6 +44,12 @@ export function certificationExpiry(signature: Uint8Array): Date | null {
   return created === null || lifetime === null || lifetime === 0 ? null : new Date((created + lifetime) * 1000);
 }
 
+/** What an install makes of one certification now: revoked, lapsed, or in force. */
+export function certificationState(revokedAt: Date | null, expiresAt: Date | null, now: Date): KeyState {
+  if (revokedAt !== null) return "revoked";
+  return expiresAt !== null && expiresAt <= now ? "expired" : "certified";
+}
+
 /** Certifications made at one ceremony share a creation second; each such group is one period. */
 export function keyStatus(records: readonly CertificationRecord[], now: Date): KeyStatus | null {
   const byCeremony = new Map<number, CertificationRecord[]>();
@@ -62,6 +68,6 @@ function period(group: readonly CertificationRecord[], now: Date): Certification
   const revoked = group.find((record) => record.revokedAt !== null) ?? null;
   const expiries = group.map((record) => certificationExpiry(record.signature));
   const expiresAt = expiries.includes(null) ? null : new Date(Math.max(...expiries.map((date) => date?.getTime() ?? 0)));
-  const state: KeyState = revoked ? "revoked" : expiresAt !== null && expiresAt <= now ? "expired" : "certified";
-  return { certifiedAt: first.certifiedAt, expiresAt, revokedAt: revoked?.revokedAt ?? null, revocationReason: revoked?.revocationReason ?? null, state };
+  const revokedAt = revoked?.revokedAt ?? null;
+  return { certifiedAt: first.certifiedAt, expiresAt, revokedAt, revocationReason: revoked?.revocationReason ?? null, state: certificationState(revokedAt, expiresAt, now) };
 }
