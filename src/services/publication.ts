@@ -36,7 +36,6 @@ export async function indexedKey(source: PublishedKeySource): Promise<IndexedKey
     bits: key.keyPacket.getAlgorithmInfo().bits ?? 0,
     createdAt: key.keyPacket.created,
     expiresAt: expires instanceof Date ? expires : null,
-    revoked: false,
     userIds: [],
   };
 }

@@ -14,12 +14,12 @@ describe("HKP helpers", () => {
     assert.equal(escapeField("Zoë: 100% <z@example.org>\n"), "Zo%C3%AB%3A 100%25 <z@example.org>%0A");
   });
 
-  it("flags expired and revoked keys in the index", () => {
+  it("flags expired keys in the index", () => {
     const key = { fingerprint: "A".repeat(40), algorithm: 22, bits: 255, createdAt: new Date("2026-01-01T00:00:00Z"), userIds: ["Dev <dev@example.org>"] };
     const now = new Date("2026-06-01T00:00:00Z");
     assert.equal(
-      machineReadableIndex([{ ...key, expiresAt: new Date("2026-02-01T00:00:00Z"), revoked: false }, { ...key, expiresAt: null, revoked: true }], now),
-      `info:1:2\npub:${"A".repeat(40)}:22:255:1767225600:1769904000:e\nuid:Dev <dev@example.org>:::\npub:${"A".repeat(40)}:22:255:1767225600::r\nuid:Dev <dev@example.org>:::\n`,
+      machineReadableIndex([{ ...key, expiresAt: new Date("2026-02-01T00:00:00Z") }, { ...key, expiresAt: null }], now),
+      `info:1:2\npub:${"A".repeat(40)}:22:255:1767225600:1769904000:e\nuid:Dev <dev@example.org>:::\npub:${"A".repeat(40)}:22:255:1767225600::\nuid:Dev <dev@example.org>:::\n`,
     );
   });
 });

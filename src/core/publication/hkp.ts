@@ -34,7 +34,6 @@ export interface IndexedKey {
   bits: number;
   createdAt: Date;
   expiresAt: Date | null;
-  revoked: boolean;
   /** User IDs to list: only those the owner agreed to publish. */
   userIds: readonly string[];
 }
@@ -43,7 +42,8 @@ export interface IndexedKey {
 export function machineReadableIndex(keys: readonly IndexedKey[], now: Date): string {
   const lines = [`info:1:${keys.length}`];
   for (const key of keys) {
-    const flags = key.revoked ? "r" : key.expiresAt !== null && key.expiresAt <= now ? "e" : "";
+    // "r" (revoked by its owner) comes with owner updates: the portal never certifies a revoked key.
+    const flags = key.expiresAt !== null && key.expiresAt <= now ? "e" : "";
     lines.push(`pub:${key.fingerprint}:${key.algorithm}:${key.bits}:${seconds(key.createdAt)}:${key.expiresAt ? seconds(key.expiresAt) : ""}:${flags}`);
     for (const userId of key.userIds) lines.push(`uid:${escapeField(userId)}:::`);
   }
