@@ -11,7 +11,7 @@ const statusRoutes: FastifyPluginAsync = async (app) => {
   });
 
   app.get("/v1/feed.json.sig", async (_request, reply) => {
-    const feed = await app.statusFeed.current();
+    const feed = await app.statusFeed.stored();
     return reply.type("application/pgp-signature").send(feed.signature);
   });
 
