@@ -10,6 +10,7 @@ import * as openpgp from "openpgp";
 import { makeCertification, makeRevocation, userIdBytes } from "../../src/core/transfer/certification.ts";
 import type { TestApp } from "./app.ts";
 import { makeMaster } from "./signing-queue.ts";
+import { createStaff, signInStaff } from "./staff.ts";
 
 export interface CertifiedRequest {
   master: openpgp.PrivateKey;
@@ -40,4 +41,20 @@ export async function certifyRequest(t: TestApp, requestId: string, options: { s
   }
   await db.request.update({ where: { id: requestId }, data: { state: "certified", version: { increment: 1 } } });
   return { master, fingerprint: key.fingerprint, canonicalKey: new Uint8Array(key.canonicalKey), certifications };
+}
+
+export const REVIEWER = "rita@keysign.example";
+
+/** A reviewer whose one approval decides (quorum 1), so a proposed revocation applies at once. */
+export async function soleReviewer(t: TestApp): Promise<void> {
+  await createStaff(t, { email: REVIEWER, roles: ["reviewer"] });
+  await t.app.db.setting.upsert({ where: { key: "approvalsRequired" }, create: { key: "approvalsRequired", value: "1" }, update: { value: "1" } });
+}
+
+/** Revokes a certified request through the staff page as the sole reviewer; returns the response. */
+export async function revokeAsSoleReviewer(t: TestApp, requestId: string, reasonCode: string, reasonText = "") {
+  const reviewer = await signInStaff(t, REVIEWER);
+  const page = await reviewer.get(`/admin/requests/${requestId}`);
+  const version = /name="version" value="(\d+)"/.exec(page.body)?.[1] ?? "";
+  return reviewer.postForm(`/admin/requests/${requestId}/revocations`, { version, reasonCode, reasonText }, `/admin/requests/${requestId}`);
 }

@@ -9,11 +9,10 @@ import * as openpgp from "openpgp";
 import { scanPackets, TAG } from "../../src/core/key-policy/packets.ts";
 import { keyIdsOf } from "../../src/core/publication/published-key.ts";
 import { createTestApp, type TestApp } from "../helpers/app.ts";
-import { certifyRequest, type CertifiedRequest } from "../helpers/certified.ts";
+import { certifyRequest, revokeAsSoleReviewer, soleReviewer, type CertifiedRequest } from "../helpers/certified.ts";
 import { colonRecords, withGpgHome } from "../helpers/gpg.ts";
 import { Browser } from "../helpers/http.ts";
 import { submitRequest } from "../helpers/requests.ts";
-import { createStaff, signInStaff } from "../helpers/staff.ts";
 
 /** The signature types of a fetched key, in order. */
 async function signatureTypes(armored: string): Promise<number[]> {
@@ -29,8 +28,7 @@ describe("HKP and VKS", () => {
   before(async () => {
     t = await createTestApp({}, new Date());
     Object.defineProperty(t.clock, "now", { get: () => new Date() });
-    await createStaff(t, { email: "rita@keysign.example", roles: ["reviewer"] });
-    await t.app.db.setting.upsert({ where: { key: "approvalsRequired" }, create: { key: "approvalsRequired", value: "1" }, update: { value: "1" } });
+    await soleReviewer(t);
     const { id } = await submitRequest(t, "published@example.org");
     requestId = id;
     certified = await certifyRequest(t, id);
@@ -99,10 +97,7 @@ describe("HKP and VKS", () => {
       assert.equal(fetched.find((record) => record[0] === "uid")?.[1], "f", "full validity through the master");
       assert.ok(fetched.some((record) => record[0] === "sig" && record[1] === "!" && record[4] === masterKeyId));
 
-      const rita = await signInStaff(t, "rita@keysign.example");
-      const page = await rita.get(`/admin/requests/${requestId}`);
-      const version = /name="version" value="(\d+)"/.exec(page.body)?.[1] ?? "";
-      assert.equal((await rita.postForm(`/admin/requests/${requestId}/revocations`, { version, reasonCode: "key_compromised", reasonText: "" }, `/admin/requests/${requestId}`)).statusCode, 303);
+      assert.equal((await revokeAsSoleReviewer(t, requestId, "key_compromised")).statusCode, 303);
       await gpg.ok([...keyserver, "--refresh-keys", certified.fingerprint]);
       const refreshed = await listing();
       assert.ok(refreshed.some((record) => record[0] === "rev" && record[1] === "!" && record[4] === masterKeyId), "the master's revocation arrived");

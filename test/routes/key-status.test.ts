@@ -7,10 +7,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { formatFingerprint } from "../../src/core/key-policy.ts";
 import { createTestApp, type TestApp } from "../helpers/app.ts";
-import { certifyRequest } from "../helpers/certified.ts";
+import { certifyRequest, revokeAsSoleReviewer, soleReviewer } from "../helpers/certified.ts";
 import { Browser } from "../helpers/http.ts";
 import { submitRequest } from "../helpers/requests.ts";
-import { createStaff, signInStaff } from "../helpers/staff.ts";
 
 const DAY = 86_400_000;
 
@@ -18,8 +17,7 @@ describe("the public status page of a key", () => {
   let t: TestApp;
   before(async () => {
     t = await createTestApp();
-    await createStaff(t, { email: "rita@keysign.example", roles: ["reviewer"] });
-    await t.app.db.setting.upsert({ where: { key: "approvalsRequired" }, create: { key: "approvalsRequired", value: "1" }, update: { value: "1" } });
+    await soleReviewer(t);
   });
   after(async () => t.close());
 
@@ -54,10 +52,7 @@ describe("the public status page of a key", () => {
   it("shows a revocation's date and reason, never staff's own words", async () => {
     const { id } = await submitRequest(t, "revoked@example.org");
     const { fingerprint } = await certifyRequest(t, id);
-    const rita = await signInStaff(t, "rita@keysign.example");
-    const staffPage = await rita.get(`/admin/requests/${id}`);
-    const version = /name="version" value="(\d+)"/.exec(staffPage.body)?.[1] ?? "";
-    const revoked = await rita.postForm(`/admin/requests/${id}/revocations`, { version, reasonCode: "malicious_module", reasonText: "internal: report #4711 from the partner" }, `/admin/requests/${id}`);
+    const revoked = await revokeAsSoleReviewer(t, id, "malicious_module", "internal: report #4711 from the partner");
     assert.equal(revoked.statusCode, 303);
     const page = (await visitor().get(`/keys/${fingerprint}`)).body;
     assert.match(page, /<p class="state state-revoked">Certification revoked<\/p>/);

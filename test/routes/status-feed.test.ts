@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import * as openpgp from "openpgp";
 import { userIdDigest, type Feed } from "../../src/core/publication/feed.ts";
 import { createTestApp, type TestApp } from "../helpers/app.ts";
-import { certifyRequest } from "../helpers/certified.ts";
+import { certifyRequest, revokeAsSoleReviewer, soleReviewer } from "../helpers/certified.ts";
 import { Browser } from "../helpers/http.ts";
 import { submitRequest } from "../helpers/requests.ts";
 import { createStaff, signInStaff } from "../helpers/staff.ts";
@@ -18,8 +18,7 @@ describe("the signed status feed", () => {
   let t: TestApp;
   before(async () => {
     t = await createTestApp();
-    await createStaff(t, { email: "rita@keysign.example", roles: ["reviewer"] });
-    await t.app.db.setting.upsert({ where: { key: "approvalsRequired" }, create: { key: "approvalsRequired", value: "1" }, update: { value: "1" } });
+    await soleReviewer(t);
   });
   after(async () => t.close());
 
@@ -54,10 +53,7 @@ describe("the signed status feed", () => {
     assert.doesNotMatch(JSON.stringify(certified), /feed@example\.org|Fay Feed/, "no address in the feed");
     assert.equal((await verifiedFeed()).sequence, 2, "nothing changed: the same feed");
 
-    const rita = await signInStaff(t, "rita@keysign.example");
-    const page = await rita.get(`/admin/requests/${id}`);
-    const version = /name="version" value="(\d+)"/.exec(page.body)?.[1] ?? "";
-    assert.equal((await rita.postForm(`/admin/requests/${id}/revocations`, { version, reasonCode: "malicious_module", reasonText: "staff only" }, `/admin/requests/${id}`)).statusCode, 303);
+    assert.equal((await revokeAsSoleReviewer(t, id, "malicious_module", "staff only")).statusCode, 303);
     const revoked = await verifiedFeed();
     assert.equal(revoked.sequence, 3);
     assert.deepEqual(revoked.entries.map((entry) => [entry.state, entry.reason, entry.revokedAt !== null]), [["revoked", "malicious_module", true]]);
