@@ -15,10 +15,12 @@ offline signer (needs no network and no database):
       be able to certify and sign. Pins live in --home, else $KEYSIGN_HOME, else ~/.keysign
       (mode 0700, pins.json 0600). Existing pins are replaced only with --force.
 
-  inspect FILE [--home DIR]
+  inspect FILE [--batch BATCH] [--home DIR]
       Shows a batch or result file: its SHA-256 (compare it with the portal's page), its
       items, and whether its signature is good (a batch by the pinned queue key, a result by
-      the pinned master key). Without pins the contents are shown marked NOT CHECKED (exit 8).
+      the pinned master key). With --batch, a result goes through the portal's own import
+      check and every item gets the portal's verdict (exit 6 if the portal would refuse it).
+      Without pins the contents are shown marked NOT CHECKED (exit 8).
 
   sign BATCH [--out RESULT] [--yes] [--passphrase-file FILE] [--gpg [--gpg-home DIR]] [--home DIR] [--force]
       Checks the batch (signature by the pinned queue key, pinned master, not expired, clock),
@@ -53,7 +55,8 @@ exit codes:
      or the result file (without --force)
   5  the audit log's hash chain is broken
   6  a file was refused: a batch or result whose signature, format, expiry, master or time is
-     wrong (nothing was signed), or an unusable queue key file
+     wrong (nothing was signed), a result the portal would refuse (inspect --batch), or an
+     unusable queue key file
   7  the result file was written, but every item in it is declined
   8  the signer is not initialised: no pins (run "keysign init"); inspect showed the file
      NOT CHECKED
