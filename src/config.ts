@@ -25,6 +25,10 @@ export const ConfigSchema = Type.Object({
   SMTP_TIMEOUT_SECONDS: Type.Integer({ minimum: 1, maximum: 120, default: 30 }),
   /** Emails sent at the same time, so one stuck send never holds the others. */
   SMTP_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 32, default: 4 }),
+  /** A directory the portal rewrites (atomically) with the static export after every publication change; empty: none. */
+  PUBLISH_DIR: Type.String({ default: "" }),
+  /** Upstream keyservers (hkp:// or hkps:// URLs, separated by spaces or commas) sent every published change; empty: none. */
+  PUBLISH_KEYSERVERS: Type.String({ default: "" }),
   AUTO_MIGRATE: Type.Boolean({ default: true }),
   TRUST_PROXY: Type.Boolean({ default: false }),
   LOG_LEVEL: Type.Union(

@@ -54,6 +54,35 @@ export async function findCertificationRecords(db: Db, fingerprint?: string): Pr
   });
 }
 
+/**
+ * The user IDs owners agreed to publish, per published key: each request's choice, kept only
+ * for user IDs that request certified. A key several requests certified gets the union.
+ */
+export async function findPublishedUserIds(db: Db): Promise<Array<{ fingerprint: string; userIds: string[] }>> {
+  const requests = await db.request.findMany({
+    where: { state: { in: PUBLISHED_STATES }, certifications: { some: {} }, NOT: { publishedUserIds: "[]" } },
+    orderBy: { createdAt: "asc" },
+    select: { publishedUserIds: true, keys: { orderBy: { revision: "desc" }, take: 1, select: { fingerprint: true } }, certifications: { select: { userId: true } } },
+  });
+  const byKey = new Map<string, Set<string>>();
+  for (const request of requests) {
+    const fingerprint = request.keys[0]?.fingerprint;
+    if (!fingerprint) continue;
+    const certified = new Set(request.certifications.map((row) => row.userId));
+    const chosen = parseUserIdList(request.publishedUserIds).filter((userId) => certified.has(userId));
+    const userIds = byKey.get(fingerprint) ?? new Set<string>();
+    for (const userId of chosen) userIds.add(userId);
+    if (userIds.size > 0) byKey.set(fingerprint, userIds);
+  }
+  return [...byKey].map(([fingerprint, userIds]) => ({ fingerprint, userIds: [...userIds] }));
+}
+
+/** A stored JSON list of user IDs; anything else reads as none. */
+export function parseUserIdList(stored: string): string[] {
+  const parsed: unknown = JSON.parse(stored);
+  return Array.isArray(parsed) ? parsed.filter((item): item is string => typeof item === "string") : [];
+}
+
 export async function findStatusFeed(db: Db) {
   return db.statusFeed.findUnique({ where: { id: 1 } });
 }

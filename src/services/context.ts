@@ -12,6 +12,8 @@ export interface ServiceContext {
   now: () => Date;
   /** Called after a transaction that queued email commits, so delivery starts at once. */
   mailQueued: () => void;
+  /** Called after a transaction that changed a published key (certification, revocation, owner update) commits. */
+  publicationChanged: () => void;
 }
 
 /** A signed-in staff member acting on a staff page: who, and from which address. */

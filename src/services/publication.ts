@@ -10,15 +10,39 @@ import { inspectionConfig } from "../core/openpgp-config.ts";
 import type { HkpSearch, IndexedKey } from "../core/publication/hkp.ts";
 import { keyIdsOf, publishedForm, type PublishedKeySource } from "../core/publication/published-key.ts";
 import type { Db } from "../db/client.ts";
-import { findPublishedKeys } from "../repositories/publication.ts";
+import { checkUserId } from "../core/key-policy/user-id.ts";
+import { findPublishedKeys, findPublishedUserIds } from "../repositories/publication.ts";
 
 export async function lookupPublishedKeys(db: Db, search: HkpSearch): Promise<PublishedKeySource[]> {
   if (search.kind === "fingerprint") return findPublishedKeys(db, search.value);
-  // No owner has agreed to publish an address yet (that choice comes with the public directory).
-  if (search.kind === "email") return [];
+  if (search.kind === "email") {
+    const fingerprints = new Set((await publishedAddresses(db)).filter((entry) => entry.address === search.value).map((entry) => entry.fingerprint));
+    return (await findPublishedKeys(db)).filter((key) => fingerprints.has(key.fingerprint));
+  }
   const found: PublishedKeySource[] = [];
   for (const key of await findPublishedKeys(db)) if ((await keyIdsOf(key.canonicalKey)).includes(search.value)) found.push(key);
   return found;
+}
+
+/**
+ * Every address an owner agreed to publish, with the fingerprint of the certified key it
+ * finds: what the directory lists and what lookups by email answer.
+ */
+export async function publishedAddresses(db: Db): Promise<Array<{ address: string; fingerprint: string }>> {
+  const found = new Map<string, { address: string; fingerprint: string }>();
+  for (const { fingerprint, userIds } of await findPublishedUserIds(db)) {
+    for (const userId of userIds) {
+      const address = addressOf(userId);
+      if (address) found.set(`${address} ${fingerprint}`, { address, fingerprint });
+    }
+  }
+  return [...found.values()];
+}
+
+/** The lower-cased address of a user ID the key policy accepted, or null for a name alone. */
+export function addressOf(userId: string): string | null {
+  const check = checkUserId(new TextEncoder().encode(userId));
+  return check.ok ? check.facts.email : null;
 }
 
 /** The armored published forms, one after another in one block, as GnuPG imports them. */

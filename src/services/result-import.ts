@@ -101,6 +101,7 @@ async function applyResult(ctx: ServiceContext, { queueKey, file, staff, now, ma
   if (!checked.ok) throw new ImportRefusedError(checked.problems, await labelItems(ctx, exported, checked.problems));
   const outcome = await commitImport(ctx, { number: batch.number, file, fileSha256: opened.sha256, staff, now, exported, outcomes: checked.outcomes });
   ctx.mailQueued();
+  if (outcome.kind === "imported" && outcome.certified + outcome.revoked > 0) ctx.publicationChanged();
   return outcome;
 }
 

@@ -88,7 +88,10 @@ export class RevocationService {
 
   private async run(work: (tx: Tx) => Promise<RevocationOutcome>): Promise<RevocationOutcome> {
     const outcome = await this.ctx.db.$transaction(work);
-    if (outcome.kind === "applied") this.ctx.mailQueued();
+    if (outcome.kind === "applied") {
+      this.ctx.mailQueued();
+      this.ctx.publicationChanged();
+    }
     return outcome;
   }
 

@@ -12,6 +12,7 @@ import { DIGEST_INTERVAL_MS } from "../../services/review-digest.ts";
 import { SettingsService } from "../../services/settings.ts";
 import { SigningQueueService } from "../../services/signing-queue.ts";
 import { StaffAuthService } from "../../services/staff-auth.ts";
+import { PublicationSignal } from "../../services/publication-signal.ts";
 import { StatusFeedService } from "../../services/status-feed.ts";
 import { FileStore } from "../../storage/file-store.ts";
 import type { DataPaths } from "../../storage/data-dir.ts";
@@ -34,6 +35,7 @@ declare module "fastify" {
     signingQueue: SigningQueueService;
     statusFeed: StatusFeedService;
     files: FileStore;
+    publication: PublicationSignal;
   }
 }
 
@@ -57,6 +59,7 @@ async function services(app: FastifyInstance, opts: ServicesOptions): Promise<vo
     concurrency: opts.config.SMTP_CONCURRENCY,
     now: opts.now,
   });
+  const publication = new PublicationSignal();
   const ctx: ServiceContext = {
     db: opts.db,
     config: opts.config,
@@ -66,12 +69,14 @@ async function services(app: FastifyInstance, opts: ServicesOptions): Promise<vo
     mailQueued: () => {
       if (opts.config.MAIL_WORKER) void mail.deliverDue();
     },
+    publicationChanged: () => publication.changed(),
   };
   app.decorate("config", opts.config);
   app.decorate("now", opts.now);
   app.decorate("db", opts.db);
   app.decorate("dataPaths", opts.paths);
   app.decorate("files", files);
+  app.decorate("publication", publication);
   app.decorate("mail", mail);
   app.decorate("auth", new AuthService(ctx));
   app.decorate("requests", new RequestService(ctx));
