@@ -1,5 +1,6 @@
 import { formatFingerprint } from "../core/key-policy.ts";
 import { keyserverAddress } from "../core/publication/hkp.ts";
+import type { DirectoryEntry } from "../core/publication/directory.ts";
 import type { KeyState, KeyStatus } from "../core/publication/key-status.ts";
 import { isRevocationReasonCode, REVOCATION_REASONS } from "../core/revocation-reasons.ts";
 import { formatDate } from "./helpers.ts";
@@ -37,6 +38,31 @@ export function keyStatusModel(fingerprint: string, status: KeyStatus, publicUrl
       expiresAt: period.expiresAt ? formatDate(period.expiresAt) : "does not expire",
       revokedAt: period.revokedAt ? formatDate(period.revokedAt) : null,
       reason: period.revocationReason === null ? null : isRevocationReasonCode(period.revocationReason) ? REVOCATION_REASONS[period.revocationReason] : "Not given",
+    })),
+  };
+}
+
+/** The most entries one directory page shows; a search narrows the rest. */
+export const DIRECTORY_PAGE_SIZE = 100;
+
+/** The public directory page: the listed developers a search found (all when it is empty). */
+export function directoryModel(found: readonly DirectoryEntry[], query: string) {
+  const shown = found.slice(0, DIRECTORY_PAGE_SIZE);
+  return {
+    title: query ? `Certified developers matching “${query}”` : "Certified developers",
+    query,
+    count: found.length,
+    truncated: found.length > shown.length,
+    pageSize: DIRECTORY_PAGE_SIZE,
+    entries: shown.map((entry) => ({
+      names: entry.names.join(", "),
+      addresses: entry.addresses,
+      fingerprint: formatFingerprint(entry.fingerprint),
+      href: `/keys/${entry.fingerprint}`,
+      certifiedSince: formatDate(entry.certifiedSince),
+      expiresAt: entry.expiresAt ? formatDate(entry.expiresAt) : "does not expire",
+      state: entry.state,
+      stateLabel: STATE_LABELS[entry.state],
     })),
   };
 }

@@ -65,7 +65,8 @@ export function requestDetailModel(detail: RequestDetail) {
     projectUrls: detail.projectUrls,
     key: key && {
       ...keySummary(key.facts, key.warnings),
-      userIds: key.facts.userIds.map((u) => ({ userId: u.userId, certify: key.certifyUserIds.includes(u.userId) })),
+      userIds: key.facts.userIds.map((u) => ({ userId: u.userId, certify: key.certifyUserIds.includes(u.userId), published: detail.publishedUserIds.includes(u.userId) })),
+      certifyUserIds: key.certifyUserIds.map((userId) => ({ userId, published: detail.publishedUserIds.includes(userId) })),
       sha256: key.canonicalSha256,
     },
     agreement: agreement && {
@@ -91,6 +92,8 @@ export interface DetailsFormValues {
   attestNotCommercial: boolean;
   attestAgreement: boolean;
   certifyUserIds: string[];
+  /** The certified user IDs the applicant agreed to publish; none unless they tick them. */
+  publishUserIds: string[];
 }
 
 export const EMPTY_DETAILS: DetailsFormValues = {
@@ -100,6 +103,7 @@ export const EMPTY_DETAILS: DetailsFormValues = {
   attestNotCommercial: false,
   attestAgreement: false,
   certifyUserIds: [],
+  publishUserIds: [],
 };
 
 /** Step two of the form: the checked key's facts, its user IDs to choose from, and the rest of the request. */
@@ -121,6 +125,7 @@ export function detailsFormModel(input: {
     userIds: checked.choices.map((choice) => ({
       ...choice,
       selected: values.certifyUserIds.includes(choice.userId),
+      published: values.publishUserIds.includes(choice.userId),
     })),
     licences: GPL_COMPATIBLE_LICENCES.map((l) => ({ ...l, selected: l.id === values.licence })),
     values,

@@ -42,6 +42,8 @@ export interface RequestDetail {
   version: number;
   licence: string;
   projectUrls: string[];
+  /** The certified user IDs the applicant agreed to publish. */
+  publishedUserIds: string[];
   createdAt: Date;
   updatedAt: Date;
   keys: KeyRevision[];
@@ -78,6 +80,7 @@ export async function loadRequestDetail(db: Db, id: string): Promise<RequestDeta
     version: row.version,
     licence: row.licence,
     projectUrls: parseStrings(row.projectUrls),
+    publishedUserIds: parseStrings(row.publishedUserIds),
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
     keys: row.keys.map((key) => {

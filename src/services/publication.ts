@@ -11,7 +11,8 @@ import type { HkpSearch, IndexedKey } from "../core/publication/hkp.ts";
 import { keyIdsOf, publishedForm, type PublishedKeySource } from "../core/publication/published-key.ts";
 import type { Db } from "../db/client.ts";
 import { checkUserId } from "../core/key-policy/user-id.ts";
-import { findPublishedKeys, findPublishedUserIds } from "../repositories/publication.ts";
+import { directoryEntries, searchDirectory, type DirectoryEntry } from "../core/publication/directory.ts";
+import { findCertificationRecords, findPublishedKeys, findPublishedUserIds } from "../repositories/publication.ts";
 
 export async function lookupPublishedKeys(db: Db, search: HkpSearch): Promise<PublishedKeySource[]> {
   if (search.kind === "fingerprint") return findPublishedKeys(db, search.value);
@@ -50,8 +51,19 @@ export function armoredKeys(keys: readonly PublishedKeySource[]): string {
   return armorPublicKey(concatBytes(keys.map(publishedForm)));
 }
 
-/** What the index lists of a key: its facts, and no user ID without the owner's consent. */
-export async function indexedKey(source: PublishedKeySource): Promise<IndexedKey> {
+/** What the index lists of each key: its facts, and only the user IDs its owner agreed to publish. */
+export async function indexedKeys(db: Db, sources: readonly PublishedKeySource[]): Promise<IndexedKey[]> {
+  const published = new Map((await findPublishedUserIds(db)).map((entry) => [entry.fingerprint, entry.userIds]));
+  return Promise.all(sources.map((source) => indexedKey(source, published.get(source.fingerprint) ?? [])));
+}
+
+/** The public directory: listed keys, found by `query` (all of them when it is empty). */
+export async function searchPublishedDirectory(db: Db, query: string, now: Date): Promise<DirectoryEntry[]> {
+  const entries = directoryEntries(await findPublishedUserIds(db), await findCertificationRecords(db), now);
+  return searchDirectory(entries, query);
+}
+
+async function indexedKey(source: PublishedKeySource, userIds: readonly string[]): Promise<IndexedKey> {
   const key = await readKey({ binaryKey: source.canonicalKey, config: inspectionConfig({ minRsaBits: 2048 }) });
   const expires = await key.getExpirationTime().catch(() => null);
   return {
@@ -60,6 +72,6 @@ export async function indexedKey(source: PublishedKeySource): Promise<IndexedKey
     bits: key.keyPacket.getAlgorithmInfo().bits ?? 0,
     createdAt: key.keyPacket.created,
     expiresAt: expires instanceof Date ? expires : null,
-    userIds: [],
+    userIds,
   };
 }

@@ -53,6 +53,8 @@ export interface SubmissionInput {
   ip: string;
   key: Uint8Array;
   certifyUserIds: string[];
+  /** The certified user IDs whose names and addresses the applicant agreed to publish. */
+  publishUserIds: string[];
   /** Null on a revision that keeps the current agreement. */
   agreement: { bytes: Uint8Array; fileName: string | undefined } | null;
   signature: Uint8Array;
@@ -62,6 +64,7 @@ export interface SubmissionInput {
 interface ValidSubmission {
   checked: CheckedKey;
   certifyUserIds: string[];
+  publishUserIds: string[];
   declarations: Declarations;
   agreement: { bytes: Uint8Array; fileName: string; sha256: string };
   signerFingerprint: string;
@@ -191,6 +194,7 @@ export class RequestService {
           attestOpenSource: valid.declarations.attestOpenSource,
           attestNotCommercial: valid.declarations.attestNotCommercial,
           attestAgreement: valid.declarations.attestAgreement,
+          publishedUserIds: JSON.stringify(valid.publishUserIds),
           createdAt: now,
           updatedAt: now,
         },
@@ -220,10 +224,28 @@ export class RequestService {
           attestOpenSource: valid.declarations.attestOpenSource,
           attestNotCommercial: valid.declarations.attestNotCommercial,
           attestAgreement: valid.declarations.attestAgreement,
+          publishedUserIds: JSON.stringify(valid.publishUserIds),
         },
       });
       await this.storeRevision(tx, requestId, current.revision + 1, valid, storageName, now);
     });
+  }
+
+  /**
+   * The applicant's choice of user IDs to publish (directory listing, lookups by email), at any
+   * time: it takes effect while the key is published. Only the request's certified user IDs.
+   */
+  async choosePublishedUserIds(requestId: string, applicantId: string, userIds: string[], ip: string): Promise<void> {
+    const detail = await this.detailFor(requestId, applicantId);
+    const problems = checkPublishChoice(detail.keys[0]?.certifyUserIds ?? [], userIds);
+    throwIfAny(problems);
+    const chosen = [...new Set(userIds)];
+    const now = this.ctx.now();
+    await this.ctx.db.$transaction(async (tx) => {
+      await tx.request.update({ where: { id: requestId }, data: { publishedUserIds: JSON.stringify(chosen) } });
+      await appendAuditEvent(tx, { actorType: "applicant", actorId: applicantId, ip, action: "request.publish_choice", requestId, data: { userIds: chosen } }, now);
+    });
+    this.ctx.publicationChanged();
   }
 
   async withdraw(requestId: string, applicantId: string, version: number, ip: string): Promise<void> {
@@ -257,6 +279,7 @@ export class RequestService {
       problems.push(...error.problems);
     }
     if (checked) problems.push(...checkUserIdChoice(checked.choices, input.certifyUserIds));
+    problems.push(...checkPublishChoice(input.certifyUserIds, input.publishUserIds));
     const agreement = input.agreement
       ? { bytes: input.agreement.bytes, fileName: displayFileName(input.agreement.fileName) }
       : keptAgreement;
@@ -267,6 +290,7 @@ export class RequestService {
     return {
       checked,
       certifyUserIds: input.certifyUserIds,
+      publishUserIds: input.publishUserIds,
       declarations,
       agreement: { ...agreement, sha256: sha256Hex(agreement.bytes) },
       signerFingerprint: signature.signerFingerprint,
@@ -361,6 +385,13 @@ export class RequestService {
     const rows = await this.ctx.db.emailAddress.findMany({ where: { applicantId, confirmedAt: { not: null } }, select: { address: true } });
     return new Set(rows.map((row) => row.address));
   }
+}
+
+/** Only a user ID chosen for certification can be published: the directory lists certified names only. */
+export function checkPublishChoice(certify: readonly string[], publish: readonly string[]): FormProblem[] {
+  const stray = publish.find((userId) => !certify.includes(userId));
+  if (stray === undefined) return [];
+  return [{ field: "publishUserIds", code: "KEYSIGN_ERR_PUBLISH_UNCERTIFIED", message: `"${stray}" is not chosen for certification, so it cannot be published. Tick it under "User IDs to certify", or untick it here.` }];
 }
 
 function checkUserIdChoice(choices: UserIdChoice[], selected: string[]): FormProblem[] {

@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyReply } from "fastify";
 import { MAX_AGREEMENT_BYTES } from "../../core/agreement-pdf.ts";
 import { LIMITS } from "../../core/key-policy.ts";
-import { FormError, NotFoundError } from "../../errors.ts";
+import { FormError, NotFoundError, type FormProblem } from "../../errors.ts";
 import { applicantOf, requireApplicant } from "../../plugins/app/authorization.ts";
 import {
   detailsFormModel,
@@ -26,13 +26,18 @@ import { sendKeyFile } from "../downloads.ts";
 const IdParams = Type.Object({ id: Type.String({ format: "uuid" }) });
 const AgreementParams = Type.Object({ id: Type.String({ format: "uuid" }), agreementId: Type.String({ format: "uuid" }) });
 const VersionBody = Type.Object({ _csrf: Type.Optional(Type.String()), version: Type.Integer({ minimum: 1 }) });
+const UserIdField = Type.String({ maxLength: LIMITS.maxUserIdBytes });
+const PublishBody = Type.Object({
+  _csrf: Type.Optional(Type.String()),
+  publishUserIds: Type.Optional(Type.Union([UserIdField, Type.Array(UserIdField, { maxItems: LIMITS.maxUserIds })])),
+});
 
 /** A pasted key may be a little over the intake's 1 MiB, so that the intake's own message explains it. */
 const KEY_TEXT_BYTES = LIMITS.maxUploadBytes + 64 * 1024;
 const KEY_FILE = { maxBytes: LIMITS.maxUploadBytes, label: "The key file" };
 /** Step one: the key, pasted or as a file. */
 const KEY_STEP_FORM = multipartBody({ maxBytes: KEY_TEXT_BYTES + 64 * 1024, files: { keyFile: KEY_FILE }, maxFieldBytes: KEY_TEXT_BYTES, maxFields: 6 });
-/** Step two: the checked key again, the agreement, its signature, the declarations and up to 10 user IDs. */
+/** Step two: the checked key again, the agreement, its signature, the declarations and up to 10 user IDs to certify and 10 to publish. */
 const REQUEST_FORM = multipartBody({
   maxBytes: MAX_AGREEMENT_BYTES + KEY_TEXT_BYTES + MAX_SIGNATURE_BYTES + 128 * 1024,
   files: {
@@ -41,7 +46,7 @@ const REQUEST_FORM = multipartBody({
     keyFile: KEY_FILE,
   },
   maxFieldBytes: KEY_TEXT_BYTES,
-  maxFields: 30,
+  maxFields: 40,
 });
 
 /** Where the two steps of the form post: a new request, or a revision of `requestId`. */
@@ -83,10 +88,26 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   });
 
-  app.get("/:id", { schema: { params: IdParams } }, async (request, reply) => {
-    const detail = await app.requests.detailFor(request.params.id, applicantOf(request));
+  async function showRequest(reply: FastifyReply, requestId: string, applicantId: string, problems: FormProblem[] = [], statusCode = 200) {
+    const detail = await app.requests.detailFor(requestId, applicantId);
     const applied = detail.state === "revoked" ? await findAppliedRevocation(app.db, detail.id) : null;
-    return reply.render("account/request.hbs", { ...requestDetailModel(detail), ...applicantCertificationModel(detail.state, detail.keys[0]?.fingerprint ?? "", applied) });
+    const model = { ...requestDetailModel(detail), ...applicantCertificationModel(detail.state, detail.keys[0]?.fingerprint ?? "", applied), problems };
+    return reply.render("account/request.hbs", model, statusCode);
+  }
+
+  app.get("/:id", { schema: { params: IdParams } }, async (request, reply) => showRequest(reply, request.params.id, applicantOf(request)));
+
+  // The owner's choice of user IDs to publish; changeable at any time.
+  app.post("/:id/publish", { schema: { params: IdParams, body: PublishBody } }, async (request, reply) => {
+    const applicantId = applicantOf(request);
+    const chosen = [request.body.publishUserIds ?? []].flat();
+    try {
+      await app.requests.choosePublishedUserIds(request.params.id, applicantId, chosen, request.ip);
+    } catch (error) {
+      if (!(error instanceof FormError)) throw error;
+      return showRequest(reply, request.params.id, applicantId, error.problems, error.statusCode);
+    }
+    return reply.redirect(`/requests/${request.params.id}#publish`, 303);
   });
 
   // The certified key with every certification, and the published revocations once revoked.
@@ -195,6 +216,7 @@ function valuesFrom(form: MultipartForm): DetailsFormValues {
     attestNotCommercial: checked(form, "attestNotCommercial"),
     attestAgreement: checked(form, "attestAgreement"),
     certifyUserIds: fieldList(form, "certifyUserIds"),
+    publishUserIds: fieldList(form, "publishUserIds"),
   };
 }
 
@@ -206,6 +228,7 @@ function submissionFrom(form: MultipartForm, applicantId: string, ip: string): S
     ip,
     key: keyBytes(form),
     certifyUserIds: values.certifyUserIds,
+    publishUserIds: values.publishUserIds,
     agreement: agreement ? { bytes: agreement.bytes, fileName: agreement.filename } : null,
     signature: form.files.get("signature")?.bytes ?? Buffer.from(field(form, "signatureText"), "utf8"),
     declarations: values,

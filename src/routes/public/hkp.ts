@@ -2,12 +2,12 @@ import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyReply } from "fastify";
 import { machineReadableIndex, parseLookup, type HkpSearch } from "../../core/publication/hkp.ts";
-import { armoredKeys, indexedKey, lookupPublishedKeys } from "../../services/publication.ts";
+import { armoredKeys, indexedKeys, lookupPublishedKeys } from "../../services/publication.ts";
 
 const Field = Type.Optional(Type.String({ maxLength: 300 }));
 const LookupQuery = Type.Object({ op: Field, search: Field, options: Field, exact: Field, fingerprint: Field });
 
-const NOT_FOUND = "No key is published here for that search. Certified keys are found by their full fingerprint or 16-digit key ID.";
+const NOT_FOUND = "No key is published here for that search. Certified keys are found by their full fingerprint or 16-digit key ID, and by the addresses their owners chose to publish.";
 
 /**
  * HKP (`gpg --keyserver hkp://… --recv-keys`) and the keys.openpgp.org VKS paths: published keys
@@ -19,7 +19,7 @@ const hkpRoutes: FastifyPluginAsyncTypebox = async (app) => {
     if (!query.ok) return reply.code(query.status).type("text/plain; charset=utf-8").send(`${query.message}\n`);
     const keys = await lookupPublishedKeys(app.db, query.search);
     if (keys.length === 0) return notFound(reply);
-    if (query.op === "index") return reply.type("text/plain; charset=utf-8").send(machineReadableIndex(await Promise.all(keys.map(indexedKey)), app.now()));
+    if (query.op === "index") return reply.type("text/plain; charset=utf-8").send(machineReadableIndex(await indexedKeys(app.db, keys), app.now()));
     return sendKeys(reply, query.search, keys);
   });
 
