@@ -68,6 +68,8 @@ export class KeyserverPushService {
   private wantPass = false;
   private wantSync = false;
   private timers: NodeJS.Timeout[] = [];
+  /** Set by start(): this process is the one that delivers (MAIL_WORKER). */
+  private started = false;
 
   constructor(private readonly options: KeyserverPushOptions) {}
 
@@ -91,6 +93,7 @@ export class KeyserverPushService {
   /** Releases claims of a process that died mid-push, runs once, then keeps delivering on a timer. */
   async start(): Promise<void> {
     if (this.options.keyservers.length === 0) return;
+    this.started = true;
     const released = await releaseAllPushClaims(this.options.db, this.options.now());
     if (released > 0) this.options.log.warn({ released }, "released keyserver pushes claimed by a process that stopped mid-push");
     const every = (ms: number, work: () => Promise<unknown>) => {
@@ -154,6 +157,8 @@ export class KeyserverPushService {
       const data = { pushId: id, keyserver: row.keyserver, fingerprint: row.fingerprint, attempts: row.attempts };
       await appendAuditEvent(tx, { actorType: "staff", actorId: staff.id, ip: staff.ip, action: "keyserver_push.retry", data }, now());
     });
+    // Only the worker process delivers; in any other the worker's timer finds the row due.
+    if (this.started) void this.deliverDue();
   }
 
   private kick(sync: boolean): Promise<void> {

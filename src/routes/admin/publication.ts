@@ -28,7 +28,6 @@ const publicationRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (!isKeysignError(error) || error.statusCode !== 409) throw error;
       return show(reply, { retried: false, error: error.message }, error.statusCode);
     }
-    void app.keyserverPush.deliverDue();
     return reply.redirect("/admin/publication?retried=1", 303);
   });
 
