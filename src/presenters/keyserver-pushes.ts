@@ -28,6 +28,7 @@ export function keyserverPushesModel(input: { overview: KeyserverOverview[]; ret
       rows: recent.map((row) => ({
         id: row.id,
         fingerprint: formatFingerprint(row.fingerprint),
+        keyPage: `/keys/${row.fingerprint}`,
         status: STATUS_LABELS[row.status] ?? row.status,
         badge: STATUS_BADGES[row.status] ?? "",
         attempts: row.attempts,

@@ -12,7 +12,8 @@ export interface ReceivedPost {
   keytext: string;
 }
 
-export type ReceiverAnswer = { status: number; body?: string; headers?: Record<string, string> } | "never";
+/** A status with a body; "never" holds the request open; "endless" sends a 500 whose body never ends. */
+export type ReceiverAnswer = { status: number; body?: string; headers?: Record<string, string> } | "never" | "endless";
 
 export class HkpReceiver {
   readonly posts: ReceivedPost[] = [];
@@ -47,6 +48,19 @@ export class HkpReceiver {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
+  /** Writes 64 KiB chunks for as long as the client reads them. */
+  private endless(response: ServerResponse): void {
+    this.held.add(response);
+    response.writeHead(500, { "content-type": "text/plain" });
+    const chunk = Buffer.alloc(64 * 1024, "x");
+    const more = () => {
+      while (!response.destroyed && response.write(chunk));
+      if (!response.destroyed) response.once("drain", more);
+    };
+    response.on("close", () => this.held.delete(response));
+    more();
+  }
+
   private async receive(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
@@ -59,6 +73,7 @@ export class HkpReceiver {
     });
     const answer = this.answer;
     if (answer === "never") this.held.add(response);
+    else if (answer === "endless") this.endless(response);
     else response.writeHead(answer.status, { "content-type": "text/html", ...answer.headers }).end(answer.body ?? "");
     for (const waiter of this.waiters.filter((w) => this.posts.length >= w.count)) waiter.resolve();
     this.waiters = this.waiters.filter((w) => this.posts.length < w.count);

@@ -184,6 +184,19 @@ describe("pushes to upstream keyservers", () => {
     });
   });
 
+  it("reads only the start of a keyserver's answer: an endless one ends the attempt at once, not at the timeout", async () => {
+    const receiver = new HkpReceiver();
+    receiver.answer = "endless";
+    // A timeout far beyond the test's run: reaching it would mean the answer was read to its end.
+    await withPushes([receiver], { PUBLISH_TIMEOUT_SECONDS: "120" }, async (t) => {
+      await certifiedKey(t);
+      await t.app.keyserverPush.run();
+      const [row] = await rows(t);
+      assert.equal(row?.status, "pending");
+      assert.equal(row?.lastError, `HTTP 500: ${"x".repeat(200)}…`);
+    });
+  });
+
   it("keeps its rows across a restart, takes back a push a dead process had claimed, and then pushes at start and at every change by itself", async () => {
     const receiver = new HkpReceiver();
     receiver.answer = { status: 503 };
