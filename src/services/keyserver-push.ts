@@ -73,10 +73,6 @@ export class KeyserverPushService {
 
   constructor(private readonly options: KeyserverPushOptions) {}
 
-  get keyservers(): readonly Keyserver[] {
-    return this.options.keyservers;
-  }
-
   /**
    * Queues what changed, then delivers everything due. A call during a pass makes the pass run
    * again, so what changed before the call is queued before the promise resolves. Never rejects.
@@ -133,7 +129,6 @@ export class KeyserverPushService {
     }
     return queued;
   }
-
 
   /** Per configured keyserver: the counts by status and the newest rows. */
   async overview(): Promise<KeyserverOverview[]> {

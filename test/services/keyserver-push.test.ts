@@ -134,6 +134,27 @@ describe("pushes to upstream keyservers", () => {
     });
   });
 
+  it("gives back a push stuck on a keyserver when the app closes, counting no attempt", async () => {
+    const receiver = new HkpReceiver();
+    receiver.answer = "never";
+    // Only close() can end the stuck push before the test's own run is over.
+    await withPushes([receiver], { PUBLISH_TIMEOUT_SECONDS: "120" }, async (t) => {
+      await certifiedKey(t);
+      const pass = t.app.keyserverPush.run();
+      await receiver.received(1);
+      const db = t.app.db;
+      const [claimed] = await rows(t);
+      assert.equal(claimed?.status, "sending");
+      await t.app.keyserverPush.stop();
+      await pass;
+      const row = await db.keyserverPush.findUniqueOrThrow({ where: { id: claimed?.id ?? "" } });
+      assert.equal(row.status, "pending");
+      assert.equal(row.attempts, 0);
+      assert.equal(row.lastError, null);
+      assert.ok(row.nextAttemptAt <= t.clock.now, "due again at once");
+    });
+  });
+
   it("gives each keyserver its own rows, and one that refuses holds up none of the others", async () => {
     const [good, bad] = [new HkpReceiver(), new HkpReceiver()];
     bad.answer = { status: 503, body: "Service Unavailable" };
