@@ -1,6 +1,7 @@
 import path from "node:path";
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
+import { parseKeyserverList, type Keyserver } from "./core/publication/keyservers.ts";
 
 /**
  * The one environment schema. Nothing else reads process.env: server.ts passes
@@ -20,6 +21,10 @@ export const ConfigSchema = Type.Object({
   BATCH_EXPIRY_DAYS: Type.Integer({ minimum: 1, maximum: 90, default: 14 }),
   SMTP_URL: Type.String({ default: "" }),
   MAIL_FROM: Type.String({ default: "Keysign <keysign@localhost>" }),
+  /**
+   * This process runs the background workers: mail delivery, the review digest and the pushes
+   * to upstream keyservers. Exactly one process per database should.
+   */
   MAIL_WORKER: Type.Boolean({ default: true }),
   /** The longest one send may take (connecting, the greeting, every answer); then it is retried later. */
   SMTP_TIMEOUT_SECONDS: Type.Integer({ minimum: 1, maximum: 120, default: 30 }),
@@ -28,7 +33,9 @@ export const ConfigSchema = Type.Object({
   /** A directory the portal rewrites (atomically) with the static export after every publication change; empty: none. */
   PUBLISH_DIR: Type.String({ default: "" }),
   /** Upstream keyservers (hkp:// or hkps:// URLs, separated by spaces or commas) sent every published change; empty: none. */
-  PUBLISH_KEYSERVERS: Type.String({ default: "" }),
+  PUBLISH_KEYSERVERS: Type.String({ maxLength: 4000, default: "" }),
+  /** The longest one push to a keyserver may take (connecting, sending, its answer); then it is retried later. */
+  PUBLISH_TIMEOUT_SECONDS: Type.Integer({ minimum: 1, maximum: 120, default: 30 }),
   AUTO_MIGRATE: Type.Boolean({ default: true }),
   TRUST_PROXY: Type.Boolean({ default: false }),
   LOG_LEVEL: Type.Union(
@@ -48,6 +55,8 @@ export interface Config extends RawConfig {
   databaseUrl: string;
   /** Cookies get `Secure` unless the portal is served over plain http (local development). */
   secureCookies: boolean;
+  /** PUBLISH_KEYSERVERS, checked and read. */
+  publishKeyservers: Keyserver[];
 }
 
 export class ConfigError extends Error {
@@ -68,10 +77,13 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
   }
   const raw: RawConfig = { ...converted, PUBLIC_URL: converted.PUBLIC_URL || `http://localhost:${converted.PORT}` };
   const dataDir = path.resolve(raw.DATA_DIR);
+  const keyservers = parseKeyserverList(raw.PUBLISH_KEYSERVERS);
+  if (!keyservers.ok) throw new ConfigError(`invalid configuration: PUBLISH_KEYSERVERS: ${keyservers.message}`);
   return {
     ...raw,
     dataDir,
     databaseUrl: raw.DATABASE_URL || `file:${path.join(dataDir, "keysign.db")}`,
     secureCookies: raw.PUBLIC_URL.startsWith("https://"),
+    publishKeyservers: keyservers.keyservers,
   };
 }

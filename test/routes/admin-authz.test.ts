@@ -83,6 +83,8 @@ describe("admin authorisation matrix", () => {
       { method: "POST", path: `/admin/staff/${target.id}/disable`, allowed: ["admin"], form: {} },
       { method: "POST", path: `/admin/staff/${target.id}/enable`, allowed: ["admin"], form: {} },
       { method: "POST", path: `/admin/staff/${target.id}/reset-second-factor`, allowed: ["admin"], form: {} },
+      { method: "GET", path: "/admin/publication", allowed: ["admin"] },
+      { method: "POST", path: `/admin/publication/pushes/${NO_ID}/retry`, allowed: ["admin"], form: {} },
     ];
   });
   after(async () => t.close());

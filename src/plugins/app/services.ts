@@ -4,6 +4,7 @@ import type { Config } from "../../config.ts";
 import type { Db } from "../../db/client.ts";
 import { AuthService } from "../../services/auth.ts";
 import type { ServiceContext } from "../../services/context.ts";
+import { KeyserverPushService } from "../../services/keyserver-push.ts";
 import { MailDelivery } from "../../services/mail-delivery.ts";
 import { RequestService } from "../../services/requests.ts";
 import { ReviewService } from "../../services/review.ts";
@@ -36,6 +37,7 @@ declare module "fastify" {
     statusFeed: StatusFeedService;
     files: FileStore;
     publication: PublicationSignal;
+    keyserverPush: KeyserverPushService;
   }
 }
 
@@ -60,6 +62,13 @@ async function services(app: FastifyInstance, opts: ServicesOptions): Promise<vo
     now: opts.now,
   });
   const publication = new PublicationSignal();
+  const keyserverPush = new KeyserverPushService({
+    db: opts.db,
+    log: app.log.child({ component: "keyserver-push" }),
+    keyservers: opts.config.publishKeyservers,
+    timeoutSeconds: opts.config.PUBLISH_TIMEOUT_SECONDS,
+    now: opts.now,
+  });
   const ctx: ServiceContext = {
     db: opts.db,
     config: opts.config,
@@ -77,6 +86,7 @@ async function services(app: FastifyInstance, opts: ServicesOptions): Promise<vo
   app.decorate("dataPaths", opts.paths);
   app.decorate("files", files);
   app.decorate("publication", publication);
+  app.decorate("keyserverPush", keyserverPush);
   app.decorate("mail", mail);
   app.decorate("auth", new AuthService(ctx));
   app.decorate("requests", new RequestService(ctx));
@@ -89,17 +99,19 @@ async function services(app: FastifyInstance, opts: ServicesOptions): Promise<vo
   app.decorate("signingQueue", new SigningQueueService(ctx, await loadOrCreateQueueKey(queueKeyFile, hostname, opts.now())));
   app.decorate("statusFeed", new StatusFeedService(ctx, await loadOrCreatePublicationKey(opts.paths.publicationKey, hostname, opts.now())));
 
-  // The review digest runs with the mail worker: the process that delivers mail also writes it.
+  // The background workers (MAIL_WORKER): mail, the review digest and the keyserver pushes.
   let digestTimer: NodeJS.Timeout | null = null;
   app.addHook("onReady", async () => {
     if (!opts.config.MAIL_WORKER) return;
     await mail.start();
+    publication.subscribe(() => void keyserverPush.run());
+    await keyserverPush.start();
     digestTimer = setInterval(() => void app.review.sendDigest().catch((err: unknown) => app.log.error({ err }, "review digest failed")), DIGEST_INTERVAL_MS);
     digestTimer.unref();
   });
   app.addHook("onClose", async () => {
     if (digestTimer) clearInterval(digestTimer);
-    await mail.stop();
+    await Promise.all([mail.stop(), keyserverPush.stop()]);
     await opts.db.$disconnect();
   });
 }

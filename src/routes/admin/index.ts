@@ -6,6 +6,7 @@ import auditRoutes from "./audit.ts";
 import settingsRoutes from "./settings.ts";
 import revocationRoutes from "./revocations.ts";
 import signingRoutes from "./signing.ts";
+import publicationRoutes from "./publication.ts";
 
 /** The staff side, under /admin. Each file guards its own routes with the predicates of authorization.ts. */
 const adminRoutes: FastifyPluginAsync = async (app) => {
@@ -16,6 +17,7 @@ const adminRoutes: FastifyPluginAsync = async (app) => {
   await app.register(settingsRoutes);
   await app.register(revocationRoutes);
   await app.register(signingRoutes);
+  await app.register(publicationRoutes);
 };
 
 export default adminRoutes;
