@@ -15,7 +15,8 @@ import { submitRequest } from "../helpers/requests.ts";
 const SCREENSHOTS = path.resolve(import.meta.dirname, "..", ".tmp");
 
 async function assertNoSidewaysScroll(page: Page, label: string): Promise<void> {
-  const widths = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
+  // Evaluated in the page, where `document` exists.
+  const widths = await page.evaluate<{ scroll: number; client: number }>("({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth })");
   assert.ok(widths.scroll <= widths.client, `${label} scrolls sideways: ${widths.scroll}px content in ${widths.client}px`);
 }
 
