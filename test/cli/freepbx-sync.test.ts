@@ -17,34 +17,14 @@ import { signDetached } from "../../src/core/transfer/envelope.ts";
 import { createTestApp, type TestApp } from "../helpers/app.ts";
 import { certifyRequest, revokeAsSoleReviewer, soleReviewer, type CertifiedRequest } from "../helpers/certified.ts";
 import { runKeysign } from "../helpers/cli.ts";
-import { withGpgHome, type GpgHome } from "../helpers/gpg.ts";
+import { checkSigs, freepbxSeesRevoked, makeModuleSig, verifyStatus, withFreepbxHome } from "../helpers/freepbx.ts";
+import type { GpgHome } from "../helpers/gpg.ts";
 import type { TestKey } from "../helpers/keys.ts";
 import { submitRequest } from "../helpers/requests.ts";
 import { makeMaster } from "../helpers/signing-queue.ts";
 import { makeQueueKey } from "../helpers/transfer.ts";
 
 const STATE_FILE = "keysign-freepbx-sync.json";
-
-/** A FreePBX-style module.sig: the INI clear-signed by the developer's key with GnuPG. */
-const MODULE_INI = `;################################################
-;#        FreePBX Module Signature File         #
-;################################################
-;# Do not alter the contents of this file!  If  #
-;# this file is tampered with, the module will  #
-;# fail validation and be marked as invalid!    #
-;################################################
-
-[config]
-version=1
-hash=sha256
-signedwith=DEVKEY
-signedby='dev@example.org'
-repo=local
-timestamp=1764460800
-[hashes]
-module.xml = ${"0".repeat(64)}
-;# End
-`;
 
 interface Proxy {
   url: string;
@@ -98,10 +78,7 @@ describe("keysign freepbx sync", () => {
     publicationKeyFile = path.join(work, "publication-key.asc");
     await writeFile(publicationKeyFile, await (await fetch(new URL("status/v1/publication-key.asc", portal))).text());
     moduleSig = path.join(work, "module.sig");
-    await withGpgHome(async (gpg) => {
-      await gpg.ok(["--import"], { input: developer.privateArmored });
-      await writeFile(moduleSig, await gpg.ok(["--local-user", developer.fingerprint, "--clearsign"], { input: MODULE_INI }));
-    });
+    await writeFile(moduleSig, await makeModuleSig(developer));
   });
   after(async () => {
     await proxy?.close();
@@ -111,20 +88,8 @@ describe("keysign freepbx sync", () => {
 
   const sync = (home: string, from = proxy.url) => runKeysign(["freepbx", "sync", "--from", from, "--publication-key", publicationKeyFile, "--gpg-home", home], work);
 
-  /** A GnuPG home as FreePBX keeps it: the master's public key, with ultimate ownertrust. */
-  function withFreepbxHome<T>(callback: (gpg: GpgHome) => Promise<T>): Promise<T> {
-    return withGpgHome(async (gpg) => {
-      await gpg.ok(["--import"], { input: certified.master.toPublic().armor() });
-      await gpg.ok(["--import-ownertrust"], { input: `${certified.master.getFingerprint().toUpperCase()}:6:\n` });
-      return callback(gpg);
-    });
-  }
-
-  const verifyStatus = async (gpg: GpgHome) => (await gpg.run(["--status-fd", "1", "--verify", moduleSig])).stdout.toString("utf8");
-  const masterLongId = () => certified.master.getKeyID().toHex().toUpperCase();
-  /** FreePBX's test, as GPG.class.php writes it: the "1" (RSA) is hard-coded. */
-  const freepbxRevoked = (listing: string) => new RegExp(`^rev:!::1:${masterLongId()}`, "m").test(listing);
-  const checkSigs = async (gpg: GpgHome) => (await gpg.ok(["--with-colons", "--check-sigs", developer.fingerprint.slice(-16)])).toString("utf8");
+  const withHome = <T>(callback: (gpg: GpgHome) => Promise<T>) => withFreepbxHome(certified.master, callback);
+  const verify = (gpg: GpgHome) => verifyStatus(gpg, moduleSig);
   const exported = (gpg: GpgHome) => gpg.ok(["--export"]);
   const sequenceIn = async (home: string) => (JSON.parse(await readFile(path.join(home, STATE_FILE), "utf8")) as { sources: Record<string, { sequence: number }> }).sources[proxy.url]?.sequence;
   const feedNow = async () => ({
@@ -134,14 +99,14 @@ describe("keysign freepbx sync", () => {
   const keyUrl = () => `/vks/v1/by-fingerprint/${certified.fingerprint}`;
 
   it("makes a module trusted, changes nothing when run again, and after a revocation makes FreePBX see REVOKED; withheld and replayed copies are refused", async () => {
-    await withFreepbxHome(async (gpg) => {
-      assert.doesNotMatch(await verifyStatus(gpg), /TRUST_(FULLY|ULTIMATE)/, "before the sync the developer's key is unknown");
+    await withHome(async (gpg) => {
+      assert.doesNotMatch(await verify(gpg), /TRUST_(FULLY|ULTIMATE)/, "before the sync the developer's key is unknown");
 
       const first = await sync(gpg.dir);
       assert.equal(first.code, 0, first.stderr);
       assert.match(first.stdout, /^keysign freepbx sync: feed \d+ from http:\/\/127\.0\.0\.1:\d+\/: 1 keys imported or updated, 0 unchanged\n$/);
       assert.equal(first.stderr, "");
-      assert.match(await verifyStatus(gpg), /^\[GNUPG:\] TRUST_FULLY/m);
+      assert.match(await verify(gpg), /^\[GNUPG:\] TRUST_FULLY/m);
       const before = await feedNow();
       const beforeKey = new Uint8Array(await (await fetch(new URL(keyUrl().slice(1), portal))).arrayBuffer());
       const accepted = await sequenceIn(gpg.dir);
@@ -167,10 +132,10 @@ describe("keysign freepbx sync", () => {
       const revoked = await sync(gpg.dir);
       assert.equal(revoked.code, 0, revoked.stderr);
       assert.match(revoked.stdout, /: 1 keys imported or updated, 0 unchanged\n$/);
-      const status = await verifyStatus(gpg);
+      const status = await verify(gpg);
       assert.match(status, /^\[GNUPG:\] GOODSIG /m, "the signature itself is still good");
       assert.doesNotMatch(status, /TRUST_(FULLY|ULTIMATE)/, "but no longer trusted");
-      assert.ok(freepbxRevoked(await checkSigs(gpg)), "FreePBX's REVOKED pattern matches");
+      assert.ok(freepbxSeesRevoked(await checkSigs(gpg, developer), certified.master), "FreePBX's REVOKED pattern matches");
       const newer = await sequenceIn(gpg.dir);
       assert.ok(newer !== undefined && accepted !== undefined && newer > accepted);
 
@@ -197,7 +162,7 @@ describe("keysign freepbx sync", () => {
       [frozenBody, await signDetached(frozenBody, t.app.statusFeed.key.privateKey, new Date()), /\(KEYSIGN_ERR_FEED_STALE\): The feed expired at .*frozen copy/],
     ];
     for (const [body, signature, message] of cases) {
-      await withFreepbxHome(async (gpg) => {
+      await withHome(async (gpg) => {
         proxy.overrides.set("/status/v1/feed.json", body);
         proxy.overrides.set("/status/v1/feed.json.sig", new TextEncoder().encode(signature));
         try {
@@ -219,7 +184,7 @@ describe("keysign freepbx sync", () => {
     await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
     const { port } = closed.address() as AddressInfo;
     await new Promise((resolve) => closed.close(resolve));
-    await withFreepbxHome(async (gpg) => {
+    await withHome(async (gpg) => {
       const unreachable = await sync(gpg.dir, `http://127.0.0.1:${port}`);
       assert.equal(unreachable.code, 11);
       assert.match(unreachable.stderr, /^keysign freepbx sync: cannot reach 127\.0\.0\.1:\d+ for GET http:\/\/127\.0\.0\.1:\d+\/status\/v1\/feed\.json \(ECONNREFUSED\)\n$/);
