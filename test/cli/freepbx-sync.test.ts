@@ -179,6 +179,13 @@ describe("keysign freepbx sync", () => {
     }
   });
 
+  it("is listed in --help with its exit code 11", async () => {
+    const help = await runKeysign(["help"], work);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /freepbx sync --from URL --publication-key FILE \[--gpg-home DIR\] \[--state FILE\]/);
+    assert.match(help.stdout, /\n {2}11 freepbx sync could not get the feed or a key/);
+  });
+
   it("ends with exit 11 and one line when the source cannot be reached, and exit 2 on a bad address", async () => {
     const closed = createServer();
     await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
