@@ -53,15 +53,14 @@ export function freepbxSync(args: string[], io: CommandIo): Promise<number> {
     const state = await readState(stateFile);
     const last = state.sources[source.href]?.sequence ?? null;
 
-    const body = await fetchBounded(new URL("status/v1/feed.json", source), MAX_FEED_BYTES);
-    const signature = await fetchBounded(new URL("status/v1/feed.json.sig", source), MAX_FEED_SIGNATURE_BYTES);
-    const feed = await verifyFeed({ body, signature: Buffer.from(signature).toString("utf8"), publicationKey, lastSequence: last, now: new Date() }).catch(refused);
+    const feed = await fetchFeed(source, publicationKey, last);
     const tally = await importKeys(feed, source, { homedir: gpgHome, env: io.env, interactive: false });
 
     // Only after every key is in: a run that failed halfway is simply repeated.
     state.sources[source.href] = { sequence: feed.sequence, acceptedAt: new Date().toISOString() };
     await writeState(stateFile, state);
-    io.stdout.write(`keysign freepbx sync: feed ${feed.sequence} from ${source.href}: ${tally.changed} keys imported or updated, ${tally.unchanged} unchanged\n`);
+    const total = tally.changed + tally.unchanged;
+    io.stdout.write(`keysign freepbx sync: feed ${feed.sequence} from ${source.href}: ${total} ${total === 1 ? "key" : "keys"}, ${tally.changed} imported or updated, ${tally.unchanged} unchanged\n`);
     return EXIT.ok;
   });
 }
@@ -103,9 +102,23 @@ async function readPublicationKey(file: string): Promise<PublicKey> {
   return key;
 }
 
-function refused(error: unknown): never {
-  if (error instanceof FeedRefusedError) throw new CommandError(EXIT.fileRefused, `feed refused, nothing imported (${error.code}): ${error.message}`);
-  throw error;
+/**
+ * The feed and its signature, verified. A live portal can make a new feed between the two
+ * requests, pairing the body with the next feed's signature; that looks like a bad signature,
+ * so a bad signature is fetched once more before the feed is refused.
+ */
+async function fetchFeed(source: URL, publicationKey: PublicKey, lastSequence: number | null): Promise<Feed> {
+  for (let attempt = 1; ; attempt += 1) {
+    const body = await fetchBounded(new URL("status/v1/feed.json", source), MAX_FEED_BYTES);
+    const signature = await fetchBounded(new URL("status/v1/feed.json.sig", source), MAX_FEED_SIGNATURE_BYTES);
+    try {
+      return await verifyFeed({ body, signature: Buffer.from(signature).toString("utf8"), publicationKey, lastSequence, now: new Date() });
+    } catch (error) {
+      if (!(error instanceof FeedRefusedError)) throw error;
+      if (error.refusal === "signature" && attempt < 2) continue;
+      throw new CommandError(EXIT.fileRefused, `feed refused, nothing imported (${error.code}): ${error.message}`);
+    }
+  }
 }
 
 /** Every key the feed names, once each, with how many of its certifications the feed lists as revoked. */
@@ -136,7 +149,9 @@ async function importKeys(feed: Feed, source: URL, environment: GpgEnvironment):
 
 /** True when GnuPG took something new (key, user ID, signature, subkey); false when it had it all. */
 async function importKey(environment: GpgEnvironment, fingerprint: string, key: Uint8Array): Promise<boolean> {
-  const outcome = await runGpg(environment, ["--import"], undefined, key);
+  const outcome = await runGpg(environment, ["--import"], undefined, key).catch(() => {
+    throw new CommandError(EXIT.failure, "cannot run gpg: install GnuPG, or put gpg on this user's PATH");
+  });
   const result = outcome.status.find((line) => line.startsWith("IMPORT_OK ") && line.endsWith(` ${fingerprint}`));
   if (outcome.code !== 0 || result === undefined) {
     const why = outcome.stderr.trim().split("\n").at(-1) ?? `exit ${outcome.code}`;

@@ -30,16 +30,20 @@ interface Proxy {
   url: string;
   /** Path (with query) → bytes served instead of the portal's answer. */
   overrides: Map<string, Uint8Array>;
+  /** Paths whose override is served once, then forgotten. */
+  once: Set<string>;
   close: () => Promise<void>;
 }
 
 /** A plain http server in front of the portal that answers some paths with other bytes. */
 async function startProxy(target: string): Promise<Proxy> {
   const overrides = new Map<string, Uint8Array>();
+  const once = new Set<string>();
   const server: Server = createServer((request, response) => {
     const url = request.url ?? "/";
     const override = overrides.get(url);
     if (override) {
+      if (once.delete(url)) overrides.delete(url);
       response.writeHead(200).end(override);
       return;
     }
@@ -50,7 +54,7 @@ async function startProxy(target: string): Promise<Proxy> {
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}/`, overrides, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return { url: `http://127.0.0.1:${port}/`, overrides, once, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
 describe("keysign freepbx sync", () => {
@@ -104,7 +108,7 @@ describe("keysign freepbx sync", () => {
 
       const first = await sync(gpg.dir);
       assert.equal(first.code, 0, first.stderr);
-      assert.match(first.stdout, /^keysign freepbx sync: feed \d+ from http:\/\/127\.0\.0\.1:\d+\/: 1 keys imported or updated, 0 unchanged\n$/);
+      assert.match(first.stdout, /^keysign freepbx sync: feed \d+ from http:\/\/127\.0\.0\.1:\d+\/: 1 key, 1 imported or updated, 0 unchanged\n$/);
       assert.equal(first.stderr, "");
       assert.match(await verify(gpg), /^\[GNUPG:\] TRUST_FULLY/m);
       const before = await feedNow();
@@ -115,7 +119,7 @@ describe("keysign freepbx sync", () => {
       const keyring = await exported(gpg);
       const again = await sync(gpg.dir);
       assert.equal(again.code, 0, again.stderr);
-      assert.match(again.stdout, /: 0 keys imported or updated, 1 unchanged\n$/);
+      assert.match(again.stdout, /: 1 key, 0 imported or updated, 1 unchanged\n$/);
       assert.deepEqual(await exported(gpg), keyring, "a second run changes nothing");
       assert.equal(await sequenceIn(gpg.dir), accepted);
 
@@ -131,7 +135,7 @@ describe("keysign freepbx sync", () => {
 
       const revoked = await sync(gpg.dir);
       assert.equal(revoked.code, 0, revoked.stderr);
-      assert.match(revoked.stdout, /: 1 keys imported or updated, 0 unchanged\n$/);
+      assert.match(revoked.stdout, /: 1 key, 1 imported or updated, 0 unchanged\n$/);
       const status = await verify(gpg);
       assert.match(status, /^\[GNUPG:\] GOODSIG /m, "the signature itself is still good");
       assert.doesNotMatch(status, /TRUST_(FULLY|ULTIMATE)/, "but no longer trusted");
@@ -177,6 +181,22 @@ describe("keysign freepbx sync", () => {
         await assert.rejects(stat(path.join(gpg.dir, STATE_FILE)), { code: "ENOENT" });
       });
     }
+  });
+
+  it("fetches the feed again once when its signature does not match, as when the portal made a new feed between the two requests", async () => {
+    const other = encodeFeed({ ...(JSON.parse(Buffer.from((await feedNow()).body).toString("utf8")) as Feed), sequence: 999 });
+    await withHome(async (gpg) => {
+      proxy.overrides.set("/status/v1/feed.json.sig", new TextEncoder().encode(await signDetached(other, t.app.statusFeed.key.privateKey, new Date())));
+      proxy.once.add("/status/v1/feed.json.sig");
+      try {
+        const run = await sync(gpg.dir);
+        assert.equal(run.code, 0, run.stderr);
+        assert.equal(proxy.overrides.size, 0, "the mismatched signature was served");
+      } finally {
+        proxy.overrides.clear();
+        proxy.once.clear();
+      }
+    });
   });
 
   it("is listed in --help with its exit code 11", async () => {
