@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -196,6 +196,25 @@ describe("keysign freepbx sync", () => {
         proxy.overrides.clear();
         proxy.once.clear();
       }
+    });
+  });
+
+  it("on a home that already holds FreePBX's own keys, leaves the official module trusted and adds the developer's key", async (test) => {
+    const shared = path.resolve(import.meta.dirname, "../../../shared/freepbx");
+    if (!(await stat(shared).catch(() => null))) {
+      test.skip("the FreePBX reference data (../shared/freepbx beside the project) is absent");
+      return;
+    }
+    const keys = path.join(shared, "keys");
+    await withHome(async (gpg) => {
+      for (const file of await readdir(keys)) await gpg.ok(["--import", path.join(keys, file)]);
+      await gpg.ok(["--import-ownertrust"], { input: "0BDE0BFA09946D732091E26E1588A7366BD35B34:6:\n2016349F5BC6F49340FCCAF99F9169F4B33B4659:6:\n" });
+      const official = path.join(shared, "modules/infoservices/module.sig");
+      assert.match(await verifyStatus(gpg, official), /^\[GNUPG:\] TRUST_FULLY/m);
+      const run = await sync(gpg.dir);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(await verifyStatus(gpg, official), /^\[GNUPG:\] VALIDSIG 456D051E9204C27C37D4811BB53D215A755231A3 [\s\S]*^\[GNUPG:\] TRUST_FULLY/m);
+      assert.equal((await gpg.run(["--list-keys", developer.fingerprint])).code, 0, "the developer's key was added");
     });
   });
 
