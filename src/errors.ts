@@ -80,3 +80,20 @@ export class FormError extends KeysignError {
     super(problems[0]?.code ?? "KEYSIGN_ERR_INVALID", problems[0]?.message ?? "Please correct the marked fields.", statusCode);
   }
 }
+
+/** Why a status feed was refused; each has its own code (`KEYSIGN_ERR_FEED_*`). */
+export type FeedRefusal = "too_large" | "signature" | "signer" | "malformed" | "publication_key" | "stale" | "rollback";
+
+/**
+ * A status feed an install must not act on: unsigned or signed by another key, damaged, for
+ * another publication key, frozen (past `validUntil`) or older than one accepted before.
+ */
+export class FeedRefusedError extends KeysignError {
+  override name = "FeedRefusedError";
+  constructor(
+    readonly refusal: FeedRefusal,
+    message: string,
+  ) {
+    super(`KEYSIGN_ERR_FEED_${refusal.toUpperCase()}`, message, 422);
+  }
+}

@@ -17,6 +17,8 @@ export const EXIT = {
   masterKey: 9,
   /** The officer stopped (no answer, interrupted) before the result was written; nothing was written. */
   aborted: 10,
+  /** The source (portal or mirror) could not be reached, answered an error, was too slow or sent too much; nothing was imported. */
+  source: 11,
 } as const;
 
 /** What a command may touch of its process, so tests can run it in-process too. */

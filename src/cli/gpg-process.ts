@@ -30,7 +30,8 @@ export interface GpgOutcome {
 /** Answers by keyword: a list is used up in order; a string answers every time. */
 export type GpgAnswers = Record<string, string | string[]>;
 
-export function runGpg(environment: GpgEnvironment, args: readonly string[], answers?: GpgAnswers): Promise<GpgOutcome> {
+/** `input` goes to gpg's stdin when there are no answers to give there (`gpg --import` reads a key from it). */
+export function runGpg(environment: GpgEnvironment, args: readonly string[], answers?: GpgAnswers, input?: Uint8Array): Promise<GpgOutcome> {
   const base = [
     ...(environment.homedir === null ? [] : ["--homedir", environment.homedir]),
     "--no-options",
@@ -63,7 +64,7 @@ export function runGpg(environment: GpgEnvironment, args: readonly string[], ans
     }
     child.stdin.write(`${answer}\n`);
   });
-  if (!answers) child.stdin.end();
+  if (!answers) child.stdin.end(input);
   child.stdin.on("error", () => undefined);
   return new Promise((resolve, reject) => {
     child.on("error", reject);

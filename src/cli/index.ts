@@ -33,6 +33,17 @@ offline signer (needs no network and no database):
       with echo off; with --gpg, gpg-agent's pinentry asks unless --passphrase-file is given.
       Never on the command line or in the environment.
 
+FreePBX installs (needs only Node and gpg; run it as the user FreePBX runs gpg as):
+  freepbx sync --from URL --publication-key FILE [--gpg-home DIR] [--state FILE]
+      Fetches the portal's signed status feed from URL (the portal or a static mirror of
+      it; plain http:// is fine, the feed is signed), checks it against the pinned
+      publication key (FILE: the portal's publication-key.asc, fingerprint compared once),
+      refuses a feed that is unsigned, damaged, expired or older than one accepted before,
+      then fetches every key it lists and imports it with gpg, certifications and
+      revocations included. --gpg-home defaults to GnuPG's own ($GNUPGHOME, else
+      ~/.gnupg); the last accepted sequence per URL is kept in --state (default:
+      keysign-freepbx-sync.json in that home). Prints one line; meant for cron.
+
 portal administration (uses DATABASE_URL / DATA_DIR like the portal; needs no network):
   staff create --email ADDRESS --role ROLE [--role ROLE]...
       Prints a one-time link, valid 24 hours, that creates a staff account for ADDRESS
@@ -55,14 +66,17 @@ exit codes:
      or the result file (without --force)
   5  the audit log's hash chain is broken
   6  a file was refused: a batch or result whose signature, format, expiry, master or time is
-     wrong (nothing was signed), a result the portal would refuse (inspect --batch), or an
-     unusable queue key file
+     wrong (nothing was signed), a result the portal would refuse (inspect --batch), an
+     unusable queue key file, or a status feed, published key, publication key file or
+     sync state file that freepbx sync refused (nothing was imported)
   7  the result file was written, but every item in it is declined
   8  the signer is not initialised: no pins (run "keysign init"); inspect showed the file
      NOT CHECKED
   9  the master key cannot be used: wrong passphrase, cannot certify or sign, secret key or
      card not available, or GnuPG failed; nothing was written
   10 stopped before the end (input ended, interrupted); nothing was written
+  11 freepbx sync could not get the feed or a key from URL (unreachable, an HTTP error,
+     too slow or too large); nothing was imported
 `;
 
 type Command = (args: string[], io: CommandIo) => Promise<number>;
@@ -73,6 +87,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   sign: async () => (await import("./keysign-sign.ts")).keysignSign,
   "staff create": async () => (await import("./staff-create.ts")).staffCreate,
   "audit verify": async () => (await import("./audit-verify.ts")).auditVerify,
+  "freepbx sync": async () => (await import("./freepbx-sync.ts")).freepbxSync,
 };
 
 export async function run(argv: string[], io: CommandIo): Promise<number> {
