@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Db, Tx } from "../db/client.ts";
+import { NotFoundError } from "../errors.ts";
 
 export type KeyUpdateSource = "hkp" | "upload";
 
@@ -11,21 +12,25 @@ export interface KeyUpdateRecord {
   createdAt: Date;
 }
 
-/** The id of the newest owner update of `fingerprint`, or null: what a new update was merged onto. */
-export async function newestKeyUpdateId(db: Db | Tx, fingerprint: string): Promise<string | null> {
-  const row = await db.keyUpdate.findFirst({ where: { fingerprint }, orderBy: [{ createdAt: "desc" }, { id: "desc" }], select: { id: true } });
-  return row?.id ?? null;
+/** How many owner updates of `fingerprint` are stored: a new update is merged onto all of them. */
+export async function countKeyUpdates(db: Db | Tx, fingerprint: string): Promise<number> {
+  return db.keyUpdate.count({ where: { fingerprint } });
 }
 
-/** The newest merged copy of each key in `fingerprints` that owners updated. */
-export async function newestUpdatedKeys(db: Db, fingerprints: readonly string[]): Promise<Map<string, Uint8Array>> {
+/**
+ * The merged copies of each key in `fingerprints` that owners updated, oldest first. Each one
+ * holds everything of those before it, so their union is the newest, whatever order rows
+ * stored in the same instant come back in.
+ */
+export async function updatedKeys(db: Db, fingerprints: readonly string[]): Promise<Map<string, Uint8Array[]>> {
   const rows = await db.keyUpdate.findMany({
     where: { fingerprint: { in: [...fingerprints] } },
     orderBy: [{ createdAt: "asc" }, { id: "asc" }],
     select: { fingerprint: true, canonicalKey: true },
   });
-  // Oldest first, so the newest of each key is the one left in the map.
-  return new Map(rows.map((row) => [row.fingerprint, new Uint8Array(row.canonicalKey)]));
+  const byKey = new Map<string, Uint8Array[]>();
+  for (const row of rows) byKey.set(row.fingerprint, [...(byKey.get(row.fingerprint) ?? []), new Uint8Array(row.canonicalKey)]);
+  return byKey;
 }
 
 export async function createKeyUpdate(
@@ -52,4 +57,11 @@ export async function findKeyOwner(db: Db, fingerprint: string): Promise<{ appli
     select: { id: true, applicant: { select: { id: true, email: true } } },
   });
   return request ? { applicantId: request.applicant.id, email: request.applicant.email, requestId: request.id } : null;
+}
+
+/** The state and key fingerprint of an applicant's own request; others' requests are not found (404). */
+export async function findOwnedRequestKey(db: Db, requestId: string, applicantId: string): Promise<{ state: string; fingerprint: string | null }> {
+  const row = await db.request.findFirst({ where: { id: requestId, applicantId }, select: { state: true, keys: { orderBy: { revision: "desc" }, take: 1, select: { fingerprint: true } } } });
+  if (!row) throw new NotFoundError();
+  return { state: row.state, fingerprint: row.keys[0]?.fingerprint ?? null };
 }

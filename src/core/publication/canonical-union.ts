@@ -10,9 +10,10 @@
  *   per subkey: the subkey, its newest binding (0x18), its revocations (0x28).
  *
  * `unionCanonical` keeps every user ID, subkey and revocation of both copies and, per component,
- * the newer self-signature, so what was published once is never withdrawn (a revocation merged
- * from an owner update survives a later renewal request whose upload lacked it). The output
- * depends only on the two inputs, so the same inputs always give the same bytes.
+ * the newer self-signature (the first copy's when both are of the same second), so what was
+ * published once is never withdrawn (a revocation merged from an owner update survives a later
+ * renewal request whose upload lacked it). The output depends only on the two inputs, in their
+ * order, so the same inputs always give the same bytes.
  */
 import { concatBytes, scanPackets, TAG, toHex, writePacket } from "../key-policy/packets.ts";
 import { parseSignature } from "../key-policy/structure.ts";
@@ -66,13 +67,17 @@ function component(raw: Uint8Array): LayoutComponent {
   return { raw, selfSignature: null, revocations: [] };
 }
 
-/** Adds a signature to its component: a revocation is kept, a self-signature only if it is newer. */
+/**
+ * Adds a signature to its component: a revocation is kept, a self-signature only if it was made
+ * later than the one there. Of two made in the same second the one already there stays, so
+ * sending another signature of the same instant does not change the published bytes.
+ */
 export function addSignature(target: LayoutComponent, body: Uint8Array): void {
   if (REVOCATIONS.has(body[1] ?? 0)) {
     if (!target.revocations.some((known) => sameSignature(known, body))) target.revocations = [...target.revocations, body].sort(bySignatureAge);
     return;
   }
-  if (target.selfSignature === null || bySignatureAge(target.selfSignature, body) < 0) target.selfSignature = body;
+  if (target.selfSignature === null || signatureTime(body) > signatureTime(target.selfSignature)) target.selfSignature = body;
 }
 
 /** Oldest first; equal times are ordered by their bytes, so the choice never depends on input order. */

@@ -5,6 +5,7 @@ import type { Db } from "../../db/client.ts";
 import { AuthService } from "../../services/auth.ts";
 import type { ServiceContext } from "../../services/context.ts";
 import { MailDelivery } from "../../services/mail-delivery.ts";
+import { OwnerUpdateService } from "../../services/owner-updates.ts";
 import { RequestService } from "../../services/requests.ts";
 import { ReviewService } from "../../services/review.ts";
 import { RevocationService } from "../../services/revocations.ts";
@@ -36,6 +37,7 @@ declare module "fastify" {
     statusFeed: StatusFeedService;
     files: FileStore;
     publication: PublicationSignal;
+    ownerUpdates: OwnerUpdateService;
   }
 }
 
@@ -84,6 +86,7 @@ async function services(app: FastifyInstance, opts: ServicesOptions): Promise<vo
   app.decorate("review", new ReviewService(ctx));
   app.decorate("revocations", new RevocationService(ctx));
   app.decorate("settings", new SettingsService(ctx));
+  app.decorate("ownerUpdates", new OwnerUpdateService(ctx));
   const queueKeyFile = opts.config.QUEUE_KEY_FILE || opts.paths.queueKey;
   const hostname = new URL(opts.config.PUBLIC_URL).hostname;
   app.decorate("signingQueue", new SigningQueueService(ctx, await loadOrCreateQueueKey(queueKeyFile, hostname, opts.now())));
