@@ -26,8 +26,10 @@ interface Owner {
   published: Uint8Array;
 }
 
-async function owner(): Promise<Owner> {
-  const { privateKey } = await openpgp.generateKey({ type: "ecc", curve: "ed25519Legacy", userIDs: [USER], date: CREATED, keyExpirationTime: YEAR, subkeys: [{}], format: "object" });
+/** A certified key and its published copy; RSA only where a test needs what EdDSA cannot sign (SHA-1). */
+async function owner(type: "ecc" | "rsa" = "ecc"): Promise<Owner> {
+  const algorithm = type === "rsa" ? { type, rsaBits: 2048 } : { type, curve: "ed25519Legacy" as const };
+  const { privateKey } = await openpgp.generateKey({ ...algorithm, userIDs: [USER], date: CREATED, keyExpirationTime: YEAR, subkeys: [{}], format: "object" });
   const inspected = await inspectKey(privateKey.toPublic().write(), options);
   assert.ok(inspected.ok);
   const canonical = await canonicalizeKey(inspected.minimal, [USER_ID], options);
@@ -64,7 +66,7 @@ async function ownerSignature(key: openpgp.PrivateKey, type: number, data: objec
 /** `SignaturePacket.sign` as openpgp.js 6 defines it: for key signatures `data` is the key, user ID or subkey, and it needs a config. */
 async function signWithConfig(signature: openpgp.SignaturePacket, key: openpgp.PrivateKey, data: object, date: Date): Promise<void> {
   const sign = signature.sign as unknown as (key: openpgp.SecretKeyPacket, data: object, date: Date, detached: boolean, config: openpgp.Config) => Promise<void>;
-  await sign.call(signature, key.keyPacket as openpgp.SecretKeyPacket, data, date, false, openpgp.config);
+  await sign.call(signature, key.keyPacket as openpgp.SecretKeyPacket, data, date, false, { ...openpgp.config, nonDeterministicSignaturesViaNotation: false });
 }
 
 function tags(bytes: Uint8Array): number[] {
@@ -195,6 +197,35 @@ describe("owner updates: merging into the published key", () => {
     const result = await merge(published, concatBytes([primary, direct, publicBytes.subarray(primary.length)]));
     assert.equal(result.kind, "unchanged");
     assert.equal(result.summary.stripped.signatures, 1);
+  });
+
+  it("fails if a newer self-signature with a weak hash (SHA-1) is merged", async () => {
+    const { privateKey, published } = await owner("rsa");
+    const userId = privateKey.users[0]!.userID!;
+    const weak = await ownerSignature(privateKey, openpgp.enums.signature.certPositive, { key: privateKey.keyPacket, userID: userId }, LATER, (signature) => {
+      signature.hashAlgorithm = openpgp.enums.hash.sha1;
+      signature.keyExpirationTime = 3 * YEAR;
+      signature.keyFlags = new Uint8Array([openpgp.enums.keyFlags.certifyKeys | openpgp.enums.keyFlags.signData]);
+    });
+    const publicBytes = privateKey.toPublic().write();
+    const packets = scanPackets(publicBytes).packets;
+    const upload = concatBytes([...packets.slice(0, 3).map((packet) => writePacket(packet.tag, packet.body)), weak, ...packets.slice(3).map((packet) => writePacket(packet.tag, packet.body))]);
+    const result = await merge(published, upload);
+    assert.equal(result.kind, "unchanged");
+    assert.equal(result.summary.stripped.signatures, 1);
+  });
+
+  it("fails if a self-signature that does not verify is merged", async () => {
+    const { privateKey, published } = await owner();
+    const renewed = await openpgp.reformatKey({ privateKey, userIDs: [USER], keyExpirationTime: 3 * YEAR, date: LATER, format: "binary" });
+    const packets = scanPackets(renewed.publicKey).packets.map((packet, index) => {
+      if (index !== 2) return writePacket(packet.tag, packet.body);
+      const body = Uint8Array.from(packet.body);
+      body[body.length - 1] = (body.at(-1) ?? 0) ^ 0xff;
+      return writePacket(packet.tag, body);
+    });
+    const result = await merge(published, concatBytes(packets));
+    assert.ok(!(result.kind === "merged" && result.summary.changes.some((change) => change.kind === "expiry")), "the expiry did not change");
   });
 
   it("refuses a key the portal never certified, with the plain reason", async () => {

@@ -166,3 +166,24 @@ describe("owner updates over HTTP", () => {
     assert.match((await lookup("index")).body, /:r\n/);
   });
 });
+
+describe("POST /pks/add limits", () => {
+  let t: TestApp;
+  before(async () => {
+    t = await createTestApp({ LOG_LEVEL: "info" });
+  });
+  after(async () => t.close());
+
+  it("answers at most 30 sendings per address in 10 minutes, and logs no key material", async () => {
+    const key = await makeTestKey([{ name: "Flood", email: "flood@example.org" }]);
+    const send = (ip: string) => t.app.inject({ method: "POST", url: "/pks/add", remoteAddress: ip, headers: FORM, payload: new URLSearchParams({ keytext: key.publicArmored }).toString() });
+    const statuses: number[] = [];
+    for (let i = 0; i < 31; i++) statuses.push((await send("192.0.2.7")).statusCode);
+    assert.deepEqual(statuses, [...Array<number>(30).fill(403), 429]);
+    assert.equal((await send("192.0.2.8")).statusCode, 403, "another address is answered");
+    const body = key.publicArmored.split("\n")[3] ?? "";
+    assert.ok(body.length > 20);
+    assert.ok(!t.logs.some((line) => line.includes(body) || line.includes("BEGIN PGP")), "no key text in the logs");
+    assert.equal(await t.app.db.keyUpdate.count(), 0);
+  });
+});
