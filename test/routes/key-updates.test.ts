@@ -187,3 +187,44 @@ describe("POST /pks/add limits", () => {
     assert.equal(await t.app.db.keyUpdate.count(), 0);
   });
 });
+
+describe("owner updates and a later renewal of the same key", () => {
+  let t: TestApp;
+  before(async () => {
+    t = await createTestApp();
+    await soleReviewer(t);
+  });
+  after(async () => t.close());
+
+  it("keeps a revocation an update published after a renewal request certifies the key again, and tells the publication each time", async () => {
+    const address = "renewal@example.org";
+    const key = await makeTestKey([{ name: "Dev", email: address }], { expiresInSeconds: YEAR });
+    const { id: first } = await submitRequest(t, address, "Dev", key);
+    const certified = await certifyRequest(t, first);
+    let signals = 0;
+    const unsubscribe = t.app.publication.subscribe(() => (signals += 1));
+    try {
+      const privateKey = await openpgp.readPrivateKey({ armoredKey: key.privateArmored });
+      privateKey.subkeys[0] = await privateKey.subkeys[0]!.revoke(privateKey.keyPacket as openpgp.SecretKeyPacket, undefined, RENEWED_AT);
+      const send = (keytext: string) => t.app.inject({ method: "POST", url: "/pks/add", headers: FORM, payload: new URLSearchParams({ keytext }).toString() });
+      const revoked = await send(privateKey.toPublic().armor());
+      assert.match(revoked.body, /Subkey [0-9A-F]{40} was revoked/);
+      assert.equal(signals, 1);
+      assert.equal((await send(privateKey.toPublic().armor())).statusCode, 200);
+      assert.equal(signals, 1, "no change, no signal");
+
+      const { id: renewal } = await submitRequest(t, address, "Dev", key);
+      // A day later, so the fixture's certification differs from the first one.
+      t.clock.now = new Date(t.clock.now.getTime() + 86_400_000);
+      await certifyRequest(t, renewal, { master: certified.master });
+      const served = await t.app.inject({ method: "GET", url: `/pks/lookup?op=get&search=0x${certified.fingerprint}` });
+      assert.equal(served.statusCode, 200);
+      const fetched = await openpgp.readKey({ armoredKey: served.body });
+      assert.equal(fetched.subkeys.length, 1);
+      assert.equal(fetched.subkeys[0]!.revocationSignatures.length, 1, "the subkey's revocation stays published");
+      assert.equal(fetched.users[0]!.otherCertifications.length, 2, "both certifications");
+    } finally {
+      unsubscribe();
+    }
+  });
+});
