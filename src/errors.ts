@@ -80,3 +80,11 @@ export class FormError extends KeysignError {
     super(problems[0]?.code ?? "KEYSIGN_ERR_INVALID", problems[0]?.message ?? "Please correct the marked fields.", statusCode);
   }
 }
+
+/**
+ * An owner update of a published key that was refused (not a certified key, not this request's
+ * key, refused by intake's bounds): nothing was stored. The message says why and what to do.
+ */
+export class OwnerUpdateRefusedError extends KeysignError {
+  override name = "OwnerUpdateRefusedError";
+}

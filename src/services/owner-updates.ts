@@ -4,23 +4,19 @@
  * stored copy, its audit event and the owner's email; the publication is told after it commits.
  * A refusal or an update that changes nothing leaves no row, event or email.
  */
+import type { Config as OpenPgpConfig } from "openpgp";
 import { KEY_POLICY_CODES } from "../core/key-policy.ts";
 import { readUpload } from "../core/key-policy/intake.ts";
 import { inspectionConfig } from "../core/openpgp-config.ts";
 import { describeChange, describeStripped, fingerprintOf, mergeOwnerUpdate, notCertified, type UpdateSummary } from "../core/publication/owner-update.ts";
 import type { Tx } from "../db/client.ts";
-import { ConflictError, KeysignError, NotFoundError } from "../errors.ts";
+import { ConflictError, NotFoundError, OwnerUpdateRefusedError } from "../errors.ts";
 import { appendAuditEvent } from "../repositories/audit.ts";
-import { createKeyUpdate, findKeyOwner, findOwnedRequestKey, countKeyUpdates, type KeyUpdateSource } from "../repositories/key-updates.ts";
+import { countKeyUpdates, createKeyUpdate, findKeyOwner, findOwnedRequestKey, type KeyUpdateSource } from "../repositories/key-updates.ts";
 import { enqueueEmail } from "../repositories/outbox.ts";
 import { findPublishedKeys } from "../repositories/publication.ts";
 import { messageIdDomain, type ServiceContext } from "./context.ts";
 import { renderEmail } from "./mail-templates.ts";
-
-/** A refused owner update: nothing was stored. The message names the reason and what to do. */
-export class OwnerUpdateRefusedError extends KeysignError {
-  override name = "OwnerUpdateRefusedError";
-}
 
 export interface OwnerUpdateInput {
   upload: Uint8Array;
@@ -48,18 +44,11 @@ export class OwnerUpdateService {
 
   async apply(input: OwnerUpdateInput): Promise<OwnerUpdateOutcome> {
     const config = inspectionConfig({ minRsaBits: this.ctx.config.MIN_RSA_BITS });
-    const expected = input.applicant ? await this.requestFingerprint(input.applicant) : null;
-    const intake = await readUpload(input.upload, config);
-    if (!intake.ok && intake.problem.code === KEY_POLICY_CODES.multiple) throw refused(intake.problem.code, SEVERAL_KEYS, 400);
-    if (!intake.ok) throw refused(intake.problem.code, capitalise(intake.problem.message), 400);
-    const fingerprint = await fingerprintOf(intake.packets);
-    if (expected && fingerprint !== expected) throw refused("KEYSIGN_ERR_UPDATE_WRONG_KEY", NOT_THE_REQUESTS_KEY(expected), 400);
-    const [published] = fingerprint ? await findPublishedKeys(this.ctx.db, fingerprint) : [];
-    if (!fingerprint || !published) throw refused(notCertified().code, notCertified().message, 403);
+    const { packets, fingerprint, published } = await this.readUpdate(input, config);
     const basis = await countKeyUpdates(this.ctx.db, fingerprint);
     const now = this.ctx.now();
     const masterSignatures = published.certifications.flatMap((entry) => [entry.certification, ...(entry.revocation ? [entry.revocation] : [])]);
-    const result = await mergeOwnerUpdate(published.canonicalKey, intake.packets, { now, minRsaBits: this.ctx.config.MIN_RSA_BITS }, config, masterSignatures);
+    const result = await mergeOwnerUpdate(published.canonicalKey, packets, { now, minRsaBits: this.ctx.config.MIN_RSA_BITS }, config, masterSignatures);
     if (result.kind === "refused") throw refused(result.problem.code, capitalise(result.problem.message), 400);
     if (result.kind === "unchanged") return { merged: false, fingerprint, lines: linesOf(result.summary) };
     const owner = await findKeyOwner(this.ctx.db, fingerprint);
@@ -76,6 +65,19 @@ export class OwnerUpdateService {
     this.ctx.publicationChanged();
     this.ctx.mailQueued();
     return { merged: true, fingerprint, lines: linesOf(result.summary) };
+  }
+
+  /** Intake's bounds on the raw upload, then which published key it is (or a refusal). */
+  private async readUpdate(input: OwnerUpdateInput, config: OpenPgpConfig) {
+    const expected = input.applicant ? await this.requestFingerprint(input.applicant) : null;
+    const intake = await readUpload(input.upload, config);
+    if (!intake.ok && intake.problem.code === KEY_POLICY_CODES.multiple) throw refused(intake.problem.code, SEVERAL_KEYS, 400);
+    if (!intake.ok) throw refused(intake.problem.code, capitalise(intake.problem.message), 400);
+    const fingerprint = await fingerprintOf(intake.packets);
+    if (expected && fingerprint !== expected) throw refused("KEYSIGN_ERR_UPDATE_WRONG_KEY", NOT_THE_REQUESTS_KEY(expected), 400);
+    const [published] = fingerprint ? await findPublishedKeys(this.ctx.db, fingerprint) : [];
+    if (!fingerprint || !published) throw refused(notCertified().code, notCertified().message, 403);
+    return { packets: intake.packets, fingerprint, published };
   }
 
   private async requestFingerprint(applicant: { id: string; requestId: string }): Promise<string> {

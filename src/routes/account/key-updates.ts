@@ -3,9 +3,9 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyReply } from "fastify";
 import { LIMITS } from "../../core/key-policy.ts";
 import { keyserverAddress } from "../../core/publication/hkp.ts";
+import { OwnerUpdateRefusedError } from "../../errors.ts";
 import { applicantOf, requireApplicant } from "../../plugins/app/authorization.ts";
 import { findOwnedRequestKey } from "../../repositories/key-updates.ts";
-import { OwnerUpdateRefusedError } from "../../services/owner-updates.ts";
 import { multipartBody } from "../body-rules.ts";
 import { field, multipartFormOf, type MultipartForm } from "../forms.ts";
 
