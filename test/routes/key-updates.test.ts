@@ -117,6 +117,7 @@ describe("owner updates over HTTP", () => {
   it("takes an update on the request page, shows what was merged, and shows it to staff", async () => {
     const page = await applicant.get(`/requests/${requestId}`);
     assert.match(page.body, /id="key-update"/);
+    assert.match(page.body, new RegExp(`gpg --send-keys ${certified.fingerprint}</code>[^<]*<a href="/keys/${certified.fingerprint}">`));
     const privateKey = await openpgp.readPrivateKey({ armoredKey: key.privateArmored });
     const withSigning = await privateKey.addSubkey({ sign: true, date: RENEWED_AT });
     const formUrl = `/account/requests/${requestId}/key-update`;
