@@ -105,6 +105,9 @@ describe("owner updates over HTTP", () => {
     const several = await pksAdd(`${key.publicArmored}\n${other.publicArmored}`);
     assert.equal(several.statusCode, 400);
     assert.match(several.body, /send one key at a time/);
+    const secret = await pksAdd(key.privateArmored);
+    assert.equal(secret.statusCode, 400);
+    assert.match(secret.body, /^Secret key material detected; nothing was stored/);
     const empty = await pksAdd("");
     assert.equal(empty.statusCode, 400);
     assert.match(empty.body, /form field keytext/);
