@@ -228,6 +228,34 @@ describe("owner updates: merging into the published key", () => {
     assert.ok(!(result.kind === "merged" && result.summary.changes.some((change) => change.kind === "expiry")), "the expiry did not change");
   });
 
+  it("fails if more subkeys than the key policy's limit are merged", async () => {
+    const { privateKey, published } = await owner();
+    let key = privateKey;
+    for (let i = 0; i < 7; i++) key = await key.addSubkey({ date: new Date(LATER.getTime() + i * 1000) });
+    const full = merged(await merge(published, key.toPublic().write()));
+    assert.equal(full.summary.changes.filter((change) => change.kind === "subkey-added").length, 7);
+    assert.equal(scanPackets(full.canonicalKey).packets.filter((packet) => packet.tag === TAG.publicSubkey).length, 8);
+    // Sent on its own: intake's bound counts the upload, the merge counts what is published.
+    const ninth = await privateKey.addSubkey({ date: NOW });
+    const result = await merge(full.canonicalKey, ninth.toPublic().write());
+    assert.equal(result.kind, "unchanged");
+    assert.equal(result.summary.stripped.subkeys, 1);
+  });
+
+  it("joins two copies without losing anything, the same way every time, keeping the first of two same-second self-signatures", async () => {
+    const { privateKey, published } = await owner();
+    const first = await openpgp.reformatKey({ privateKey, userIDs: [USER], keyExpirationTime: 2 * YEAR, date: LATER, format: "object" });
+    const second = await openpgp.reformatKey({ privateKey, userIDs: [USER], keyExpirationTime: 3 * YEAR, date: LATER, format: "object" });
+    const a = merged(await merge(published, first.publicKey.write())).canonicalKey;
+    const b = merged(await merge(published, second.publicKey.write())).canonicalKey;
+    assert.deepEqual(unionCanonical(a, b), a);
+    assert.deepEqual(unionCanonical(b, a), b);
+    assert.deepEqual(unionCanonical(published, a), a, "the newer self-signatures win over the older copy's");
+    const withSubkey = merged(await merge(a, (await privateKey.addSubkey({ date: NOW })).toPublic().write())).canonicalKey;
+    assert.deepEqual(unionCanonical(published, withSubkey), withSubkey);
+    assert.deepEqual(unionCanonical(withSubkey, published), withSubkey);
+  });
+
   it("refuses a key the portal never certified, with the plain reason", async () => {
     const { published } = await owner();
     const stranger = await owner();
