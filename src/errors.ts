@@ -97,3 +97,11 @@ export class FeedRefusedError extends KeysignError {
     super(`KEYSIGN_ERR_FEED_${refusal.toUpperCase()}`, message, 422);
   }
 }
+
+/**
+ * An owner update of a published key that was refused (not a certified key, not this request's
+ * key, refused by intake's bounds): nothing was stored. The message says why and what to do.
+ */
+export class OwnerUpdateRefusedError extends KeysignError {
+  override name = "OwnerUpdateRefusedError";
+}

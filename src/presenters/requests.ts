@@ -37,6 +37,7 @@ const EVENT_LABELS: Record<string, string> = {
   "request.decline": "Returned to review by the signing officer",
   "request.certify": "Certified by the master key",
   "request.revoke": "Certification revoked",
+  "key.owner_update": "You updated the published key",
 };
 
 /** Only the events listed above reach the applicant; staff notes and partial approvals stay internal. */

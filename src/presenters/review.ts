@@ -75,6 +75,7 @@ const STAFF_EVENT_LABELS: Record<string, string> = {
   "revocation.approve": "Revocation approved",
   "revocation.queue": "Revocation approved: waiting for the signing ceremony",
   "revocation.withdraw": "Revocation proposal withdrawn",
+  "key.owner_update": "Published key updated by its owner",
 };
 
 export function staffRequestModel(input: {

@@ -55,7 +55,7 @@ export function staffRevocationModel(input: { state: RequestState; view: Revocat
 /** What the applicant's request page shows: the download, and why and when a certification was revoked. */
 export function applicantCertificationModel(state: RequestState, fingerprint: string, applied: { appliedAt: Date; reasonCode: string; reasonText: string } | null) {
   return {
-    certifiedKey: hasCertifiedKey(state) ? { filename: `${fingerprint}.asc` } : null,
+    certifiedKey: hasCertifiedKey(state) ? { filename: `${fingerprint}.asc`, fingerprint } : null,
     revoked: state === "revoked" && applied ? { at: formatDateTime(applied.appliedAt), reasonLabel: reasonLabel(applied.reasonCode), reasonText: applied.reasonText } : null,
   };
 }

@@ -1,12 +1,17 @@
 import type { Db } from "../db/client.ts";
 import type { CertificationRecord } from "../core/publication/key-status.ts";
 import type { PublishedKeySource } from "../core/publication/published-key.ts";
+import { unionCanonical } from "../core/publication/canonical-union.ts";
+import { updatedKeys } from "./key-updates.ts";
 
 const PUBLISHED_STATES = ["certified", "revoked"];
 
 /**
  * Every published key (a request certified it, whatever happened since), or only the one with
  * `fingerprint`, grouped by key: the newest request's canonical copy and every certification.
+ * When the owner sent updates, the canonical copy is the union of the newest request's copy
+ * and the updates' (docs/publication.md, "Owner updates"): a renewal request keeps what
+ * updates published, and an update keeps what the renewal certified.
  */
 export async function findPublishedKeys(db: Db, fingerprint?: string): Promise<PublishedKeySource[]> {
   const requests = await db.request.findMany({
@@ -25,7 +30,11 @@ export async function findPublishedKeys(db: Db, fingerprint?: string): Promise<P
     const earlier = byKey.get(key.fingerprint)?.certifications ?? [];
     byKey.set(key.fingerprint, { fingerprint: key.fingerprint, canonicalKey: new Uint8Array(key.canonicalKey), certifications: [...earlier, ...certifications] });
   }
-  return [...byKey.values()];
+  const updated = await updatedKeys(db, [...byKey.keys()]);
+  return [...byKey.values()].map((source) => {
+    const updates = updated.get(source.fingerprint) ?? [];
+    return { ...source, canonicalKey: updates.reduce(unionCanonical, source.canonicalKey) };
+  });
 }
 
 /**

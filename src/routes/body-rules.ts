@@ -13,23 +13,29 @@ import { FORM_BODY_LIMIT } from "../plugins/external/formbody.ts";
 import { formatBytes } from "../presenters/helpers.ts";
 import { readRemainingParts, readTokenPart, type MultipartLimits } from "./forms.ts";
 
-/** The one body a route takes. */
-export type BodyRule = { kind: "form" } | { kind: "multipart"; limits: MultipartLimits };
+/**
+ * The one body a route takes. "machine" is an urlencoded form sent by a program, not a page
+ * (`POST /pks/add`, as GnuPG's dirmngr posts `keytext=`): see `machineFormBody`.
+ */
+export type BodyRule = { kind: "form" } | { kind: "multipart"; limits: MultipartLimits } | { kind: "machine"; maxBytes: number };
 
 declare module "fastify" {
   interface FastifyContextConfig {
     /** Set with `multipartBody(...)`; a route that takes a body and says nothing takes an urlencoded form. */
     bodyRule?: BodyRule;
+    /** Errors are answered as plain text (machine APIs such as HKP), not as an HTML page. */
+    textErrors?: boolean;
   }
 }
 
 const FORM: BodyRule = { kind: "form" };
-const MEDIA_TYPES = { form: "application/x-www-form-urlencoded", multipart: "multipart/form-data" } as const;
+const MEDIA_TYPES = { form: "application/x-www-form-urlencoded", multipart: "multipart/form-data", machine: "application/x-www-form-urlencoded" } as const;
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 const MESSAGES = {
   form: "This form must be sent the way its page sends it (application/x-www-form-urlencoded). Nothing was stored. Submit it from the page.",
   multipart: "This form must be sent the way its page sends it (multipart/form-data, with its files). Nothing was stored. Submit it from the page.",
+  machine: "Send the key as an urlencoded form (application/x-www-form-urlencoded) with the armored key in the field keytext, as `gpg --send-keys` does. Nothing was stored.",
   tooLarge: (limit: number) => `The form is larger than allowed here (at most ${formatBytes(limit)}). Nothing was stored.`,
   noLength: "The upload did not say how large it is, so it was not read. Nothing was stored. Submit the form from the page.",
   busy: "Other uploads from your address are still being received. Wait for them to finish, then submit again. Nothing was stored.",
@@ -40,11 +46,22 @@ export function multipartBody(limits: MultipartLimits): FastifyContextConfig {
   return { bodyRule: { kind: "multipart", limits } };
 }
 
+/**
+ * The route config of a machine API: an urlencoded body of at most `maxBytes`, with no CSRF
+ * check and no cookie needed. Only for routes that use no session (so a visitor's cookies
+ * give a forged request nothing it could not send itself), are rate limited per address, and
+ * answer errors as plain text.
+ */
+export function machineFormBody(maxBytes: number): FastifyContextConfig {
+  return { bodyRule: { kind: "machine", maxBytes }, textErrors: true };
+}
+
 function ruleOf(config: FastifyContextConfig | undefined): BodyRule {
   return config?.bodyRule ?? FORM;
 }
 
 function limitOf(rule: BodyRule): number {
+  if (rule.kind === "machine") return rule.maxBytes;
   return rule.kind === "form" ? FORM_BODY_LIMIT : rule.limits.maxBytes;
 }
 
@@ -102,6 +119,7 @@ function limitUploadsPerClient(app: FastifyInstance): void {
 }
 
 function readers(app: FastifyInstance, rule: BodyRule): Array<preValidationHookHandler | preValidationAsyncHookHandler> {
+  if (rule.kind === "machine") return [];
   if (rule.kind === "form") return [app.csrfProtection];
   const { limits } = rule;
   return [
@@ -124,7 +142,7 @@ async function refuseUnexpectedBody(request: FastifyRequest): Promise<void> {
   if (declared === undefined && rule.kind === "multipart") throw new BodyRefusedError("KEYSIGN_ERR_LENGTH_REQUIRED", MESSAGES.noLength, 411);
   if (declared !== undefined && Number(declared) > limit) throw new BodyRefusedError("KEYSIGN_ERR_BODY_TOO_LARGE", MESSAGES.tooLarge(limit), 413);
   // Without the CSRF cookie no token can pass: refuse before reading anything.
-  if (!hasCsrfSecret(request)) throw new FormExpiredError("KEYSIGN_ERR_FORM_NO_CSRF_COOKIE");
+  if (rule.kind !== "machine" && !hasCsrfSecret(request)) throw new FormExpiredError("KEYSIGN_ERR_FORM_NO_CSRF_COOKIE");
 }
 
 /** A response sent before the body was read closes the connection, so the rest of the upload is never received. */

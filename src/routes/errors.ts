@@ -65,6 +65,7 @@ async function sendError(request: FastifyRequest, reply: FastifyReply, status: n
     message: status >= 500 ? null : message,
     correlationId: request.id,
   };
+  if (request.routeOptions.config?.textErrors) return reply.code(status).type("text/plain; charset=utf-8").send(`${model.message ?? `Something went wrong (reference ${request.id}).`}\n`);
   try {
     return await reply.render("error.hbs", model, status);
   } catch {

@@ -16,6 +16,7 @@ export const EMAIL_SUBJECTS = {
   "staff-invite": "You are invited to the Keysign staff",
   "request-certified": "Your key is certified",
   "request-revoked": "The certification of your key was revoked",
+  "key-updated": "Your published key was updated",
 } as const;
 
 export type EmailTemplate = keyof typeof EMAIL_SUBJECTS;

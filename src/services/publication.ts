@@ -8,6 +8,7 @@ import { armorPublicKey } from "../core/key-policy.ts";
 import { concatBytes } from "../core/key-policy/packets.ts";
 import { inspectionConfig } from "../core/openpgp-config.ts";
 import type { HkpSearch, IndexedKey } from "../core/publication/hkp.ts";
+import { isRevokedByOwner } from "../core/publication/canonical-union.ts";
 import { keyIdsOf, publishedForm, type PublishedKeySource } from "../core/publication/published-key.ts";
 import type { Db } from "../db/client.ts";
 import { checkUserId } from "../core/key-policy/user-id.ts";
@@ -73,5 +74,6 @@ async function indexedKey(source: PublishedKeySource, userIds: readonly string[]
     createdAt: key.keyPacket.created,
     expiresAt: expires instanceof Date ? expires : null,
     userIds,
+    revoked: isRevokedByOwner(source.canonicalKey),
   };
 }

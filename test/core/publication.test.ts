@@ -14,6 +14,15 @@ describe("HKP helpers", () => {
     assert.equal(escapeField("Zoë: 100% <z@example.org>\n"), "Zo%C3%AB%3A 100%25 <z@example.org>%0A");
   });
 
+  it("flags keys their owner revoked in the index", () => {
+    const key = { fingerprint: "B".repeat(40), algorithm: 22, bits: 255, createdAt: new Date("2026-01-01T00:00:00Z"), userIds: [] };
+    const now = new Date("2026-06-01T00:00:00Z");
+    assert.equal(
+      machineReadableIndex([{ ...key, expiresAt: null, revoked: true }, { ...key, expiresAt: new Date("2026-02-01T00:00:00Z"), revoked: true }, { ...key, expiresAt: null, revoked: false }], now),
+      `info:1:3\npub:${"B".repeat(40)}:22:255:1767225600::r\npub:${"B".repeat(40)}:22:255:1767225600:1769904000:re\npub:${"B".repeat(40)}:22:255:1767225600::\n`,
+    );
+  });
+
   it("flags expired keys in the index", () => {
     const key = { fingerprint: "A".repeat(40), algorithm: 22, bits: 255, createdAt: new Date("2026-01-01T00:00:00Z"), userIds: ["Dev <dev@example.org>"] };
     const now = new Date("2026-06-01T00:00:00Z");

@@ -21,7 +21,13 @@ const MULTIPART = `multipart/form-data; boundary=${BOUNDARY}`;
 const URLENCODED = "application/x-www-form-urlencoded";
 
 /** The routes that take files; every other POST route takes an urlencoded form. */
-const MULTIPART_ROUTES = ["/admin/settings/master-key", "/admin/signing/import", "/requests", "/requests/:id/revise", "/requests/:id/revise/key", "/requests/new"];
+const MULTIPART_ROUTES = ["/account/requests/:id/key-update", "/admin/settings/master-key", "/admin/signing/import", "/requests", "/requests/:id/revise", "/requests/:id/revise/key", "/requests/new"];
+/**
+ * Machine APIs: an urlencoded body sent by a program without cookies, so no CSRF token (HKP's
+ * `POST /pks/add`, which `gpg --send-keys` calls). Their own limit and messages are below.
+ */
+const MACHINE_ROUTES = ["/pks/add"];
+const MACHINE_LIMIT = 3 * (MIB + 64 * 1024);
 
 const normalise = (url: string) => (url.length > 1 ? url.replace(/\/$/, "") : url);
 
@@ -40,7 +46,7 @@ describe("the body each route takes", () => {
   let t: TestApp;
   let admin: Browser;
   let token: string;
-  let posts: Array<{ url: string; kind: "form" | "multipart" }>;
+  let posts: Array<{ url: string; kind: "form" | "multipart" | "machine" }>;
 
   before(async () => {
     t = await createTestApp({ LOG_LEVEL: "info" });
@@ -49,7 +55,7 @@ describe("the body each route takes", () => {
     token = await admin.csrfFrom("/admin");
     posts = t.app.routeTable
       .filter((route) => route.method === "POST")
-      .map((route) => ({ url: normalise(route.url), kind: MULTIPART_ROUTES.includes(normalise(route.url)) ? "multipart" : "form" }));
+      .map((route) => ({ url: normalise(route.url), kind: MULTIPART_ROUTES.includes(normalise(route.url)) ? "multipart" : MACHINE_ROUTES.includes(normalise(route.url)) ? "machine" : "form" }));
   });
   after(async () => t.close());
 
@@ -62,6 +68,7 @@ describe("the body each route takes", () => {
   it("knows every route that takes files, and the others take urlencoded forms", () => {
     assert.ok(posts.length >= 30, `only ${posts.length} POST routes`);
     assert.deepEqual(posts.filter((p) => p.kind === "multipart").map((p) => p.url).sort(), [...MULTIPART_ROUTES].sort());
+    assert.deepEqual(posts.filter((p) => p.kind === "machine").map((p) => p.url), MACHINE_ROUTES);
   });
 
   it("refuses JSON, text, a missing content type and the other form encoding on every POST route with 415, and creates nothing", async () => {
@@ -74,11 +81,15 @@ describe("the body each route takes", () => {
         ["JSON", "application/json", jsonFile],
         ["text", "text/plain", `_csrf=${token}`],
         ["no content type", null, `_csrf=${token}`],
-        route.kind === "form" ? ["multipart", multipartType, multipart] : ["urlencoded", URLENCODED, `_csrf=${encodeURIComponent(token)}&version=1`],
+        route.kind === "multipart" ? ["urlencoded", URLENCODED, `_csrf=${encodeURIComponent(token)}&version=1`] : ["multipart", multipartType, multipart],
       ];
       for (const [what, contentType, payload] of bodies) {
         const response = await post(route.url, contentType, payload);
-        const message = route.kind === "form" ? /must be sent the way its page sends it \(application\/x-www-form-urlencoded\)/ : /must be sent the way its page sends it \(multipart\/form-data/;
+        const message = {
+          form: /must be sent the way its page sends it \(application\/x-www-form-urlencoded\)/,
+          multipart: /must be sent the way its page sends it \(multipart\/form-data/,
+          machine: /as an urlencoded form \(application\/x-www-form-urlencoded\) with the armored key in the field keytext/,
+        }[route.kind];
         if (response.statusCode !== 415 || !message.test(response.body)) wrong.push(`${route.url} with ${what}: ${response.statusCode}`);
       }
     }
@@ -93,10 +104,11 @@ describe("the body each route takes", () => {
     const pending = new Browser(t.app);
     assert.equal((await pending.postForm("/admin/login", { email: "half-signed-in@keysign.example", password }, "/admin/login")).headers.location, "/admin/login/totp");
     // Each route with a visitor it lets in, so that only the token is missing.
-    const visitorFor = (url: string) => (/^\/(requests|account\/addresses$)/.test(url) ? applicant : /^\/admin\/(login\/totp|enrol)$/.test(url) ? pending : admin);
+    const visitorFor = (url: string) => (/^\/(requests|account\/addresses$|account\/requests)/.test(url) ? applicant : /^\/admin\/(login\/totp|enrol)$/.test(url) ? pending : admin);
     const before = await traces(t);
     const wrong: string[] = [];
-    for (const route of posts) {
+    // Machine APIs take no token by design; their test (key-updates.test.ts) shows they need no cookie.
+    for (const route of posts.filter((post) => post.kind !== "machine")) {
       const { body, contentType } = route.kind === "form" ? { body: "version=1&reason=x&email=a%40b.org&address=a%40b.org&token=x", contentType: URLENCODED } : multipartBody([{ name: "version", value: "1" }]);
       const response = await t.app.inject({
         method: "POST",
@@ -114,13 +126,13 @@ describe("the body each route takes", () => {
     const wrong: string[] = [];
     for (const route of posts) {
       // Over 64 KiB for a form; over every multipart limit (the largest is a 64 MiB result file).
-      const total = route.kind === "form" ? 64 * 1024 + 1 : 80 * MIB;
-      const head = route.kind === "form" ? Buffer.from(`_csrf=${encodeURIComponent(token)}&x=`) : multipartHead([["_csrf", token]], "upload");
+      const total = { form: 64 * 1024 + 1, multipart: 80 * MIB, machine: MACHINE_LIMIT + 1 }[route.kind];
+      const head = route.kind === "multipart" ? multipartHead([["_csrf", token]], "upload") : Buffer.from(`_csrf=${encodeURIComponent(token)}&x=`);
       const body = new MeteredBody(head, total);
       const response = await t.app.inject({
         method: "POST",
         url: route.url.replace(/:[A-Za-z]+/g, NO_ID),
-        headers: { cookie: cookies(admin), "content-type": route.kind === "form" ? URLENCODED : MULTIPART, "content-length": String(total) },
+        headers: { cookie: cookies(admin), "content-type": route.kind === "multipart" ? MULTIPART : URLENCODED, "content-length": String(total) },
         payload: body,
       });
       if (response.statusCode !== 413 || !/larger than allowed here/.test(response.body) || body.pulled > 0) wrong.push(`${route.url}: ${response.statusCode}, ${body.pulled} bytes read`);

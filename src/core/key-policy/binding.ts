@@ -121,6 +121,25 @@ export async function hasRevocation(
 }
 
 /**
+ * The first revocation of `type` by the primary that verifies, for publishing it (owner
+ * updates). Unlike `hasRevocation`, a weak-hash one that cannot be checked does not count:
+ * only a revocation that verifies is ever published.
+ */
+export async function findValidRevocation(
+  signatures: readonly ParsedSignature[],
+  type: number,
+  data: SignedData,
+  verifier: Verifier,
+): Promise<ParsedSignature | null> {
+  for (const signature of signatures) {
+    if (signature.layout.signatureType !== type || !isIssuedBy(signature, verifier.primary)) continue;
+    if (createdAt(signature) > verifier.now || isWeakHash(signature.layout.hashAlgorithm)) continue;
+    if (await verifies(signature, verifier.primary, data, verifier)) return signature;
+  }
+  return null;
+}
+
+/**
  * The primary-key binding (back-)signature embedded in a subkey binding signature, which proves
  * that the subkey's owner agreed to be bound. GnuPG 2.2 writes it in the unhashed area, so both
  * areas are searched; `location` tells the canonical writer whether it must keep it.

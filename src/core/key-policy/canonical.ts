@@ -34,7 +34,8 @@ export function writeCanonical(evaluation: Evaluation, userIds: readonly KeptUse
   return concatBytes(packets);
 }
 
-function writeSignature(signature: ParsedSignature, issuer: KeyID, extra: readonly Subpacket[]): Uint8Array {
+/** One kept signature packet, its unhashed area rebuilt as described above. */
+export function writeSignature(signature: ParsedSignature, issuer: KeyID, extra: readonly Subpacket[]): Uint8Array {
   return writePacket(TAG.signature, normalisedBody(signature, issuer, extra));
 }
 
@@ -44,7 +45,8 @@ function normalisedBody(signature: ParsedSignature, issuer: KeyID, extra: readon
   return withUnhashedArea(signature.layout, [...(hasHashedIssuer ? [] : [issuerSubpacket]), ...extra]);
 }
 
-function embeddedBackSignature(subkey: KeptSubkey): Subpacket[] {
+/** The back-signature to carry in a subkey binding's unhashed area, if it was there. */
+export function embeddedBackSignature(subkey: KeptSubkey): Subpacket[] {
   const back = subkey.backSignature;
   if (back === null || back.location === "hashed") return [];
   const body = normalisedBody(back.signature, subkey.packet.getKeyID(), []);

@@ -99,7 +99,7 @@ async function checkPrimary(raw: Uint8Array, options: KeyPolicyOptions): Promise
  * openpgp.js: the primary user ID's and the direct-key one). We take the earliest of all the
  * signatures we keep, which is never later than what any of them will show.
  */
-function primaryExpiry(created: Date, direct: ParsedSignature | null, bound: readonly BoundUser[]): Date | null {
+export function primaryExpiry(created: Date, direct: ParsedSignature | null, bound: readonly BoundUser[]): Date | null {
   const candidates = [direct, ...bound.map((user) => user.selfSignature)]
     .filter((signature): signature is ParsedSignature => signature !== null)
     .map((signature) => expiryOf(created, signature))

@@ -36,14 +36,16 @@ export interface IndexedKey {
   expiresAt: Date | null;
   /** User IDs to list: only those the owner agreed to publish. */
   userIds: readonly string[];
+  /** The owner revoked the key (an owner update carried its revocation). */
+  revoked?: boolean;
 }
 
 /** The `options=mr` index (draft-shaw §5.2): an info line, then per key a pub line and its uid lines. */
 export function machineReadableIndex(keys: readonly IndexedKey[], now: Date): string {
   const lines = [`info:1:${keys.length}`];
   for (const key of keys) {
-    // "r" (revoked by its owner) comes with owner updates: the portal never certifies a revoked key.
-    const flags = key.expiresAt !== null && key.expiresAt <= now ? "e" : "";
+    // The portal never certifies a revoked key: "r" comes only from an owner update's revocation.
+    const flags = `${key.revoked ? "r" : ""}${key.expiresAt !== null && key.expiresAt <= now ? "e" : ""}`;
     lines.push(`pub:${key.fingerprint}:${key.algorithm}:${key.bits}:${seconds(key.createdAt)}:${key.expiresAt ? seconds(key.expiresAt) : ""}:${flags}`);
     for (const userId of key.userIds) lines.push(`uid:${escapeField(userId)}:::`);
   }

@@ -6,6 +6,7 @@ import { AuthService } from "../../services/auth.ts";
 import type { ServiceContext } from "../../services/context.ts";
 import { KeyserverPushService } from "../../services/keyserver-push.ts";
 import { MailDelivery } from "../../services/mail-delivery.ts";
+import { OwnerUpdateService } from "../../services/owner-updates.ts";
 import { RequestService } from "../../services/requests.ts";
 import { ReviewService } from "../../services/review.ts";
 import { RevocationService } from "../../services/revocations.ts";
@@ -38,6 +39,7 @@ declare module "fastify" {
     files: FileStore;
     publication: PublicationSignal;
     keyserverPush: KeyserverPushService;
+    ownerUpdates: OwnerUpdateService;
   }
 }
 
@@ -94,6 +96,7 @@ async function services(app: FastifyInstance, opts: ServicesOptions): Promise<vo
   app.decorate("review", new ReviewService(ctx));
   app.decorate("revocations", new RevocationService(ctx));
   app.decorate("settings", new SettingsService(ctx));
+  app.decorate("ownerUpdates", new OwnerUpdateService(ctx));
   const queueKeyFile = opts.config.QUEUE_KEY_FILE || opts.paths.queueKey;
   const hostname = new URL(opts.config.PUBLIC_URL).hostname;
   app.decorate("signingQueue", new SigningQueueService(ctx, await loadOrCreateQueueKey(queueKeyFile, hostname, opts.now())));

@@ -5,12 +5,16 @@ import { applicantOf, requireApplicant } from "../../plugins/app/authorization.t
 import { accountModel } from "../../presenters/account.ts";
 import { listAddresses } from "../../repositories/applicants.ts";
 import { LINK_TTL_MINUTES } from "../../services/auth.ts";
+import keyUpdateRoutes from "./key-updates.ts";
 
 const AddressBody = Type.Object({ _csrf: Type.Optional(Type.String()), address: Type.String({ maxLength: 320, default: "" }) });
 const TokenQuery = Type.Object({ token: Type.String({ maxLength: 64, default: "" }) });
 const TokenBody = Type.Object({ _csrf: Type.Optional(Type.String()), token: Type.String({ maxLength: 64, default: "" }) });
 
 const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  // The owner's updates of a certified key: /account/requests/:id/key-update.
+  await app.register(keyUpdateRoutes);
+
   // Confirmation links are opened from the mailbox being confirmed, which may be another
   // device: possession of the link is the proof, so those two routes need no session.
   app.get("/addresses/confirm", { schema: { querystring: TokenQuery } }, async (request, reply) => {

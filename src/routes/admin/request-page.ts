@@ -7,6 +7,8 @@ import { loadRequestDetail } from "../../repositories/requests.ts";
 import { loadStaffView } from "../../repositories/review.ts";
 import { loadRevocationView } from "../../repositories/revocations.ts";
 import { readSettings } from "../../repositories/settings.ts";
+import { listKeyUpdates } from "../../repositories/key-updates.ts";
+import { keyUpdateListModel } from "../../presenters/key-updates.ts";
 
 export interface StaffRequestPageExtra {
   problems?: FormProblem[];
@@ -20,7 +22,12 @@ export async function renderStaffRequest(app: FastifyInstance, request: FastifyR
   const view = detail ? await loadStaffView(app.db, id, detail.keys[0]?.revision ?? 1) : null;
   if (!detail || !view) throw new NotFoundError();
   const fingerprint = detail.keys[0]?.fingerprint ?? "";
-  const [settings, revocations, keyHistory] = await Promise.all([readSettings(app.db), loadRevocationView(app.db, id), app.review.keyHistory(id, fingerprint)]);
+  const [settings, revocations, keyHistory, keyUpdates] = await Promise.all([
+    readSettings(app.db),
+    loadRevocationView(app.db, id),
+    app.review.keyHistory(id, fingerprint),
+    hasCertification(detail.state) ? listKeyUpdates(app.db, fingerprint) : [],
+  ]);
   const staff = staffOf(request);
   const staffId = staff.id;
   const mayReview = staff.roles.includes("reviewer");
@@ -29,8 +36,14 @@ export async function renderStaffRequest(app: FastifyInstance, request: FastifyR
     "admin/requests/show.hbs",
     {
       ...staffRequestModel({ detail, view, settings, staffId, mayReview, keyHistory, ...review }),
+      ...keyUpdateListModel(keyUpdates),
       ...staffRevocationModel({ state: detail.state, view: revocations, approvalsRequired: settings.approvalsRequired, staffId, mayReview, form: revocationForm }),
     },
     status,
   );
+}
+
+/** Owner updates belong to the published key: shown on the requests that certified it. */
+function hasCertification(state: string): boolean {
+  return state === "certified" || state === "revoked";
 }
