@@ -99,7 +99,8 @@ describe("CSRF tokens in every rendered form", () => {
 
   before(async () => {
     // A public address, as a deployment has: batches are not exported from a portal on loopback.
-    t = await createTestApp({ PUBLIC_URL: "https://keysign.example.org" }, undefined, { beforeReady: addProbe });
+    // A keyserver to push to (no worker runs here, so nothing is ever sent to it).
+    t = await createTestApp({ PUBLIC_URL: "https://keysign.example.org", PUBLISH_KEYSERVERS: "hkps://keys.example.net" }, undefined, { beforeReady: addProbe });
     desk = await signingDesk(t);
     // A batch is exported only once the organisation's name and certification domain are set.
     for (const [key, value] of [["organisationName", "Example Org"], ["certificationDomain", "keys.example.org"]] as const) {
@@ -286,6 +287,11 @@ describe("CSRF tokens in every rendered form", () => {
     ] as const) {
       problems.push(...(await inspect(label, ada, await ada.get(`/admin/staff/${id}`), [...actions.map((a) => `/admin/staff/${id}/${a}`), "/admin/logout"])));
     }
+    // A push that failed for good, which staff can retry.
+    const push = await t.app.db.keyserverPush.create({
+      data: { id: crypto.randomUUID(), keyserver: "hkps://keys.example.net", fingerprint: "A".repeat(40), sha256: "0".repeat(64), status: "failed", attempts: 12, nextAttemptAt: t.clock.now, lastError: "HTTP 500", createdAt: t.clock.now },
+    });
+    problems.push(...(await inspect("admin publication with a failed push", ada, await ada.get("/admin/publication"), [`/admin/publication/pushes/${push.id}/retry`, "/admin/logout"])));
     assert.deepEqual(problems, []);
   });
 
