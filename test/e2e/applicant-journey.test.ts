@@ -61,7 +61,8 @@ describe("applicant journey in a real browser", () => {
     await page.getByLabel("Public key (armored)").fill(key.publicKey);
     await page.getByRole("button", { name: "Check key" }).click();
     await page.getByText("Step 2 of 2").waitFor();
-    assert.equal(await page.getByRole("checkbox", { name: "Ada Developer <ada@example.org>" }).isChecked(), true);
+    assert.equal(await page.getByRole("checkbox", { name: "Ada Developer <ada@example.org>", exact: true }).isChecked(), true);
+    assert.equal(await page.getByRole("checkbox", { name: "List and find me as Ada Developer <ada@example.org>" }).isChecked(), false, "publishing is off unless ticked");
     await page.locator("#agreement").setInputFiles(key.pdfPath);
     await page.locator("#signature").setInputFiles(key.signaturePath);
     await page.getByLabel("Licence (SPDX)").selectOption("GPL-3.0-or-later");
