@@ -1,0 +1,46 @@
+/**
+ * PUBLISH_DIR: the portal keeps a static export of its read side in that directory, written
+ * at start and after every publication change (see src/services/static-export.ts).
+ */
+import type { FastifyInstance } from "fastify";
+import { exportStatic, StaticExportScheduler, type ExportSources } from "../../services/static-export.ts";
+import type { PublicationSignal } from "../../services/publication-signal.ts";
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** Keeps PUBLISH_DIR current; null when PUBLISH_DIR is not set. */
+    staticExport: StaticExportScheduler | null;
+  }
+}
+
+/** What the export reads, from a built app: its database, feed, clock and its own pages. */
+export function exportSourcesOf(app: FastifyInstance): ExportSources {
+  return {
+    db: app.db,
+    now: app.now,
+    feed: () => app.statusFeed.current(),
+    publicationKey: app.statusFeed.key.publicArmored,
+    render: async (url) => {
+      const response = await app.inject({ method: "GET", url });
+      return { statusCode: response.statusCode, body: new Uint8Array(response.rawPayload) };
+    },
+  };
+}
+
+/** Decorates `staticExport` and, with PUBLISH_DIR set, exports once ready and after every signal. */
+export function registerPublishDir(app: FastifyInstance, publication: PublicationSignal): void {
+  const dir = app.config.PUBLISH_DIR;
+  const scheduler = dir ? new StaticExportScheduler(() => exportStatic(exportSourcesOf(app), dir), app.log.child({ component: "static-export" })) : null;
+  app.decorate("staticExport", scheduler);
+  if (!scheduler) return;
+  let unsubscribe = () => {};
+  app.addHook("onReady", async () => {
+    unsubscribe = publication.subscribe(() => void scheduler.request());
+    // Not awaited: the export renders pages through the app, which answers only once ready.
+    void scheduler.request();
+  });
+  app.addHook("onClose", async () => {
+    unsubscribe();
+    await scheduler.idle();
+  });
+}
