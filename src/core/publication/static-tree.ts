@@ -13,8 +13,8 @@
  *
  * IDs are written in upper and in lower case (GnuPG sends either; a web server cannot change
  * the case of a query). Keys sharing a key ID are in one file. Addresses are lower case, each
- * under its plain name and under the name GnuPG's dirmngr asks for, which escapes every byte
- * but letters and digits (`dev%40example%2Eorg`): web servers do not unescape query strings.
+ * under its plain name (as GnuPG sends it) and URL-encoded (`dev%40example.org`, as other
+ * clients send it): web servers do not unescape query strings.
  */
 import { armorPublicKey } from "../key-policy.ts";
 import { concatBytes } from "../key-policy/packets.ts";
@@ -80,21 +80,14 @@ export function buildStaticTree(input: StaticTreeInput): StaticTree {
 }
 
 /**
- * The names an address's files go under: dirmngr's escaped form always, the plain one when it
- * is a safe file name (no "/", no "%" that could read as an escape, not starting with a dot).
+ * The names an address's files go under: the plain address, as GnuPG sends it, when it is a
+ * safe file name (no "/", no "%" that could read as an escape), and the URL-encoded form
+ * (`dev%40example.org`) other clients send, which web servers do not unescape in a query.
  */
 export function emailFileNames(address: string): string[] {
-  const escaped = dirmngrEscape(address);
-  return /^[^/%.][^/%]*$/.test(address) && address !== escaped ? [address, escaped] : [escaped];
-}
-
-/** What GnuPG's dirmngr sends as `search=` for an address: every byte but A–Z, a–z and 0–9 as %XX. */
-export function dirmngrEscape(text: string): string {
-  return [...new TextEncoder().encode(text)].map((byte) => (isAlnum(byte) ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`)).join("");
-}
-
-function isAlnum(byte: number): boolean {
-  return (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a);
+  const encoded = encodeURIComponent(address);
+  const plain = /^[^/%.][^/%]*$/.test(address) ? [address] : [];
+  return [...new Set([...plain, encoded])];
 }
 
 /** Relative, "/"-separated, no empty, "." or ".." segment. */
