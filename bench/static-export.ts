@@ -1,0 +1,1 @@
+export async function runStaticExport(_args: string[]): Promise<void> {}
