@@ -3,14 +3,16 @@
  * side publishes, builds the tree with the same core functions the routes use, and writes it
  * atomically. Pages are rendered by the portal's own routes, so they are the bytes it serves.
  */
+import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import type { FastifyBaseLogger } from "fastify";
 import { buildStaticTree, type ExportedKey, type StaticTree } from "../core/publication/static-tree.ts";
-import { keyIdsOf } from "../core/publication/published-key.ts";
+import { keyStatus, type KeyStatus } from "../core/publication/key-status.ts";
+import { keyIdsOf, type PublishedKeySource } from "../core/publication/published-key.ts";
 import type { Db } from "../db/client.ts";
 import { PUBLIC_DIR } from "../plugins/external/static.ts";
-import { findPublishedKeys } from "../repositories/publication.ts";
+import { findCertificationRecords, findPublishedKeys } from "../repositories/publication.ts";
 import { replaceExportDir, type ExportWritten } from "../storage/export-dir.ts";
 import { indexedKey, publishedAddresses } from "./publication.ts";
 import type { SignedFeed } from "./status-feed.ts";
@@ -26,17 +28,40 @@ export interface ExportSources {
   publicationKey: string;
   /** One of the portal's own pages as it is served (a GET through the app). */
   render: (url: string) => Promise<{ statusCode: number; body: Uint8Array }>;
+  /**
+   * The page `GET /keys/FINGERPRINT` serves, from the status read for every key at once: a
+   * request through the app per key reads the database once per key, too slow for thousands.
+   */
+  renderKeyStatus: (fingerprint: string, status: KeyStatus) => Promise<Uint8Array>;
+}
+
+/**
+ * What the export derives from a canonical key (its key IDs, its index facts: a parse and a
+ * signature check, about a millisecond), kept by the key's SHA-256 so that the export after a
+ * change redoes only the keys that changed.
+ */
+const derived = new Map<string, { keyIds: string[]; indexed: ExportedKey["indexed"] }>();
+const MAX_DERIVED = 100_000;
+
+async function exportedKey(source: PublishedKeySource): Promise<ExportedKey> {
+  const digest = createHash("sha256").update(source.canonicalKey).digest("hex");
+  let facts = derived.get(digest);
+  if (!facts) {
+    facts = { keyIds: await keyIdsOf(source.canonicalKey), indexed: await indexedKey(source) };
+    if (derived.size >= MAX_DERIVED) derived.clear();
+    derived.set(digest, facts);
+  }
+  // The fingerprint is the key's, whatever another key with the same bytes was stored as.
+  return { source, keyIds: facts.keyIds, indexed: { ...facts.indexed, fingerprint: source.fingerprint } };
 }
 
 /** Everything the static export holds, as paths to bytes. */
 export async function gatherStaticTree(sources: ExportSources): Promise<StaticTree> {
   const now = sources.now();
   const keys: ExportedKey[] = [];
-  for (const source of await findPublishedKeys(sources.db)) {
-    keys.push({ source, keyIds: await keyIdsOf(source.canonicalKey), indexed: await indexedKey(source) });
-  }
+  for (const source of await findPublishedKeys(sources.db)) keys.push(await exportedKey(source));
   const feed = await sources.feed();
-  const files = [...(await renderPages(sources, keys)), ...(await readAssets())];
+  const files = [...(await renderPages(sources, keys, now)), ...(await readAssets())];
   return buildStaticTree({
     keys,
     addresses: await publishedAddresses(sources.db),
@@ -51,15 +76,17 @@ export async function exportStatic(sources: ExportSources, dir: string): Promise
   return replaceExportDir(dir, await gatherStaticTree(sources));
 }
 
-async function renderPages(sources: ExportSources, keys: readonly ExportedKey[]): Promise<Array<{ path: string; bytes: Uint8Array }>> {
+async function renderPages(sources: ExportSources, keys: readonly ExportedKey[], now: Date): Promise<Array<{ path: string; bytes: Uint8Array }>> {
   const pages: Array<{ path: string; bytes: Uint8Array }> = [];
   // The directory page, where the portal has one.
   const directory = await sources.render("/keys");
   if (directory.statusCode === 200) pages.push({ path: "keys/index.html", bytes: directory.body });
+  const records = new Map<string, Awaited<ReturnType<typeof findCertificationRecords>>>();
+  for (const record of await findCertificationRecords(sources.db)) records.set(record.fingerprint, [...(records.get(record.fingerprint) ?? []), record]);
   for (const { source } of keys) {
-    const page = await sources.render(`/keys/${source.fingerprint}`);
-    if (page.statusCode !== 200) throw new Error(`the status page of ${source.fingerprint} answered ${page.statusCode}`);
-    pages.push({ path: `keys/${source.fingerprint}.html`, bytes: page.body });
+    const status = keyStatus(records.get(source.fingerprint) ?? [], now);
+    if (status === null) throw new Error(`no certification of ${source.fingerprint} was found for its status page`);
+    pages.push({ path: `keys/${source.fingerprint}.html`, bytes: await sources.renderKeyStatus(source.fingerprint, status) });
   }
   return pages;
 }

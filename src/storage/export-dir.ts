@@ -2,12 +2,15 @@
  * Writes the static export so that a web server reading it never sees a half-written or
  * missing tree. DIR is a symbolic link to a complete version directory beside it
  * (`DIR.keysign-export-<n>`); each export writes a new version, then renames a fresh link over
- * DIR (a rename is atomic), then removes versions older than the one it replaced (kept for
- * requests that resolved the link just before the swap). The web server's root is DIR itself.
+ * DIR (a rename is atomic). The version it replaced stays until the next export, for requests
+ * that resolved the link just before the swap; older ones are removed. The web server's root
+ * is DIR itself.
  * Nothing is deleted that is not marked as ours: a DIR that exists and is not our link is refused.
  */
 import { randomBytes } from "node:crypto";
-import { link, lstat, mkdir, readdir, readlink, rename, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { linkSync } from "node:fs";
+import { lstat, mkdir, readdir, readlink, rename, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import path from "node:path";
 import { KeysignError } from "../errors.ts";
 
@@ -16,6 +19,12 @@ export const EXPORT_MARKER = ".keysign-export";
 const VERSION_INFIX = ".keysign-export-";
 /** Files written at once: enough to keep the disk busy, few enough for the open-file limit. */
 const PARALLEL_WRITES = 32;
+/**
+ * Hard links made between two turns of the event loop. A link is a few microseconds done
+ * directly and far more through the thread pool, so they are made in slices that keep the
+ * portal answering while it exports.
+ */
+const LINKS_PER_TURN = 500;
 
 export class ExportDirError extends KeysignError {
   override name = "ExportDirError";
@@ -33,12 +42,15 @@ export interface ExportWritten {
 /** Writes `tree` as a new version and points `dir` at it. */
 export async function replaceExportDir(dir: string, tree: ReadonlyMap<string, Uint8Array>): Promise<ExportWritten> {
   const target = path.resolve(dir);
-  const previous = await currentVersion(target);
+  const current = await currentVersion(target);
   const parent = path.dirname(target);
   await mkdir(parent, { recursive: true });
   const name = `${path.basename(target)}${VERSION_INFIX}${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`;
   const version = path.join(parent, name);
   await mkdir(version);
+  // Versions before the current one were replaced at least one export ago: no reader is still
+  // in them. They are removed while the new one is written, which mostly waits on the disk.
+  const removing = removeOldVersions(target, new Set([name, ...(current ? [path.basename(current)] : [])]));
   try {
     await writeFile(path.join(version, EXPORT_MARKER), "A static export of a Keysign portal: replaced whole by the next export.\n");
     await writeTree(version, tree);
@@ -49,8 +61,9 @@ export async function replaceExportDir(dir: string, tree: ReadonlyMap<string, Ui
   } catch (error) {
     await rm(version, { recursive: true, force: true });
     throw error;
+  } finally {
+    await removing;
   }
-  await removeOldVersions(target, new Set([name, ...(previous ? [path.basename(previous)] : [])]));
   return { version, files: tree.size };
 }
 
@@ -101,7 +114,10 @@ async function writeTree(root: string, tree: ReadonlyMap<string, Uint8Array>): P
   }
   const full = (file: string) => path.join(root, ...file.split("/"));
   await inParallel(written, ([file, bytes]) => writeFile(full(file), bytes, { flag: "wx", mode: 0o644 }));
-  await inParallel(linked, ([first, file]) => link(full(first), full(file)));
+  for (let from = 0; from < linked.length; from += LINKS_PER_TURN) {
+    for (const [first, file] of linked.slice(from, from + LINKS_PER_TURN)) linkSync(full(first), full(file));
+    await nextTurn();
+  }
 }
 
 async function inParallel<T>(items: readonly T[], task: (item: T) => Promise<void>): Promise<void> {

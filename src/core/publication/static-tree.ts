@@ -49,12 +49,21 @@ export function buildStaticTree(input: StaticTreeInput): StaticTree {
   const tree = new Map<string, Uint8Array>();
   const encoder = new TextEncoder();
   const forms = new Map(input.keys.map((key) => [key.source.fingerprint, publishedForm(key.source)]));
+  // Most names find one key: its answer is made once and shared by every name (one file, linked).
+  const answers = new Map<string, { armored: Uint8Array; index: Uint8Array }>();
   const answer = (base: string, keys: readonly ExportedKey[], names: readonly string[]) => {
-    const armored = encoder.encode(armorPublicKey(concatBytes(keys.map((key) => forms.get(key.source.fingerprint) ?? new Uint8Array()))));
-    const index = encoder.encode(machineReadableIndex(keys.map((key) => key.indexed), input.now));
+    const group = keys.map((key) => key.source.fingerprint).join(" ");
+    let made = answers.get(group);
+    if (!made) {
+      made = {
+        armored: encoder.encode(armorPublicKey(concatBytes(keys.map((key) => forms.get(key.source.fingerprint) ?? new Uint8Array())))),
+        index: encoder.encode(machineReadableIndex(keys.map((key) => key.indexed), input.now)),
+      };
+      answers.set(group, made);
+    }
     for (const name of names) {
-      tree.set(`${base}/${name}.asc`, armored);
-      tree.set(`${base}/${name}.index`, index);
+      tree.set(`${base}/${name}.asc`, made.armored);
+      tree.set(`${base}/${name}.index`, made.index);
     }
   };
 

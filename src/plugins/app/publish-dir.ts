@@ -5,6 +5,7 @@
 import type { FastifyInstance } from "fastify";
 import { exportStatic, StaticExportScheduler, type ExportSources } from "../../services/static-export.ts";
 import type { PublicationSignal } from "../../services/publication-signal.ts";
+import { keyStatusModel } from "../../presenters/key-status.ts";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -12,6 +13,13 @@ declare module "fastify" {
     staticExport: StaticExportScheduler | null;
   }
 }
+
+/**
+ * What `reply.render` adds to a page for a visitor with no session (src/plugins/app/render.ts);
+ * the layout shows no form and no token to such a visitor. The tests compare the exported pages
+ * with what the route serves.
+ */
+const VISITOR = { csrfToken: "", signedIn: false, staff: null };
 
 /** What the export reads, from a built app: its database, feed, clock and its own pages. */
 export function exportSourcesOf(app: FastifyInstance): ExportSources {
@@ -23,6 +31,10 @@ export function exportSourcesOf(app: FastifyInstance): ExportSources {
     render: async (url) => {
       const response = await app.inject({ method: "GET", url });
       return { statusCode: response.statusCode, body: new Uint8Array(response.rawPayload) };
+    },
+    renderKeyStatus: async (fingerprint, status) => {
+      const html: string = await app.view("public/key-status.hbs", { ...keyStatusModel(fingerprint, status, app.config.PUBLIC_URL), ...VISITOR });
+      return new TextEncoder().encode(html);
     },
   };
 }
