@@ -11,7 +11,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { buildStaticTree, emailFileNames, type ExportedKey, type StaticTreeInput } from "../../src/core/publication/static-tree.ts";
 import { keyIdsOf } from "../../src/core/publication/published-key.ts";
-import { exportSourcesOf } from "../../src/plugins/app/publish-dir.ts";
+import { exportSourcesOf, REEXPORT_INTERVAL_MS } from "../../src/plugins/app/publish-dir.ts";
 import { findPublishedKeys } from "../../src/repositories/publication.ts";
 import { indexedKey, publishedAddresses } from "../../src/services/publication.ts";
 import { exportStatic, gatherStaticTree, StaticExportScheduler } from "../../src/services/static-export.ts";
@@ -225,6 +225,21 @@ describe("the static export", () => {
       live.app.publication.changed();
       await live.app.staticExport?.idle();
       assert.equal(exports(), written + 1, "the next signal exports again");
+    } finally {
+      await live.close();
+    }
+  });
+
+  it("with PUBLISH_DIR, exports again every hour without changes, so the exported feed stays valid", async (context) => {
+    context.mock.timers.enable({ apis: ["setInterval"] });
+    const live = await createTestApp({ PUBLISH_DIR: path.join(workDir, "hourly", "current"), LOG_LEVEL: "info" });
+    try {
+      await live.app.staticExport?.idle();
+      const exports = () => live.logs.filter((line) => line.includes("static export written")).length;
+      const before = exports();
+      context.mock.timers.tick(REEXPORT_INTERVAL_MS);
+      await live.app.staticExport?.idle();
+      assert.equal(exports(), before + 1);
     } finally {
       await live.close();
     }

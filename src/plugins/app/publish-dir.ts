@@ -39,6 +39,12 @@ export function exportSourcesOf(app: FastifyInstance): ExportSources {
   };
 }
 
+/**
+ * The export is also made every hour without changes: the feed is signed anew once a day and
+ * each signature holds two days, so the exported feed never runs out.
+ */
+export const REEXPORT_INTERVAL_MS = 3_600_000;
+
 /** Decorates `staticExport` and, with PUBLISH_DIR set, exports once ready and after every signal. */
 export function registerPublishDir(app: FastifyInstance, publication: PublicationSignal): void {
   const dir = app.config.PUBLISH_DIR;
@@ -46,13 +52,17 @@ export function registerPublishDir(app: FastifyInstance, publication: Publicatio
   app.decorate("staticExport", scheduler);
   if (!scheduler) return;
   let unsubscribe = () => {};
+  let timer: NodeJS.Timeout | null = null;
   app.addHook("onReady", async () => {
     unsubscribe = publication.subscribe(() => void scheduler.request());
+    timer = setInterval(() => void scheduler.request(), REEXPORT_INTERVAL_MS);
+    timer.unref();
     // Not awaited: the export renders pages through the app, which answers only once ready.
     void scheduler.request();
   });
   app.addHook("onClose", async () => {
     unsubscribe();
+    if (timer) clearInterval(timer);
     await scheduler.idle();
   });
 }
