@@ -18,11 +18,11 @@ import { templateDatabase } from "../test/helpers/app.ts";
 const DURATION_S = 8;
 const CONNECTIONS = 20;
 
-interface LoadResult { rps: number; p50: number; p99: number; errors: number; non2xx: number }
+export interface LoadResult { rps: number; p50: number; p99: number; errors: number; non2xx: number }
 
-async function load(url: string, cookie?: string): Promise<LoadResult> {
+export async function load(url: string, cookie?: string, connections = CONNECTIONS): Promise<LoadResult> {
   const cli = path.resolve(import.meta.dirname, "../node_modules/autocannon/autocannon.js");
-  const args = [cli, "-c", String(CONNECTIONS), "-d", String(DURATION_S), "--json", ...(cookie ? ["-H", `cookie=${cookie}`] : []), url];
+  const args = [cli, "-c", String(connections), "-d", String(DURATION_S), "--json", ...(cookie ? ["-H", `cookie=${cookie}`] : []), url];
   const output = await new Promise<string>((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "ignore"] });
     const chunks: Buffer[] = [];
@@ -34,7 +34,7 @@ async function load(url: string, cookie?: string): Promise<LoadResult> {
   return { rps: parsed.requests.average, p50: parsed.latency.p50, p99: parsed.latency.p99, errors: parsed.errors, non2xx: parsed.non2xx };
 }
 
-async function bareHello(): Promise<{ url: string; close: () => Promise<void> }> {
+export async function bareHello(): Promise<{ url: string; close: () => Promise<void> }> {
   const app = Fastify({ logger: false });
   app.get("/", async () => "hello");
   await app.listen({ host: "127.0.0.1", port: 0 });

@@ -10,7 +10,7 @@ import { CHROMIUM_PATH } from "./helpers/browser.ts";
 export interface Programs {
   /** Where the browser tests expect Debian's chromium. */
   chromium: string;
-  /** The PATH gpg is looked up in. */
+  /** The PATH gpg and nginx are looked up in. */
   path: string;
 }
 
@@ -18,9 +18,12 @@ export interface Programs {
 export function missingPrograms(programs: Programs): string | null {
   const missing: Array<{ program: string; debianPackage: string }> = [];
   if (spawnSync("gpg", ["--version"], { env: { ...process.env, PATH: programs.path } }).status !== 0) missing.push({ program: "gpg", debianPackage: "gnupg" });
+  if (spawnSync("nginx", ["-v"], { env: { ...process.env, PATH: programs.path } }).status !== 0) missing.push({ program: "nginx", debianPackage: "nginx" });
   if (!existsSync(programs.chromium)) missing.push({ program: `chromium (${programs.chromium})`, debianPackage: "chromium" });
   if (missing.length === 0) return null;
-  return `The tests need ${missing.map((m) => m.program).join(" and ")}, which this machine lacks. Install with: apt-get install -y ${missing.map((m) => m.debianPackage).join(" ")}`;
+  const names = missing.map((m) => m.program);
+  const named = names.length > 1 ? `${names.slice(0, -1).join(", ")} and ${names.at(-1)}` : names.join("");
+  return `The tests need ${named}, which this machine lacks. Install with: apt-get install -y ${missing.map((m) => m.debianPackage).join(" ")}`;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {

@@ -54,6 +54,16 @@ portal administration (uses DATABASE_URL / DATA_DIR like the portal; needs no ne
       Checks the audit log's hash chain and names the first event whose link is broken
       (an edited or deleted row).
 
+  publish export DIR
+      Writes everything the portal publishes as plain files for any web server or CDN:
+      every certified key by fingerprint, key ID and consented address (the answers to HKP
+      and VKS lookups), keyring.asc, the signed status feed and the key status pages. DIR
+      becomes a link to a complete copy beside it, swapped at once, so a server reading DIR
+      never sees half an export (the copy before stays until the next export, for readers
+      still in it). A DIR that exists and is not such a link is refused (exit 4). With
+      PUBLISH_DIR set, the portal rewrites that directory by itself after every change.
+      See docs/publication.md.
+
   help
       Prints this text.
 
@@ -63,7 +73,7 @@ exit codes:
   2  wrong usage or configuration (the message says what)
   3  the database is missing or not migrated (start the portal once, or run "npm run db:migrate")
   4  refused because it already exists: a staff account with this address; the signer's pins
-     or the result file (without --force)
+     or the result file (without --force); an export DIR that is not a keysign export
   5  the audit log's hash chain is broken
   6  a file was refused: a batch or result whose signature, format, expiry, master or time is
      wrong (nothing was signed), a result the portal would refuse (inspect --batch), an
@@ -88,6 +98,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   "staff create": async () => (await import("./staff-create.ts")).staffCreate,
   "audit verify": async () => (await import("./audit-verify.ts")).auditVerify,
   "freepbx sync": async () => (await import("./freepbx-sync.ts")).freepbxSync,
+  "publish export": async () => (await import("./publish-export.ts")).publishExport,
 };
 
 export async function run(argv: string[], io: CommandIo): Promise<number> {

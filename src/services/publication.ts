@@ -64,7 +64,8 @@ export async function searchPublishedDirectory(db: Db, query: string, now: Date)
   return searchDirectory(entries, query);
 }
 
-async function indexedKey(source: PublishedKeySource, userIds: readonly string[]): Promise<IndexedKey> {
+/** What the index lists of one key, with the user IDs its owner agreed to publish. */
+export async function indexedKey(source: PublishedKeySource, userIds: readonly string[]): Promise<IndexedKey> {
   const key = await readKey({ binaryKey: source.canonicalKey, config: inspectionConfig({ minRsaBits: 2048 }) });
   const expires = await key.getExpirationTime().catch(() => null);
   return {

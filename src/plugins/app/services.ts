@@ -15,6 +15,7 @@ import { SettingsService } from "../../services/settings.ts";
 import { SigningQueueService } from "../../services/signing-queue.ts";
 import { StaffAuthService } from "../../services/staff-auth.ts";
 import { PublicationSignal } from "../../services/publication-signal.ts";
+import { registerPublishDir } from "./publish-dir.ts";
 import { StatusFeedService } from "../../services/status-feed.ts";
 import { FileStore } from "../../storage/file-store.ts";
 import type { DataPaths } from "../../storage/data-dir.ts";
@@ -117,6 +118,8 @@ async function services(app: FastifyInstance, opts: ServicesOptions): Promise<vo
     await Promise.all([mail.stop(), keyserverPush.stop()]);
     await opts.db.$disconnect();
   });
+  // After the hook above: onClose hooks run last-added first, so an export under way ends before the database closes.
+  registerPublishDir(app, publication);
 }
 
 export default fp(services, { name: "keysign-services", fastify: "5.x" });

@@ -3,8 +3,9 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyReply } from "fastify";
 import { machineReadableIndex, parseLookup, type HkpSearch } from "../../core/publication/hkp.ts";
 import { LIMITS } from "../../core/key-policy.ts";
-import { armoredKeys, indexedKeys, lookupPublishedKeys } from "../../services/publication.ts";
+import { indexedKeys, lookupPublishedKeys } from "../../services/publication.ts";
 import type { OwnerUpdateOutcome } from "../../services/owner-updates.ts";
+import { PublishedKeyCache } from "../../services/published-key-cache.ts";
 import { machineFormBody } from "../body-rules.ts";
 
 const Field = Type.Optional(Type.String({ maxLength: 300 }));
@@ -29,13 +30,17 @@ const NOT_FOUND = "No key is published here for that search. Certified keys are 
  * by exact fingerprint or key ID. Answers are plain text, as dirmngr shows them.
  */
 const hkpRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const cache = new PublishedKeyCache(app.db);
+  const unsubscribe = app.publication.subscribe(() => cache.clear());
+  app.addHook("onClose", async () => unsubscribe());
+
   app.get("/pks/lookup", { schema: { querystring: LookupQuery } }, async (request, reply) => {
     const query = parseLookup(request.query);
     if (!query.ok) return reply.code(query.status).type("text/plain; charset=utf-8").send(`${query.message}\n`);
+    if (query.op === "get") return sendKeys(reply, query.search, await cache.armored(query.search));
     const keys = await lookupPublishedKeys(app.db, query.search);
     if (keys.length === 0) return notFound(reply);
-    if (query.op === "index") return reply.type("text/plain; charset=utf-8").send(machineReadableIndex(await indexedKeys(app.db, keys), app.now()));
-    return sendKeys(reply, query.search, keys);
+    return reply.type("text/plain; charset=utf-8").send(machineReadableIndex(await indexedKeys(app.db, keys), app.now()));
   });
 
   app.post("/pks/add", { schema: { body: AddBody }, config: PKS_ADD }, async (request, reply) => {
@@ -49,8 +54,7 @@ const hkpRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const value = request.params.id.trim();
     if (!pattern.test(value)) return notFound(reply);
     const search = { kind, value: kind === "email" ? value.toLowerCase() : value.toUpperCase() } as HkpSearch;
-    const keys = await lookupPublishedKeys(app.db, search);
-    return keys.length === 0 ? notFound(reply) : sendKeys(reply, search, keys);
+    return sendKeys(reply, search, await cache.armored(search));
   };
   const Id = { schema: { params: Type.Object({ id: Type.String({ maxLength: 320 }) }) } };
   app.get("/vks/v1/by-fingerprint/:id", Id, vks("fingerprint", /^[0-9A-Fa-f]{40}$/));
@@ -67,9 +71,10 @@ function notFound(reply: FastifyReply) {
   return reply.code(404).type("text/plain; charset=utf-8").send(`${NOT_FOUND}\n`);
 }
 
-function sendKeys(reply: FastifyReply, search: HkpSearch, keys: Parameters<typeof armoredKeys>[0]) {
+function sendKeys(reply: FastifyReply, search: HkpSearch, armored: string | null) {
+  if (armored === null) return notFound(reply);
   const name = search.kind === "email" ? "key" : search.value;
-  return reply.type("application/pgp-keys").header("content-disposition", `inline; filename="${name}.asc"`).send(armoredKeys(keys));
+  return reply.type("application/pgp-keys").header("content-disposition", `inline; filename="${name}.asc"`).send(armored);
 }
 
 export default hkpRoutes;

@@ -1,0 +1,55 @@
+/**
+ * The armored answers to `op=get` and VKS lookups, kept in memory. Making one reads the
+ * database (several queries; by key ID, every published key is parsed), and a popular key is
+ * fetched by many installs at once. The cache is emptied by every publication signal of this
+ * process, and an entry also expires after `ttlMs`, so a change made by another process on the
+ * same database is served within that time. Only found answers are kept: a key published a
+ * moment ago is never hidden by an earlier "not found".
+ */
+import type { HkpSearch } from "../core/publication/hkp.ts";
+import type { Db } from "../db/client.ts";
+import { armoredKeys, lookupPublishedKeys } from "./publication.ts";
+
+export const CACHE_TTL_MS = 10_000;
+/** Bounds the memory: found answers only, so this many is far more than a portal publishes. */
+const MAX_ENTRIES = 20_000;
+
+export class PublishedKeyCache {
+  private readonly entries = new Map<string, { armored: string; storedAt: number }>();
+  private generation = 0;
+
+  constructor(
+    private readonly db: Db,
+    private readonly ttlMs = CACHE_TTL_MS,
+  ) {}
+
+  /** Forgets every answer: the published keys changed. */
+  clear(): void {
+    this.entries.clear();
+    this.generation++;
+  }
+
+  /** The armored published forms the search names, or null when none is published. */
+  async armored(search: HkpSearch): Promise<string | null> {
+    const name = `${search.kind}:${search.value}`;
+    const hit = this.entries.get(name);
+    // A monotonic clock: expiry is about this process's memory, not the portal's time.
+    if (hit && performance.now() - hit.storedAt < this.ttlMs) return hit.armored;
+    const generation = this.generation;
+    const keys = await lookupPublishedKeys(this.db, search);
+    if (keys.length === 0) return null;
+    const armored = armoredKeys(keys);
+    // A change signalled while the database was read may have come after the read: answer, but do not keep it.
+    if (generation === this.generation) this.keep(name, armored);
+    return armored;
+  }
+
+  private keep(name: string, armored: string): void {
+    this.entries.delete(name);
+    if (this.entries.size >= MAX_ENTRIES) {
+      const oldest = this.entries.keys().next();
+      if (!oldest.done) this.entries.delete(oldest.value);
+    }
+    this.entries.set(name, { armored, storedAt: performance.now() });
+  }
+}
