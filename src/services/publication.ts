@@ -3,15 +3,14 @@
  * Key IDs are computed from the canonical keys at each lookup by key ID (one parse per
  * published key); an index table is the lever once there are thousands.
  */
-import { readKey } from "openpgp";
 import { armorPublicKey } from "../core/key-policy.ts";
 import { concatBytes } from "../core/key-policy/packets.ts";
-import { inspectionConfig } from "../core/openpgp-config.ts";
 import type { HkpSearch, IndexedKey } from "../core/publication/hkp.ts";
 import { isRevokedByOwner } from "../core/publication/canonical-union.ts";
 import { keyIdsOf, publishedForm, type PublishedKeySource } from "../core/publication/published-key.ts";
 import type { Db } from "../db/client.ts";
 import { checkUserId } from "../core/key-policy/user-id.ts";
+import { keyIndexFacts } from "../core/publication/key-facts.ts";
 import { directoryEntries, searchDirectory, type DirectoryEntry } from "../core/publication/directory.ts";
 import { findCertificationRecords, findPublishedKeys, findPublishedUserIds } from "../repositories/publication.ts";
 
@@ -66,15 +65,5 @@ export async function searchPublishedDirectory(db: Db, query: string, now: Date)
 
 /** What the index lists of one key, with the user IDs its owner agreed to publish. */
 export async function indexedKey(source: PublishedKeySource, userIds: readonly string[]): Promise<IndexedKey> {
-  const key = await readKey({ binaryKey: source.canonicalKey, config: inspectionConfig({ minRsaBits: 2048 }) });
-  const expires = await key.getExpirationTime().catch(() => null);
-  return {
-    fingerprint: source.fingerprint,
-    algorithm: key.keyPacket.algorithm,
-    bits: key.keyPacket.getAlgorithmInfo().bits ?? 0,
-    createdAt: key.keyPacket.created,
-    expiresAt: expires instanceof Date ? expires : null,
-    userIds,
-    revoked: isRevokedByOwner(source.canonicalKey),
-  };
+  return { fingerprint: source.fingerprint, ...(await keyIndexFacts(source.canonicalKey)), userIds, revoked: isRevokedByOwner(source.canonicalKey) };
 }
