@@ -9,6 +9,7 @@
  * verdict goes out. Reading the disk and the network is the caller's job.
  */
 import type { PublicKey } from "openpgp";
+import { hashName } from "../key-policy/messages.ts";
 import type { Feed } from "../publication/feed.ts";
 import { readModuleSig, type ModuleSigFields } from "./format.ts";
 import { candidateSigners, checkHash, FREEPBX_SIGNING_KEYS, issuerOf, keyValidity, readClearSigned, signatureVerifies, type SigningKey } from "./signature.ts";
@@ -99,7 +100,7 @@ function signerInfo(signer: SigningKey, signedAt: Date, hash: number): SignerInf
     signingKey: (signer.subkey ?? signer.key).getFingerprint().toUpperCase(),
     userIds: signer.key.getUserIDs(),
     signedAt: signedAt.toISOString(),
-    hash: hash === 2 ? "SHA-1" : hash === 8 ? "SHA-256" : hash === 9 ? "SHA-384" : hash === 10 ? "SHA-512" : `hash ${hash}`,
+    hash: hashName(hash),
   };
 }
 

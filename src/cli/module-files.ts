@@ -1,0 +1,152 @@
+/**
+ * The file system side of the module tools: walking a module's tree (symlinks followed, each
+ * real directory once, so a link loop ends), hashing files, and the keys and status feed a
+ * check reads from files or a portal. The rules themselves are in core/module-sig.
+ */
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { readdir, readFile, realpath, stat } from "node:fs/promises";
+import path from "node:path";
+import type { PublicKey } from "openpgp";
+import { loadKeys, MAX_KEY_BLOB_BYTES, type KeyBlob, type LoadedKeys } from "../core/module-sig/keyring.ts";
+import type { FeedStanding } from "../core/module-sig/verify.ts";
+import { MAX_FEED_BYTES, MAX_FEED_SIGNATURE_BYTES, parseFeed, verifyFeed } from "../core/publication/feed-verify.ts";
+import { FeedRefusedError } from "../errors.ts";
+import { fetchBounded, fetchBoundedOrMissing } from "./bounded-fetch.ts";
+import { EXIT } from "./exit-codes.ts";
+import { readPublicationKey, sourceUrl } from "./freepbx-sync.ts";
+import { CommandError, usageError } from "./signer-errors.ts";
+
+/** More files than any module has (FreePBX's largest ship a few thousand); a walk stops with a message beyond it. */
+export const MAX_MODULE_FILES = 200_000;
+/** An install's BMO directory holds five .key files; a directory with far more is not one. */
+const MAX_KEY_FILES = 500;
+
+export interface WalkedFile {
+  /** Relative to the module's root, "/"-separated. */
+  path: string;
+}
+
+/** Every file under `root`, following symlinks; unreadable directories are reported in `unreadable`. */
+export async function walkModule(root: string): Promise<{ files: WalkedFile[]; unreadable: string[] }> {
+  const files: WalkedFile[] = [];
+  const unreadable: string[] = [];
+  const visited = new Set<string>();
+  const pending: string[] = [""];
+  for (let relative = pending.pop(); relative !== undefined; relative = pending.pop()) {
+    const absolute = path.join(root, relative);
+    const real = await realpath(absolute).catch(() => null);
+    if (real === null || visited.has(real)) continue;
+    visited.add(real);
+    const entries = await readdir(absolute).catch(() => null);
+    if (entries === null) {
+      unreadable.push(relative === "" ? "." : `${relative}/`);
+      continue;
+    }
+    for (const name of entries) {
+      const child = relative === "" ? name : `${relative}/${name}`;
+      const info = await stat(path.join(root, child)).catch(() => null);
+      if (info?.isDirectory()) pending.push(child);
+      else files.push({ path: child });
+      if (files.length > MAX_MODULE_FILES) throw new CommandError(EXIT.fileRefused, `${root} holds more than ${MAX_MODULE_FILES} files; is it really one module?`);
+    }
+  }
+  return { files, unreadable };
+}
+
+/** Small files are read whole (fewer system calls), larger ones streamed. */
+const READ_WHOLE_BELOW = 1024 * 1024;
+
+/** The file's SHA-256 in hex, or null when it is missing or cannot be read. */
+export async function sha256File(file: string): Promise<string | null> {
+  const info = await stat(file).catch(() => null);
+  if (info === null || !info.isFile()) return null;
+  try {
+    if (info.size < READ_WHOLE_BELOW) return createHash("sha256").update(await readFile(file)).digest("hex");
+    const hash = createHash("sha256");
+    for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) hash.update(chunk as Buffer);
+    return hash.digest("hex");
+  } catch {
+    return null;
+  }
+}
+
+/** Hashes `files` a few at a time (the disk and the hash overlap); results in the same order. */
+export async function sha256Files(files: readonly string[], parallel = 8): Promise<Array<string | null>> {
+  const results: Array<string | null> = new Array<string | null>(files.length).fill(null);
+  let next = 0;
+  const worker = async () => {
+    for (let index = next++; index < files.length; index = next++) results[index] = await sha256File(files[index] ?? "");
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, files.length) }, worker));
+  return results;
+}
+
+async function readBlob(file: string): Promise<KeyBlob> {
+  const info = await stat(file).catch(() => null);
+  if (info === null || !info.isFile()) throw usageError(`cannot read the key file ${file}`);
+  if (info.size > MAX_KEY_BLOB_BYTES) return { source: file, bytes: new Uint8Array(MAX_KEY_BLOB_BYTES + 1) };
+  return { source: file, bytes: new Uint8Array(await readFile(file)) };
+}
+
+/** `<ID>.key` files of a directory (an install's admin/libraries/BMO) and keyring files. */
+export async function localKeyBlobs(keysDir: string | undefined, keyrings: readonly string[]): Promise<KeyBlob[]> {
+  const blobs: KeyBlob[] = [];
+  if (keysDir !== undefined) {
+    const names = await readdir(keysDir).catch(() => {
+      throw usageError(`cannot read the keys directory ${keysDir}`);
+    });
+    const keyFiles = names.filter((name) => name.endsWith(".key")).sort();
+    if (keyFiles.length === 0) throw usageError(`${keysDir} holds no <ID>.key files (an install keeps them in admin/libraries/BMO)`);
+    if (keyFiles.length > MAX_KEY_FILES) throw usageError(`${keysDir} holds more than ${MAX_KEY_FILES} .key files`);
+    for (const name of keyFiles) blobs.push(await readBlob(path.join(keysDir, name)));
+  }
+  for (const file of keyrings) blobs.push(await readBlob(file));
+  return blobs;
+}
+
+/** A published key by fingerprint or key ID from the portal's HKP interface; null when it has none. */
+export async function portalKeyBlob(portal: URL, id: string): Promise<KeyBlob | null> {
+  const url = new URL(`pks/lookup?op=get&options=mr&search=0x${id}`, portal);
+  const bytes = await fetchBoundedOrMissing(url, MAX_KEY_BLOB_BYTES, undefined, "--portal");
+  return bytes === null ? null : { source: url.href, bytes };
+}
+
+export function portalUrl(given: string): URL {
+  return sourceUrl(given, "--portal");
+}
+
+export { loadKeys, type LoadedKeys, type PublicKey };
+
+/** The status feed from a URL (feed.json, with feed.json.sig beside it) or a file (FILE and FILE.sig), checked. */
+export async function readFeed(where: string, publicationKeyFile: string | undefined, now: Date): Promise<FeedStanding> {
+  if (publicationKeyFile === undefined) throw usageError("--feed needs --publication-key FILE: the portal's publication-key.asc, saved once and checked");
+  const publicationKey = await readPublicationKey(publicationKeyFile);
+  const { body, signature } = /^https?:\/\//.test(where) ? await fetchFeedFiles(where) : await readFeedFiles(where);
+  try {
+    return { feed: await verifyFeed({ body, signature, publicationKey, lastSequence: null, now }), stale: false };
+  } catch (error) {
+    if (!(error instanceof FeedRefusedError)) throw error;
+    // Stale means every other check passed (they come first): keep it, and say how old it is.
+    if (error.refusal === "stale") return { feed: parseFeed(body), stale: true };
+    throw new CommandError(EXIT.fileRefused, `the status feed was refused (${error.code}): ${error.message}`);
+  }
+}
+
+async function fetchFeedFiles(where: string): Promise<{ body: Uint8Array; signature: string }> {
+  const url = new URL(where);
+  if (url.username || url.password) throw usageError("--feed must not hold a user name or password");
+  const body = await fetchBounded(url, MAX_FEED_BYTES, undefined, "--feed");
+  const signature = await fetchBounded(new URL(`${url.pathname}.sig`, url), MAX_FEED_SIGNATURE_BYTES, undefined, "--feed");
+  return { body, signature: Buffer.from(signature).toString("utf8") };
+}
+
+async function readFeedFiles(file: string): Promise<{ body: Uint8Array; signature: string }> {
+  const read = async (name: string, max: number) => {
+    const info = await stat(name).catch(() => null);
+    if (info === null || !info.isFile()) throw usageError(`cannot read ${name} (--feed FILE needs FILE and FILE.sig beside it)`);
+    if (info.size > max) throw new CommandError(EXIT.fileRefused, `${name} is larger than ${max} bytes, more than a status feed may be`);
+    return new Uint8Array(await readFile(name));
+  };
+  return { body: await read(file, MAX_FEED_BYTES), signature: Buffer.from(await read(`${file}.sig`, MAX_FEED_SIGNATURE_BYTES)).toString("utf8") };
+}
