@@ -62,8 +62,10 @@ export function moduleSign(args: string[], io: CommandIo): Promise<number> {
     const hashes = await hashListed(directory, listing);
     const signer = values.gpg ? await gpgSigner(values, io) : await keyFileSigner(values, io);
     const masters = [...new Set([...FREEPBX_MASTERS, ...(values.master ?? []).map((fingerprint) => fingerprint.toUpperCase())])];
-    const others = (await loadKeys(await localKeyBlobs(undefined, values.keyring ?? []))).keys;
-    const check = await checkCertification(signer.publicKey, others, masters, feed, now);
+    // The signing key merged with its copies in --keyring, which may carry the master's certification.
+    const material = (await loadKeys([{ source: "the signing key", bytes: signer.publicKey.write() }, ...(await localKeyBlobs(undefined, values.keyring ?? []))])).keys;
+    const merged = material.find((key) => key.getFingerprint() === signer.publicKey.getFingerprint()) ?? signer.publicKey;
+    const check = await checkCertification(merged, material, masters, feed, now);
     const text = moduleSigText({ signedWith: signer.publicKey.getFingerprint().toUpperCase(), repo: values.repo ?? "", type, hashes });
     const signed = await signer.signText(text);
     await checkSigned(signed, text, signer.publicKey, now);

@@ -50,10 +50,9 @@ export async function loadKeys(blobs: readonly KeyBlob[]): Promise<LoadedKeys> {
       }
       const fingerprint = key.getFingerprint().toUpperCase();
       // The same key from two sources (a .key file and the portal): keep every signature of both.
-      if (seen.has(fingerprint)) {
-        const index = loaded.keys.findIndex((known) => known.getFingerprint().toUpperCase() === fingerprint);
-        const known = loaded.keys[index];
-        if (known) loaded.keys[index] = await known.update(key, new Date(8.64e15), moduleConfig()).catch(() => known);
+      const known = seen.has(fingerprint) ? loaded.keys.find((other) => other.getFingerprint().toUpperCase() === fingerprint) : undefined;
+      if (known) {
+        mergeInto(known, key);
         continue;
       }
       seen.add(fingerprint);
@@ -61,6 +60,40 @@ export async function loadKeys(blobs: readonly KeyBlob[]): Promise<LoadedKeys> {
     }
   }
   return loaded;
+}
+
+/**
+ * Adds `copy`'s signatures, user IDs and subkeys to `known`, without judging any of them (the
+ * library's own merge drops signatures by its rules; here every rule is applied later, to all).
+ */
+function mergeInto(known: PublicKey, copy: PublicKey): void {
+  const add = (target: SignaturePacket[], from: readonly SignaturePacket[]) => {
+    for (const signature of from) if (!target.some((present) => sameBytes(present.write(), signature.write()))) target.push(signature);
+  };
+  add(known.revocationSignatures, copy.revocationSignatures);
+  for (const user of copy.users) {
+    const match = known.users.find((present) => present.userID !== null && user.userID !== null && present.userID.userID === user.userID.userID);
+    if (!match) {
+      known.users.push(user);
+      continue;
+    }
+    add(match.selfCertifications, user.selfCertifications);
+    add(match.otherCertifications, user.otherCertifications);
+    add(match.revocationSignatures, user.revocationSignatures);
+  }
+  for (const subkey of copy.subkeys) {
+    const match = known.subkeys.find((present) => present.getFingerprint() === subkey.getFingerprint());
+    if (!match) {
+      known.subkeys.push(subkey);
+      continue;
+    }
+    add(match.bindingSignatures, subkey.bindingSignatures);
+    add(match.revocationSignatures, subkey.revocationSignatures);
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, index) => byte === b[index]);
 }
 
 async function framedPackets(blob: KeyBlob): Promise<Packet[] | string> {
