@@ -4,6 +4,7 @@ import { runHttpLoad } from "./http-load.ts";
 import { runIntakeWorst } from "./intake-worst.ts";
 import { runKeyIntake } from "./key-intake.ts";
 import { runLoginTiming } from "./login-timing.ts";
+import { runModules } from "./modules.ts";
 import { runSigning } from "./signing.ts";
 
 const only = process.argv[2];
@@ -13,3 +14,4 @@ if (!only || only === "intake-worst") await runIntakeWorst(process.argv.slice(3)
 if (!only || only === "login") await runLoginTiming();
 if (!only || only === "http") await runHttpLoad();
 if (!only || only === "signing") await runSigning();
+if (!only || only === "modules") await runModules();

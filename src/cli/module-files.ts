@@ -4,8 +4,8 @@
  * check reads from files or a portal. The rules themselves are in core/module-sig.
  */
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { readdir, readFile, realpath, stat } from "node:fs/promises";
+import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
+import { open, readdir, readFile, realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import type { PublicKey } from "openpgp";
 import { loadKeys, MAX_KEY_BLOB_BYTES, type KeyBlob, type LoadedKeys } from "../core/module-sig/keyring.ts";
@@ -38,15 +38,16 @@ export async function walkModule(root: string): Promise<{ files: WalkedFile[]; u
     const real = await realpath(absolute).catch(() => null);
     if (real === null || visited.has(real)) continue;
     visited.add(real);
-    const entries = await readdir(absolute).catch(() => null);
+    const entries = await readdir(absolute, { withFileTypes: true }).catch(() => null);
     if (entries === null) {
       unreadable.push(relative === "" ? "." : `${relative}/`);
       continue;
     }
-    for (const name of entries) {
-      const child = relative === "" ? name : `${relative}/${name}`;
-      const info = await stat(path.join(root, child)).catch(() => null);
-      if (info?.isDirectory()) pending.push(child);
+    for (const entry of entries) {
+      const child = relative === "" ? entry.name : `${relative}/${entry.name}`;
+      // Only a symlink needs a stat to learn what it points at; a broken one is listed as a file, which then cannot be read.
+      const isDirectory = entry.isSymbolicLink() ? ((await stat(path.join(root, child)).catch(() => null))?.isDirectory() ?? false) : entry.isDirectory();
+      if (isDirectory) pending.push(child);
       else files.push({ path: child });
       if (files.length > MAX_MODULE_FILES) throw new CommandError(EXIT.fileRefused, `${root} holds more than ${MAX_MODULE_FILES} files; is it really one module?`);
     }
@@ -54,32 +55,55 @@ export async function walkModule(root: string): Promise<{ files: WalkedFile[]; u
   return { files, unreadable };
 }
 
-/** Small files are read whole (fewer system calls), larger ones streamed. */
+/** Files below this are read whole, synchronously; larger ones are streamed. */
 const READ_WHOLE_BELOW = 1024 * 1024;
 
-/** The file's SHA-256 in hex, or null when it is missing or cannot be read. */
-export async function sha256File(file: string): Promise<string | null> {
-  const info = await stat(file).catch(() => null);
-  if (info === null || !info.isFile()) return null;
+/**
+ * The SHA-256 in hex of each file, in order; null for one that is missing or cannot be read.
+ * Small files are read synchronously on purpose: for a module's thousands of small files, the
+ * round trips of asynchronous reads cost five times the hashing (measured: 10,000 files of 20 KiB,
+ * 1.5 s asynchronous against 0.3 s synchronous), and a command has nothing else to do meanwhile.
+ */
+export async function sha256Files(files: readonly string[]): Promise<Array<string | null>> {
+  const results: Array<string | null> = [];
+  for (const file of files) {
+    const small = hashSmallFile(file);
+    results.push(small === "large" ? await hashLargeFile(file) : small);
+  }
+  return results;
+}
+
+function hashSmallFile(file: string): string | null | "large" {
+  let fd: number;
   try {
-    if (info.size < READ_WHOLE_BELOW) return createHash("sha256").update(await readFile(file)).digest("hex");
-    const hash = createHash("sha256");
-    for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) hash.update(chunk as Buffer);
-    return hash.digest("hex");
+    fd = openSync(file, "r");
   } catch {
     return null;
   }
+  try {
+    const info = fstatSync(fd);
+    if (!info.isFile()) return null;
+    if (info.size >= READ_WHOLE_BELOW) return "large";
+    return createHash("sha256").update(readFileSync(fd)).digest("hex");
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
+  }
 }
 
-/** Hashes `files` a few at a time (the disk and the hash overlap); results in the same order. */
-export async function sha256Files(files: readonly string[], parallel = 8): Promise<Array<string | null>> {
-  const results: Array<string | null> = new Array<string | null>(files.length).fill(null);
-  let next = 0;
-  const worker = async () => {
-    for (let index = next++; index < files.length; index = next++) results[index] = await sha256File(files[index] ?? "");
-  };
-  await Promise.all(Array.from({ length: Math.min(parallel, files.length) }, worker));
-  return results;
+async function hashLargeFile(file: string): Promise<string | null> {
+  const handle = await open(file, "r").catch(() => null);
+  if (handle === null) return null;
+  try {
+    const hash = createHash("sha256");
+    for await (const chunk of handle.createReadStream({ highWaterMark: 1024 * 1024, autoClose: false })) hash.update(chunk as Buffer);
+    return hash.digest("hex");
+  } catch {
+    return null;
+  } finally {
+    await handle.close();
+  }
 }
 
 async function readBlob(file: string): Promise<KeyBlob> {

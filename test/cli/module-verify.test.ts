@@ -94,8 +94,9 @@ async function buildWorkshop(masters: GpgHome, developers: GpgHome, install: Gpg
   return { masters, developers, install, work, keyring, fpr, masterIds: [fpr.master.slice(-16), fpr.edMaster.slice(-16)] };
 }
 
-const FILES = { "module.xml": "<module><rawname>demo</rawname></module>\n", "functions.inc.php": "<?php\n", "assets/my file@2x.png": "png", "i18n/de/demo.po": "po", ".gitattributes": "x", "notes.txt": "n", "extra.php": "unlisted" };
-const LISTED = ["assets/my file@2x.png", "functions.inc.php", "module.xml"];
+const FILES = { "module.xml": "<module><rawname>demo</rawname></module>\n", "functions.inc.php": "<?php\n", "assets/large.js": "x".repeat(1536 * 1024), "assets/my file@2x.png": "png", "i18n/de/demo.po": "po", ".gitattributes": "x", "notes.txt": "n", "extra.php": "unlisted" };
+/** One file above the size that is read whole, so the streamed hash is checked too. */
+const LISTED = ["assets/large.js", "assets/my file@2x.png", "functions.inc.php", "module.xml"];
 
 let counter = 0;
 
@@ -145,7 +146,7 @@ async function runCases(t: TestContext, w: Workshop): Promise<void> {
   await t.test("good: 129, trusted; spaces and @ in paths; unlisted files apart, official exclusions named", async (t) => {
     const module = await compare(t, w, await signedModule(w, w.developers, fpr("dev")), BITS.GOOD | BITS.TRUSTED);
     assert.equal(module.report.verdict, "trusted");
-    assert.match(module.report.reason, new RegExp(`certified by master ${fpr("master")}.*all 3 listed files match`));
+    assert.match(module.report.reason, new RegExp(`certified by master ${fpr("master")}.*all 4 listed files match`));
     assert.deepEqual(
       module.unlisted.map((file) => [file.path, file.official]),
       [[".gitattributes", "dot-file"], ["extra.php", null], ["i18n/de/demo.po", "top-level i18n/"], ["notes.txt", "*.txt"]],
