@@ -96,6 +96,8 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((byte, index) => byte === b[index]);
 }
 
+const SECRET_MATERIAL = "holds secret key material; give public keys only (and keep that file private)";
+
 async function framedPackets(blob: KeyBlob): Promise<Packet[] | string> {
   if (blob.bytes.length > MAX_KEY_BLOB_BYTES) return `larger than ${MAX_KEY_BLOB_BYTES} bytes, so not read`;
   let binary: Uint8Array = blob.bytes;
@@ -104,6 +106,7 @@ async function framedPackets(blob: KeyBlob): Promise<Packet[] | string> {
     if (!split.ok) return "not a readable armored key";
     const parts: Uint8Array[] = [];
     for (const block of split.blocks) {
+      if (block.label === "PRIVATE KEY BLOCK") return SECRET_MATERIAL;
       if (block.label !== "PUBLIC KEY BLOCK") return `holds a ${block.label} block, not public keys`;
       const data = await dearmor(block.text, moduleConfig());
       if (data === null) return "an armored block is damaged";
@@ -115,7 +118,7 @@ async function framedPackets(blob: KeyBlob): Promise<Packet[] | string> {
   if (!scan.complete) return "damaged OpenPGP data";
   if (scan.packets.length > MAX_KEY_PACKETS) return `more than ${MAX_KEY_PACKETS} packets, so not read`;
   if (scan.packets.some((packet) => packet.tag === TAG.secretKey || packet.tag === TAG.secretSubkey)) {
-    return "holds secret key material; give public keys only (and keep that file private)";
+    return SECRET_MATERIAL;
   }
   return scan.packets;
 }
