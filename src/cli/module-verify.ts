@@ -85,7 +85,8 @@ async function gatherKeys(values: Values, sigs: ReadonlyArray<Uint8Array | null>
     const wanted = new Set<string>();
     for (const bytes of sigs) {
       const read = bytes === null ? null : await readClearSigned(bytes);
-      if (read?.ok) wanted.add(issuerOf(read.signature));
+      // By key ID, as FreePBX asks keyservers: the portal answers for a subkey's key ID too.
+      if (read?.ok) wanted.add(issuerOf(read.signature).slice(-16));
     }
     for (const id of [...wanted, ...masters]) {
       const blob = await portalKeyBlob(portal, id);

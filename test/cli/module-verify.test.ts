@@ -10,11 +10,16 @@ import { cp, mkdir, mkdtemp, readFile, rm, symlink, unlink, writeFile } from "no
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { createServer } from "node:http";
 import { describe, it, type TestContext } from "node:test";
+import * as openpgp from "openpgp";
 import { moduleVerify } from "../../src/cli/module-verify.ts";
 import { loadKeys } from "../../src/core/module-sig/keyring.ts";
+import { encodeFeed } from "../../src/core/publication/feed.ts";
+import { signDetached } from "../../src/core/transfer/envelope.ts";
 import { checkSignature, FREEPBX_MASTERS, judgeModule } from "../../src/core/module-sig/verify.ts";
 import { withGpgHome, type GpgHome } from "../helpers/gpg.ts";
+import { makeTestKey } from "../helpers/keys.ts";
 import { BITS, fingerprintOf, freepbxVerdict, hashLines, revokeCertification, sigText, trustSign, writeModule } from "../helpers/module-oracle.ts";
 
 const SHARED = path.resolve(import.meta.dirname, "../../../shared/freepbx");
@@ -275,6 +280,59 @@ async function runCases(t: TestContext, w: Workshop): Promise<void> {
     await compare(t, w, directory, BITS.GOOD | BITS.TRUSTED);
   });
 
+  await t.test("--feed FILE: a revocation published only in the portal's feed is revoked, with its date and reason", async (t) => {
+    const directory = await signedModule(w, w.developers, fpr("dev"));
+    const feed = await writeFeed(w, [{ fingerprint: fpr("dev"), state: "revoked" }], new Date(Date.now() + 86_400_000));
+    const oracle = await freepbxVerdict(w.install, directory, w.masterIds);
+    const { code, module } = await verifyJson(directory, ["--keyring", w.keyring, "--master", fpr("master"), "--feed", feed.file, "--publication-key", feed.publicationKey]);
+    t.diagnostic(`FreePBX ${oracle.status}; Keysign ${module.report.verdict}: ${module.report.reason}`);
+    assert.equal(code, 12);
+    assert.equal(module.report.status, oracle.status, "FreePBX's bits come from its keyring, which has not seen the feed");
+    assert.equal(module.report.verdict, "revoked");
+    assert.match(module.report.reason, new RegExp(`the portal revoked the certification of key ${fpr("dev")} on 2026-02-03 \\(malicious module\\)`));
+  });
+
+  await t.test("--feed FILE past its validUntil: 'revocation status stale since', never trusted", async () => {
+    const directory = await signedModule(w, w.developers, fpr("dev"));
+    const feed = await writeFeed(w, [{ fingerprint: fpr("dev"), state: "certified" }], new Date("2026-01-05T00:00:00Z"));
+    const { code, module } = await verifyJson(directory, ["--keyring", w.keyring, "--master", fpr("master"), "--feed", feed.file, "--publication-key", feed.publicationKey]);
+    assert.equal(code, 12);
+    assert.equal(module.report.verdict, "stale");
+    assert.match(module.report.reason, /^revocation status stale since 2026-01-05T00:00:00\.000Z/);
+  });
+
+  await t.test("--feed signed by another key than the pinned one is refused (exit 6)", async () => {
+    const directory = await signedModule(w, w.developers, fpr("dev"));
+    const feed = await writeFeed(w, [], new Date(Date.now() + 86_400_000));
+    const other = await writeFeed(w, [], new Date(Date.now() + 86_400_000));
+    const run = await verify([directory, "--keyring", w.keyring, "--feed", feed.file, "--publication-key", other.publicationKey]);
+    assert.equal(run.code, 6);
+    assert.match(run.stderr, /the status feed was refused/);
+  });
+
+  await t.test("--portal: the signer's key is fetched by the key ID in the signature (HKP)", async () => {
+    const directory = await signedModule(w, w.developers, fpr("subkeyed"));
+    const asked: string[] = [];
+    const server = createServer((request, response) => {
+      const search = new URL(request.url ?? "/", "http://portal").searchParams.get("search") ?? "";
+      asked.push(search);
+      void w.masters.run(["--armor", "--export", search]).then((exported) => {
+        response.writeHead(exported.stdout.length > 0 ? 200 : 404, { "content-type": "application/pgp-keys" }).end(exported.stdout);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const address = server.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      const { code, module } = await verifyJson(directory, ["--portal", `http://127.0.0.1:${port}/`, "--master", fpr("master")]);
+      assert.equal(module.report.verdict, "trusted", module.report.reason);
+      assert.equal(code, 0);
+      assert.ok(asked.includes(`0x${module.report.signer?.signingKey.slice(-16)}`), `asked for the signing subkey's key ID: ${asked.join(", ")}`);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   await t.test("the text report and the exit codes", async () => {
     const good = await signedModule(w, w.developers, fpr("dev"));
     const bad = await signedModule(w, w.developers, fpr("stranger"));
@@ -287,6 +345,34 @@ async function runCases(t: TestContext, w: Workshop): Promise<void> {
     assert.equal((await verify([good, "--keyring", w.keyring, ...masters])).code, 0);
     assert.equal((await verify([good])).code, 2, "no key source is a usage error");
   });
+}
+
+/** A status feed signed by a new publication key, written as FILE and FILE.sig with the key beside them. */
+async function writeFeed(w: Workshop, entries: Array<{ fingerprint: string; state: "certified" | "revoked" }>, validUntil: Date): Promise<{ file: string; publicationKey: string }> {
+  const publication = await makeTestKey([{ name: "Publication", email: "publication@example.org" }], { encryptionSubkey: false });
+  const directory = await mkdtemp(path.join(w.work, "feed-"));
+  const body = encodeFeed({
+    format: "keysign-status-feed",
+    version: 1,
+    sequence: 1,
+    generatedAt: "2026-01-03T00:00:00.000Z",
+    validUntil: validUntil.toISOString(),
+    publicationKey: publication.fingerprint,
+    entries: entries.map(({ fingerprint, state }) => ({
+      fingerprint,
+      userIdSha256: "0".repeat(64),
+      certifiedAt: "2026-01-02T00:00:00.000Z",
+      expiresAt: null,
+      state,
+      revokedAt: state === "revoked" ? "2026-02-03T00:00:00.000Z" : null,
+      reason: state === "revoked" ? "malicious_module" : null,
+    })),
+  });
+  const file = path.join(directory, "feed.json");
+  await writeFile(file, body);
+  await writeFile(`${file}.sig`, await signDetached(body, await openpgp.readPrivateKey({ armoredKey: publication.privateArmored }), new Date("2026-01-03T00:00:01Z")));
+  await writeFile(path.join(directory, "publication-key.asc"), publication.publicArmored);
+  return { file, publicationKey: path.join(directory, "publication-key.asc") };
 }
 
 /** An install-like --keys directory holding the masters only. */
