@@ -14,6 +14,7 @@ import * as openpgp from "openpgp";
 import { moduleSign } from "../../src/cli/module-sign.ts";
 import { withGpgHome, type GpgHome } from "../helpers/gpg.ts";
 import { BITS, fingerprintOf, freepbxVerdict, writeModule } from "../helpers/module-oracle.ts";
+import { writeSignedFeed } from "../helpers/status-feed.ts";
 
 interface Run {
   code: number;
@@ -155,6 +156,18 @@ async function runCases(t: TestContext, s: Setup): Promise<void> {
     const run = await sign([directory, "--key", await secretKeyFile(s, s.stranger), "--keyring", s.keyring, "--master", s.master]);
     assert.equal(run.code, 0);
     assert.match(run.stderr, new RegExp(`warning: key ${s.stranger} has no valid certification by a master key; installs would show the module as signed by an invalid key`));
+  });
+
+  await t.test("with --feed, the portal's word decides the warning: a revoked certification is named", async () => {
+    const directory = await newModule(s);
+    const revoked = await writeSignedFeed(s.work, [{ fingerprint: s.dev, state: "revoked" }], new Date(Date.now() + 86_400_000));
+    const run = await sign([directory, "--key", await secretKeyFile(s, s.dev), "--feed", revoked.file, "--publication-key", revoked.publicationKey]);
+    assert.equal(run.code, 0);
+    assert.match(run.stderr, new RegExp(`warning: the portal revoked the certification of key ${s.dev} on 2026-02-03; installs will refuse the module`));
+    const certified = await writeSignedFeed(s.work, [{ fingerprint: s.dev, state: "certified" }], new Date(Date.now() + 86_400_000));
+    const good = await sign([directory, "--key", await secretKeyFile(s, s.dev), "--feed", certified.file, "--publication-key", certified.publicationKey]);
+    assert.equal(good.stderr, "");
+    assert.match(good.stdout, /Certification checked against the portal's status feed \(sequence 1\)/);
   });
 
   await t.test("refuses paths a module.sig cannot list, and says how to get past it", async () => {

@@ -12,14 +12,12 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createServer } from "node:http";
 import { describe, it, type TestContext } from "node:test";
-import * as openpgp from "openpgp";
 import { moduleVerify } from "../../src/cli/module-verify.ts";
 import { loadKeys } from "../../src/core/module-sig/keyring.ts";
-import { encodeFeed } from "../../src/core/publication/feed.ts";
-import { signDetached } from "../../src/core/transfer/envelope.ts";
 import { checkSignature, FREEPBX_MASTERS, judgeModule } from "../../src/core/module-sig/verify.ts";
 import { withGpgHome, type GpgHome } from "../helpers/gpg.ts";
-import { makeTestKey } from "../helpers/keys.ts";
+import { runKeysign } from "../helpers/cli.ts";
+import { writeSignedFeed } from "../helpers/status-feed.ts";
 import { BITS, fingerprintOf, freepbxVerdict, hashLines, revokeCertification, sigText, trustSign, writeModule } from "../helpers/module-oracle.ts";
 
 const SHARED = path.resolve(import.meta.dirname, "../../../shared/freepbx");
@@ -282,7 +280,7 @@ async function runCases(t: TestContext, w: Workshop): Promise<void> {
 
   await t.test("--feed FILE: a revocation published only in the portal's feed is revoked, with its date and reason", async (t) => {
     const directory = await signedModule(w, w.developers, fpr("dev"));
-    const feed = await writeFeed(w, [{ fingerprint: fpr("dev"), state: "revoked" }], new Date(Date.now() + 86_400_000));
+    const feed = await writeSignedFeed(w.work, [{ fingerprint: fpr("dev"), state: "revoked" }], new Date(Date.now() + 86_400_000));
     const oracle = await freepbxVerdict(w.install, directory, w.masterIds);
     const { code, module } = await verifyJson(directory, ["--keyring", w.keyring, "--master", fpr("master"), "--feed", feed.file, "--publication-key", feed.publicationKey]);
     t.diagnostic(`FreePBX ${oracle.status}; Keysign ${module.report.verdict}: ${module.report.reason}`);
@@ -294,7 +292,7 @@ async function runCases(t: TestContext, w: Workshop): Promise<void> {
 
   await t.test("--feed FILE past its validUntil: 'revocation status stale since', never trusted", async () => {
     const directory = await signedModule(w, w.developers, fpr("dev"));
-    const feed = await writeFeed(w, [{ fingerprint: fpr("dev"), state: "certified" }], new Date("2026-01-05T00:00:00Z"));
+    const feed = await writeSignedFeed(w.work, [{ fingerprint: fpr("dev"), state: "certified" }], new Date("2026-01-05T00:00:00Z"));
     const { code, module } = await verifyJson(directory, ["--keyring", w.keyring, "--master", fpr("master"), "--feed", feed.file, "--publication-key", feed.publicationKey]);
     assert.equal(code, 12);
     assert.equal(module.report.verdict, "stale");
@@ -303,8 +301,8 @@ async function runCases(t: TestContext, w: Workshop): Promise<void> {
 
   await t.test("--feed signed by another key than the pinned one is refused (exit 6)", async () => {
     const directory = await signedModule(w, w.developers, fpr("dev"));
-    const feed = await writeFeed(w, [], new Date(Date.now() + 86_400_000));
-    const other = await writeFeed(w, [], new Date(Date.now() + 86_400_000));
+    const feed = await writeSignedFeed(w.work, [], new Date(Date.now() + 86_400_000));
+    const other = await writeSignedFeed(w.work, [], new Date(Date.now() + 86_400_000));
     const run = await verify([directory, "--keyring", w.keyring, "--feed", feed.file, "--publication-key", other.publicationKey]);
     assert.equal(run.code, 6);
     assert.match(run.stderr, /the status feed was refused/);
@@ -347,34 +345,6 @@ async function runCases(t: TestContext, w: Workshop): Promise<void> {
   });
 }
 
-/** A status feed signed by a new publication key, written as FILE and FILE.sig with the key beside them. */
-async function writeFeed(w: Workshop, entries: Array<{ fingerprint: string; state: "certified" | "revoked" }>, validUntil: Date): Promise<{ file: string; publicationKey: string }> {
-  const publication = await makeTestKey([{ name: "Publication", email: "publication@example.org" }], { encryptionSubkey: false });
-  const directory = await mkdtemp(path.join(w.work, "feed-"));
-  const body = encodeFeed({
-    format: "keysign-status-feed",
-    version: 1,
-    sequence: 1,
-    generatedAt: "2026-01-03T00:00:00.000Z",
-    validUntil: validUntil.toISOString(),
-    publicationKey: publication.fingerprint,
-    entries: entries.map(({ fingerprint, state }) => ({
-      fingerprint,
-      userIdSha256: "0".repeat(64),
-      certifiedAt: "2026-01-02T00:00:00.000Z",
-      expiresAt: null,
-      state,
-      revokedAt: state === "revoked" ? "2026-02-03T00:00:00.000Z" : null,
-      reason: state === "revoked" ? "malicious_module" : null,
-    })),
-  });
-  const file = path.join(directory, "feed.json");
-  await writeFile(file, body);
-  await writeFile(`${file}.sig`, await signDetached(body, await openpgp.readPrivateKey({ armoredKey: publication.privateArmored }), new Date("2026-01-03T00:00:01Z")));
-  await writeFile(path.join(directory, "publication-key.asc"), publication.publicArmored);
-  return { file, publicationKey: path.join(directory, "publication-key.asc") };
-}
-
 /** An install-like --keys directory holding the masters only. */
 async function keysDirWithout(w: Workshop): Promise<string> {
   const directory = path.join(w.work, "bmo");
@@ -411,6 +381,22 @@ describe("keysign module verify on FreePBX's real module", () => {
         assert.equal(oracle.status, BITS.TAMPERED | BITS.TRUSTED);
         assert.equal(altered.module.report.verdict, "tampered");
       });
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the keysign command", () => {
+  it("runs module verify as an admin would, with the verdict first and exit 0 for a trusted module", { skip: noShared, timeout: 60_000 }, async () => {
+    const work = await mkdtemp(path.join(tmpdir(), "keysign-module-cli-"));
+    try {
+      const run = await runKeysign(["module", "verify", path.join(SHARED, "modules/infoservices"), "--keys", path.join(SHARED, "keys")], work);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /^infoservices \(.*\)\n {2}Keysign: trusted: certified by master [0-9A-F]{40} on \d{4}-\d{2}-\d{2}; all 7 listed files match\n {2}FreePBX: 129 GOOD\|TRUSTED\n/);
+      const help = await runKeysign(["help"], work);
+      assert.match(help.stdout, /module verify DIR\.\.\./);
+      assert.match(help.stdout, /12 module verify: at least one module is not trusted and intact/);
     } finally {
       await rm(work, { recursive: true, force: true });
     }
