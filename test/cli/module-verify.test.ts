@@ -76,7 +76,7 @@ async function buildWorkshop(masters: GpgHome, developers: GpgHome, install: Gpg
   fpr.master = await generate(masters, "master@example.org", "rsa2048", "sign,cert", "0", past);
   fpr.edMaster = await generate(masters, "ed-master@example.org", "ed25519", "sign,cert", "0", past);
   fpr.introducer = await generate(masters, "mirror@example.org", "ed25519", "sign,cert", "0", past);
-  for (const name of ["dev", "stranger", "revoked", "marginal", "edRevoked"]) fpr[name] = await generate(developers, `${name}@example.org`, "ed25519", "sign,cert", "0", past);
+  for (const name of ["dev", "stranger", "revoked", "marginal", "edRevoked", "selfRevoked"]) fpr[name] = await generate(developers, `${name}@example.org`, "ed25519", "sign,cert", "0", past);
   fpr.expired = await generate(developers, "expired@example.org", "ed25519", "sign,cert", "2025-06-01", new Date("2025-01-01T00:00:00Z"));
   fpr.subkeyed = await generate(developers, "subkeyed@example.org", "ed25519", "cert", "0", past);
   await developers.ok(["--passphrase", "", "--quick-add-key", fpr.subkeyed, "ed25519", "sign", "0"]);
@@ -84,12 +84,15 @@ async function buildWorkshop(masters: GpgHome, developers: GpgHome, install: Gpg
   // Certified in the past and revoked now, so a revocation is always the newer signature.
   const certified = new Date("2025-01-02T00:00:00Z");
   const sign = (signer: string, target: string) => masters.ok(["--faked-system-time", `${DATE_FORMAT(certified)}!`, "--local-user", signer, "--quick-sign-key", target]);
-  for (const name of ["dev", "revoked", "subkeyed", "expired"]) await sign(fpr.master, fpr[name] ?? "");
+  for (const name of ["dev", "revoked", "subkeyed", "expired", "selfRevoked"]) await sign(fpr.master, fpr[name] ?? "");
   await sign(fpr.edMaster, fpr.edRevoked ?? "");
   await trustSign(masters, fpr.master, fpr.introducer);
   await sign(fpr.introducer, fpr.marginal ?? "");
   await revokeCertification(masters, fpr.master, fpr.revoked ?? "", "key lost");
   await revokeCertification(masters, fpr.edMaster, fpr.edRevoked ?? "", "malicious module");
+  // The owner revokes their own key: GnuPG made the revocation certificate with the key (":-" guards it).
+  const revocation = await readFile(path.join(developers.dir, "openpgp-revocs.d", `${fpr.selfRevoked}.rev`), "utf8");
+  await masters.ok(["--import"], { input: revocation.replace(/^:-----/m, "-----") });
   const keyring = path.join(work, "keyring.gpg");
   await writeFile(keyring, await masters.ok(["--export"]));
   await install.ok(["--import", keyring]);
@@ -210,6 +213,12 @@ async function runCases(t: TestContext, w: Workshop): Promise<void> {
     const module = await compare(t, w, await signedModule(w, w.developers, fpr("edRevoked")), BITS.GOOD | BITS.TAMPERED | BITS.INVALID);
     assert.equal(module.report.verdict, "revoked");
     assert.match(module.report.reason, /FreePBX would not see this revocation \(its check expects an RSA master key\)/);
+  });
+
+  await t.test("a key its owner revoked: REVKEYSIG and TRUST_UNDEFINED give 7; Keysign says revoked", async (t) => {
+    const module = await compare(t, w, await signedModule(w, w.developers, fpr("selfRevoked")), BITS.GOOD | BITS.TAMPERED | BITS.INVALID);
+    assert.equal(module.report.verdict, "revoked");
+    assert.match(module.report.reason, /was revoked by its owner on \d{4}-\d{2}-\d{2}/);
   });
 
   await t.test("expired signing key: EXPIRED (with VALIDSIG's GOOD), expired", async (t) => {

@@ -107,10 +107,11 @@ function signerInfo(signer: SigningKey, signedAt: Date, hash: number): SignerInf
 /** checkStatus + checkSig: what gpg's status lines and the `--check-sigs` regex would give. */
 function freepbxCheck(validity: Awaited<ReturnType<typeof keyValidity>>, trust: Trust): SignatureFindings["freepbx"] {
   if (validity.expired) return { status: STATUS.GOOD | STATUS.EXPIRED, detail: DETAIL.expired, trusted: false };
-  if (trust.level === "ultimate" || trust.level === "full") return { status: STATUS.GOOD | STATUS.TRUSTED, detail: "", trusted: true };
+  // A key its owner revoked gets REVKEYSIG, which FreePBX does not read, and TRUST_UNDEFINED, which it does.
+  if (validity.revoked === null && (trust.level === "ultimate" || trust.level === "full")) return { status: STATUS.GOOD | STATUS.TRUSTED, detail: "", trusted: true };
   if (trust.freepbxSees.length > 0) return { status: STATUS.REVOKED, detail: DETAIL.revoked, trusted: false };
   // TRUST_MARGINAL is not one of the lines FreePBX reads: only VALIDSIG's GOOD is left.
-  if (trust.level === "marginal") return { status: STATUS.GOOD, detail: "", trusted: false };
+  if (trust.level === "marginal" && validity.revoked === null) return { status: STATUS.GOOD, detail: "", trusted: false };
   return { status: STATUS.GOOD | STATUS.TAMPERED | STATUS.INVALID, detail: DETAIL.untrusted, trusted: false };
 }
 
