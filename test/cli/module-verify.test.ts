@@ -6,6 +6,7 @@
  * status feed) the test asserts the reason.
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { cp, mkdir, mkdtemp, readFile, rm, symlink, unlink, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -38,7 +39,7 @@ async function verify(args: string[]): Promise<Run> {
 }
 
 interface JsonModule {
-  report: { status: number; details: string[]; verdict: string; reason: string; signer: { fingerprint: string; signingKey: string } | null };
+  report: { status: number; details: string[]; verdict: string; reason: string; signer: { fingerprint: string; signingKey: string } | null; notes: string[] };
   unlisted: Array<{ path: string; official: string | null }>;
 }
 
@@ -338,6 +339,24 @@ async function runCases(t: TestContext, w: Workshop): Promise<void> {
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }
+  });
+
+  await t.test("--framework-root reads framework's amp_conf/htdocs/X at WEBROOT/X; type=local names the file FreePBX checks instead", async () => {
+    const directory = await signedModule(w, w.developers, fpr("dev"), {
+      text: (d) => {
+        const listed = `${hashLines(d, LISTED)}\namp_conf/htdocs/admin/index.php = ${createHash("sha256").update("<?php // web root\n").digest("hex")}`;
+        return sigText(fpr("dev"), listed, { config: ["type=local"] });
+      },
+    });
+    const webRoot = path.join(w.work, "webroot");
+    await writeModule(webRoot, { "admin/index.php": "<?php // web root\n" });
+    const masters = ["--keyring", w.keyring, "--master", fpr("master")];
+    const without = await verifyJson(directory, masters);
+    assert.equal(without.module.report.verdict, "tampered");
+    assert.deepEqual(without.module.report.details, ["amp_conf/htdocs/admin/index.php missing"]);
+    const mapped = await verifyJson(directory, [...masters, "--framework-root", webRoot]);
+    assert.equal(mapped.module.report.verdict, "trusted", mapped.module.report.reason);
+    assert.ok(mapped.module.report.notes.some((note) => note.includes(`/etc/freepbx.secure/${path.basename(directory)}.sig`)));
   });
 
   await t.test("the text report and the exit codes", async () => {
