@@ -7,9 +7,8 @@ import { createHash } from "node:crypto";
 import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
 import { open, readdir, readFile, realpath, stat } from "node:fs/promises";
 import path from "node:path";
-import type { PublicKey } from "openpgp";
-import { loadKeys, MAX_KEY_BLOB_BYTES, type KeyBlob, type LoadedKeys } from "../core/module-sig/keyring.ts";
-import type { FeedStanding } from "../core/module-sig/verify.ts";
+import { MAX_KEY_BLOB_BYTES, type KeyBlob } from "../core/module-sig/keyring.ts";
+import { FREEPBX_MASTERS, type FeedStanding } from "../core/module-sig/verify.ts";
 import { MAX_FEED_BYTES, MAX_FEED_SIGNATURE_BYTES, parseFeed, verifyFeed } from "../core/publication/feed-verify.ts";
 import { FeedRefusedError } from "../errors.ts";
 import { fetchBounded, fetchBoundedOrMissing } from "./bounded-fetch.ts";
@@ -140,7 +139,13 @@ export function portalUrl(given: string): URL {
   return sourceUrl(given, "--portal");
 }
 
-export { loadKeys, type LoadedKeys, type PublicKey };
+/** FreePBX's masters and each --master, checked to be full fingerprints. */
+export function masterList(given: readonly string[]): string[] {
+  const extra = given.map((fingerprint) => fingerprint.replace(/\s+/g, "").toUpperCase());
+  const bad = extra.find((fingerprint) => !/^[0-9A-F]{40}$/.test(fingerprint));
+  if (bad !== undefined) throw usageError(`--master ${bad} is not a full fingerprint (40 hex digits)`);
+  return [...new Set([...FREEPBX_MASTERS, ...extra])];
+}
 
 /** The status feed from a URL (feed.json, with feed.json.sig beside it) or a file (FILE and FILE.sig), checked. */
 export async function readFeed(where: string, publicationKeyFile: string | undefined, now: Date): Promise<FeedStanding> {

@@ -14,10 +14,9 @@ import { unlistablePathReason } from "../core/module-sig/ini.ts";
 import { loadKeys, moduleConfig } from "../core/module-sig/keyring.ts";
 import { DEFAULT_EXCLUDES, listModuleFiles, type ModuleListing } from "../core/module-sig/manifest.ts";
 import { candidateSigners, checkHash, keyValidity, readClearSigned, signatureVerifies } from "../core/module-sig/signature.ts";
-import { FREEPBX_MASTERS } from "../core/module-sig/verify.ts";
 import { EXIT, type CommandIo } from "./exit-codes.ts";
 import { explainStatus, runGpg, type GpgEnvironment } from "./gpg-process.ts";
-import { localKeyBlobs, readFeed, sha256Files, walkModule } from "./module-files.ts";
+import { localKeyBlobs, masterList, readFeed, sha256Files, walkModule } from "./module-files.ts";
 import { canPrompt, promptHidden, readPassphraseFile } from "./prompt.ts";
 import { CommandError, parseOptions, runCommand, usageError } from "./signer-errors.ts";
 import { writeFileAtomically } from "./signer-home.ts";
@@ -56,12 +55,12 @@ export function moduleSign(args: string[], io: CommandIo): Promise<number> {
     if (directory === undefined || extra.length > 0) throw usageError("give exactly one module directory");
     const type = moduleType(values.type);
     if ((values.key === undefined) === (values.gpg !== true)) throw usageError("sign with a key file (--key FILE) or with GnuPG (--gpg --local-user FPR), one of the two");
+    const masters = masterList(values.master ?? []);
     const now = new Date();
     const feed = values.feed === undefined ? null : await readFeed(values.feed, values["publication-key"], now);
     const listing = await listTree(directory, values.exclude ?? [], io);
     const hashes = await hashListed(directory, listing);
     const signer = values.gpg ? await gpgSigner(values, io) : await keyFileSigner(values, io);
-    const masters = [...new Set([...FREEPBX_MASTERS, ...(values.master ?? []).map((fingerprint) => fingerprint.toUpperCase())])];
     // The signing key merged with its copies in --keyring, which may carry the master's certification.
     const material = (await loadKeys([{ source: "the signing key", bytes: signer.publicKey.write() }, ...(await localKeyBlobs(undefined, values.keyring ?? []))])).keys;
     const merged = material.find((key) => key.getFingerprint() === signer.publicKey.getFingerprint()) ?? signer.publicKey;
@@ -145,7 +144,7 @@ async function unlock(key: PrivateKey, values: Values, io: CommandIo): Promise<P
 
 async function gpgSigner(values: Values, io: CommandIo): Promise<Signer> {
   const localUser = values["local-user"]?.replace(/\s+/g, "").toUpperCase();
-  if (localUser === undefined || !/^[0-9A-F]{40}$/.test(localUser)) throw usageError("--gpg needs --local-user FPR, the signing key's full fingerprint (40 hex digits)");
+  if (localUser === undefined || !/^[0-9A-F]{40}$/.test(localUser)) throw usageError("--gpg needs --local-user FPR, the full fingerprint (40 hex digits) of your key's primary key; GnuPG picks its signing subkey");
   const passphraseFile = values["passphrase-file"] ? path.resolve(values["passphrase-file"]) : null;
   if (passphraseFile !== null) await readPassphraseFile(passphraseFile);
   const environment: GpgEnvironment = { homedir: values["gpg-home"] ? path.resolve(values["gpg-home"]) : null, env: io.env, interactive: canPrompt(io) };

@@ -5,11 +5,13 @@
  */
 import { stat, readFile } from "node:fs/promises";
 import path from "node:path";
+import type { PublicKey } from "openpgp";
+import { loadKeys } from "../core/module-sig/keyring.ts";
 import { unlistedFiles, type UnlistedFile } from "../core/module-sig/manifest.ts";
 import { MAX_MODULE_SIG_BYTES, readClearSigned, issuerOf } from "../core/module-sig/signature.ts";
-import { checkSignature, FREEPBX_MASTERS, judgeModule, type FeedStanding, type ModuleReport, type SignatureFindings } from "../core/module-sig/verify.ts";
+import { checkSignature, judgeModule, type FeedStanding, type ModuleReport, type SignatureFindings } from "../core/module-sig/verify.ts";
 import { EXIT, type CommandIo } from "./exit-codes.ts";
-import { loadKeys, localKeyBlobs, portalKeyBlob, portalUrl, readFeed, sha256Files, walkModule, type PublicKey } from "./module-files.ts";
+import { localKeyBlobs, masterList, portalKeyBlob, portalUrl, readFeed, sha256Files, walkModule } from "./module-files.ts";
 import { parseOptions, runCommand, usageError } from "./signer-errors.ts";
 
 export const MODULE_VERIFY_USAGE =
@@ -59,13 +61,6 @@ export function moduleVerify(args: string[], io: CommandIo): Promise<number> {
   });
 }
 
-function masterList(given: readonly string[]): string[] {
-  const extra = given.map((fingerprint) => fingerprint.replace(/\s+/g, "").toUpperCase());
-  const bad = extra.find((fingerprint) => !/^[0-9A-F]{40}$/.test(fingerprint));
-  if (bad !== undefined) throw usageError(`--master ${bad} is not a full fingerprint (40 hex digits)`);
-  return [...new Set([...FREEPBX_MASTERS, ...extra])];
-}
-
 /** The module.sig's bytes; null when there is none. A directory that is not there is a usage error. */
 async function readModuleSigFile(directory: string): Promise<Uint8Array | null> {
   const info = await stat(directory).catch(() => null);
@@ -75,7 +70,11 @@ async function readModuleSigFile(directory: string): Promise<Uint8Array | null> 
   if (sig === null) return null;
   // One byte over the limit is enough for the core to refuse it with its message.
   if (sig.size > MAX_MODULE_SIG_BYTES) return new Uint8Array(MAX_MODULE_SIG_BYTES + 1);
-  return new Uint8Array(await readFile(file));
+  return new Uint8Array(
+    await readFile(file).catch(() => {
+      throw usageError(`cannot read ${file}`);
+    }),
+  );
 }
 
 async function gatherKeys(values: Values, sigs: ReadonlyArray<Uint8Array | null>, masters: readonly string[], io: CommandIo): Promise<PublicKey[]> {

@@ -50,7 +50,10 @@ function claimedByMaster(key: PublicKey, masters: readonly string[]): string | n
     for (const certification of user.otherCertifications) {
       const keyId = certification.issuerKeyID.toHex().toUpperCase();
       const master = masters.find((fingerprint) => fingerprint.endsWith(keyId));
-      if (master !== undefined) return master;
+      const made = certification.created?.getTime() ?? Infinity;
+      // A later revocation by the same issuer takes the claim back, verified or not.
+      const withdrawn = user.revocationSignatures.some((revocation) => revocation.issuerKeyID.equals(certification.issuerKeyID) && (revocation.created?.getTime() ?? 0) >= made);
+      if (master !== undefined && !withdrawn) return master;
     }
   }
   return null;
