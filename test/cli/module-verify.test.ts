@@ -77,7 +77,7 @@ async function buildWorkshop(masters: GpgHome, developers: GpgHome, install: Gpg
   fpr.master = await generate(masters, "master@example.org", "rsa2048", "sign,cert", "0", past);
   fpr.edMaster = await generate(masters, "ed-master@example.org", "ed25519", "sign,cert", "0", past);
   fpr.introducer = await generate(masters, "mirror@example.org", "ed25519", "sign,cert", "0", past);
-  for (const name of ["dev", "stranger", "revoked", "marginal", "edRevoked", "selfRevoked"]) fpr[name] = await generate(developers, `${name}@example.org`, "ed25519", "sign,cert", "0", past);
+  for (const name of ["dev", "stranger", "revoked", "marginal", "edRevoked", "selfRevoked", "certExpired"]) fpr[name] = await generate(developers, `${name}@example.org`, "ed25519", "sign,cert", "0", past);
   fpr.expired = await generate(developers, "expired@example.org", "ed25519", "sign,cert", "2025-06-01", new Date("2025-01-01T00:00:00Z"));
   fpr.subkeyed = await generate(developers, "subkeyed@example.org", "ed25519", "cert", "0", past);
   await developers.ok(["--passphrase", "", "--quick-add-key", fpr.subkeyed, "ed25519", "sign", "0"]);
@@ -87,6 +87,8 @@ async function buildWorkshop(masters: GpgHome, developers: GpgHome, install: Gpg
   const sign = (signer: string, target: string) => masters.ok(["--faked-system-time", `${DATE_FORMAT(certified)}!`, "--local-user", signer, "--quick-sign-key", target]);
   for (const name of ["dev", "revoked", "subkeyed", "expired", "selfRevoked"]) await sign(fpr.master, fpr[name] ?? "");
   await sign(fpr.edMaster, fpr.edRevoked ?? "");
+  // A certification valid for one day, long past.
+  await masters.ok(["--faked-system-time", `${DATE_FORMAT(certified)}!`, "--default-cert-expire", "1d", "--local-user", fpr.master, "--quick-sign-key", fpr.certExpired ?? ""]);
   await trustSign(masters, fpr.master, fpr.introducer);
   await sign(fpr.introducer, fpr.marginal ?? "");
   await revokeCertification(masters, fpr.master, fpr.revoked ?? "", "key lost");
@@ -220,6 +222,11 @@ async function runCases(t: TestContext, w: Workshop): Promise<void> {
     const module = await compare(t, w, await signedModule(w, w.developers, fpr("selfRevoked")), BITS.GOOD | BITS.TAMPERED | BITS.INVALID);
     assert.equal(module.report.verdict, "revoked");
     assert.match(module.report.reason, /was revoked by its owner on \d{4}-\d{2}-\d{2}/);
+  });
+
+  await t.test("a master certification that has expired counts for nothing: 7, untrusted", async (t) => {
+    const module = await compare(t, w, await signedModule(w, w.developers, fpr("certExpired")), BITS.GOOD | BITS.TAMPERED | BITS.INVALID);
+    assert.equal(module.report.verdict, "untrusted");
   });
 
   await t.test("expired signing key: EXPIRED (with VALIDSIG's GOOD), expired", async (t) => {
