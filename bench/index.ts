@@ -5,6 +5,7 @@ import { runHttpLoad } from "./http-load.ts";
 import { runIntakeWorst } from "./intake-worst.ts";
 import { runKeyIntake } from "./key-intake.ts";
 import { runLoginTiming } from "./login-timing.ts";
+import { runModules } from "./modules.ts";
 import { runSigning } from "./signing.ts";
 import { runStaticExport } from "./static-export.ts";
 
@@ -17,3 +18,4 @@ if (!only || only === "http") await runHttpLoad();
 if (!only || only === "signing") await runSigning();
 if (!only || only === "hkp") await runHkpGet();
 if (!only || only === "export") await runStaticExport(process.argv.slice(3));
+if (!only || only === "modules") await runModules();

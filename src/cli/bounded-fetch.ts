@@ -13,13 +13,24 @@ export function sourceError(message: string): CommandError {
   return new CommandError(EXIT.source, message);
 }
 
-export async function fetchBounded(url: URL, maxBytes: number, timeoutMs = FETCH_TIMEOUT_MS): Promise<Uint8Array> {
+export async function fetchBounded(url: URL, maxBytes: number, timeoutMs = FETCH_TIMEOUT_MS, option = "--from"): Promise<Uint8Array> {
+  const found = await fetchBoundedOrMissing(url, maxBytes, timeoutMs, option);
+  if (found === null) throw sourceError(`GET ${url.href} answered 404; check the ${option} address and that the portal or mirror serves it`);
+  return found;
+}
+
+/** As `fetchBounded`, but a 404 gives null: the source answered, and has no such thing. */
+export async function fetchBoundedOrMissing(url: URL, maxBytes: number, timeoutMs = FETCH_TIMEOUT_MS, option = "--from"): Promise<Uint8Array | null> {
   const signal = AbortSignal.timeout(timeoutMs);
   try {
     const response = await fetch(url, { signal, headers: { accept: "*/*" } });
+    if (response.status === 404) {
+      await response.body?.cancel();
+      return null;
+    }
     if (!response.ok) {
       await response.body?.cancel();
-      throw sourceError(`GET ${url.href} answered ${response.status}; check the --from address and that the portal or mirror serves it`);
+      throw sourceError(`GET ${url.href} answered ${response.status}; check the ${option} address and that the portal or mirror serves it`);
     }
     const declared = Number(response.headers.get("content-length") ?? "0");
     if (declared > maxBytes) {

@@ -19,6 +19,12 @@ export const EXIT = {
   aborted: 10,
   /** The source (portal or mirror) could not be reached, answered an error, was too slow or sent too much; nothing was imported. */
   source: 11,
+  /** module verify: at least one module is not trusted and intact (its verdict says why). */
+  moduleNotTrusted: 12,
+  /** module sign: the tree cannot be signed (an unreadable file, a path a module.sig cannot list); nothing was written. */
+  moduleRefused: 13,
+  /** module sign: the signing key cannot be used (wrong passphrase, expired, revoked, cannot sign, GnuPG failed); nothing was written. */
+  signingKey: 14,
 } as const;
 
 /** What a command may touch of its process, so tests can run it in-process too. */

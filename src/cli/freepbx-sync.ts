@@ -66,16 +66,16 @@ export function freepbxSync(args: string[], io: CommandIo): Promise<number> {
 }
 
 /** http(s) only, no credentials (they would land in the state file and messages), ending in "/" so paths join below it. */
-function sourceUrl(given: string): URL {
+export function sourceUrl(given: string, option = "--from"): URL {
   let url: URL;
   try {
     url = new URL(given);
   } catch {
-    throw usageError(`--from ${given} is not a URL; give the portal's address, e.g. https://keysign.example.org/`);
+    throw usageError(`${option} ${given} is not a URL; give the portal's address, e.g. https://keysign.example.org/`);
   }
-  if (url.protocol !== "https:" && url.protocol !== "http:") throw usageError("--from must be an http:// or https:// address");
-  if (url.username || url.password) throw usageError("--from must not hold a user name or password");
-  if (url.search || url.hash) throw usageError("--from must be the portal's address without ? or #");
+  if (url.protocol !== "https:" && url.protocol !== "http:") throw usageError(`${option} must be an http:// or https:// address`);
+  if (url.username || url.password) throw usageError(`${option} must not hold a user name or password`);
+  if (url.search || url.hash) throw usageError(`${option} must be the portal's address without ? or #`);
   if (!url.pathname.endsWith("/")) url.pathname += "/";
   return url;
 }
@@ -85,7 +85,7 @@ function defaultGpgHome(env: Record<string, string | undefined>): string {
   return env.GNUPGHOME || path.join(env.HOME ?? homedir(), ".gnupg");
 }
 
-async function readPublicationKey(file: string): Promise<PublicKey> {
+export async function readPublicationKey(file: string): Promise<PublicKey> {
   let bytes: Uint8Array;
   try {
     bytes = new Uint8Array(await readFile(file));

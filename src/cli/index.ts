@@ -44,6 +44,31 @@ FreePBX installs (needs only Node and gpg; run it as the user FreePBX runs gpg a
       ~/.gnupg); the last accepted sequence per URL is kept in --state (default:
       keysign-freepbx-sync.json in that home). Prints one line; meant for cron.
 
+FreePBX modules (need only Node, and gpg for --gpg; see docs/modules.md):
+  module sign DIR (--key FILE [--passphrase-file FILE] | --gpg --local-user FPR [--gpg-home DIR] [--passphrase-file FILE])
+              [--repo NAME] [--type public|local] [--exclude PATH]... [--master FPR]... [--keyring FILE]...
+              [--feed URL|FILE --publication-key FILE]
+      Writes DIR/module.sig in FreePBX devtools' format, clear-signed with SHA-256: the SHA-256
+      of every file in devtools' order, leaving out dot-names, module.sig and what FreePBX
+      makes at run time (assets/less/cache/; --exclude adds a file, or a directory ending in
+      "/"), and says what it left out. Refuses a tree with files it cannot read or paths a
+      module.sig cannot list. Warns when the key has no valid certification by a master key
+      (FreePBX's two and each --master; checked against --feed when given, else the key's own
+      certifications, verified with the masters' keys from --keyring when given), because
+      installs would then call the module "signed by an invalid key". The passphrase comes
+      from --passphrase-file (first line) or is typed with echo off; never on the command line.
+
+  module verify DIR... (--keys DIR | --keyring FILE | --portal URL)... [--master FPR]...
+              [--feed URL|FILE --publication-key FILE] [--framework-root WEBROOT] [--json]
+      For each module: Keysign's verdict (trusted, tampered, untrusted, revoked, expired,
+      unsigned, invalid, refused, stale) with one reason, and the status bits and detail
+      lines FreePBX 17 would show. Keys come from an install's admin/libraries/BMO
+      (--keys), keyring files, or the portal (HKP, by the signer's key ID). Masters are
+      FreePBX's two plus each --master. --feed checks revocations in the portal's signed
+      status feed (FILE needs FILE.sig beside it). Files present but not listed are shown
+      apart, and never change the verdict. --framework-root reads framework's
+      amp_conf/htdocs/X at WEBROOT/X, as FreePBX's installer puts it.
+
 portal administration (uses DATABASE_URL / DATA_DIR like the portal; needs no network):
   staff create --email ADDRESS --role ROLE [--role ROLE]...
       Prints a one-time link, valid 24 hours, that creates a staff account for ADDRESS
@@ -78,7 +103,8 @@ exit codes:
   6  a file was refused: a batch or result whose signature, format, expiry, master or time is
      wrong (nothing was signed), a result the portal would refuse (inspect --batch), an
      unusable queue key file, or a status feed, published key, publication key file or
-     sync state file that freepbx sync refused (nothing was imported)
+     sync state file that freepbx sync refused (nothing was imported), or a status feed or
+     publication key file module verify or sign refused
   7  the result file was written, but every item in it is declined
   8  the signer is not initialised: no pins (run "keysign init"); inspect showed the file
      NOT CHECKED
@@ -86,7 +112,13 @@ exit codes:
      card not available, or GnuPG failed; nothing was written
   10 stopped before the end (input ended, interrupted); nothing was written
   11 freepbx sync could not get the feed or a key from URL (unreachable, an HTTP error,
-     too slow or too large); nothing was imported
+     too slow or too large); nothing was imported; module verify or sign could not get
+     the feed or a key from --portal or --feed
+  12 module verify: at least one module is not trusted and intact (each verdict says why)
+  13 module sign: the tree cannot be signed (a file cannot be read, or a path cannot be
+     listed in a module.sig); nothing was written
+  14 module sign: the signing key cannot be used (wrong passphrase, expired, revoked, no
+     signing capability, or GnuPG failed); nothing was written
 `;
 
 type Command = (args: string[], io: CommandIo) => Promise<number>;
@@ -99,6 +131,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   "audit verify": async () => (await import("./audit-verify.ts")).auditVerify,
   "freepbx sync": async () => (await import("./freepbx-sync.ts")).freepbxSync,
   "publish export": async () => (await import("./publish-export.ts")).publishExport,
+  "module sign": async () => (await import("./module-sign.ts")).moduleSign,
+  "module verify": async () => (await import("./module-verify.ts")).moduleVerify,
 };
 
 export async function run(argv: string[], io: CommandIo): Promise<number> {

@@ -4,8 +4,8 @@ import path from "node:path";
 import { describe, it } from "node:test";
 
 const SRC = path.resolve(import.meta.dirname, "../../src");
-/** The signer's commands, and `freepbx sync`, which runs on a FreePBX machine with Node alone. */
-const SIGNER_COMMANDS = ["cli/keysign-init.ts", "cli/keysign-inspect.ts", "cli/keysign-sign.ts", "cli/freepbx-sync.ts"];
+/** The signer's commands, and `freepbx sync` and the module tools, which run on a FreePBX machine with Node alone. */
+const SIGNER_COMMANDS = ["cli/keysign-init.ts", "cli/keysign-inspect.ts", "cli/keysign-sign.ts", "cli/freepbx-sync.ts", "cli/module-sign.ts", "cli/module-verify.ts"];
 const IMPORT = /(?:^|\n)\s*(?:import|export)\b[^;]*?\bfrom\s+"([^"]+)"|\bimport\s*\(\s*"([^"]+)"\s*\)|(?:^|\n)\s*import\s+"([^"]+)"/g;
 
 /** Every source file and package the signer's commands load, statically or lazily. */
@@ -33,5 +33,6 @@ describe("the offline signer's commands", () => {
     assert.deepEqual([...packages].filter((name) => /prisma|fastify|nodemailer|argon2|sqlite/.test(name)), []);
     assert.ok(files.has(path.join(SRC, "core/transfer/sign-batch.ts")), "the walk follows imports");
     assert.ok(files.has(path.join(SRC, "core/publication/feed-verify.ts")), "freepbx sync is walked too");
+    assert.ok(files.has(path.join(SRC, "core/module-sig/verify.ts")), "and the module tools");
   });
 });

@@ -77,3 +77,17 @@ function fieldsOf(sections: IniSections): ModuleSigFields {
     hashes: sections.get("hashes") ?? new Map<string, string>(),
   };
 }
+
+/**
+ * A clear-signed module.sig as `gpg --clearsign` lays it out, with LF line endings throughout:
+ * the signed text is `text` without its final line break (which belongs to the armor), lines
+ * starting with "-" are dash-escaped, and `signatureBlock` is the armored signature.
+ */
+export function clearSignedModuleSig(text: string, hashName: string, signatureBlock: string): string {
+  const body = text
+    .replace(/\n$/, "")
+    .split("\n")
+    .map((line) => (line.startsWith("-") ? `- ${line}` : line))
+    .join("\n");
+  return `-----BEGIN PGP SIGNED MESSAGE-----\nHash: ${hashName}\n\n${body}\n${signatureBlock.replace(/\r\n/g, "\n")}`;
+}

@@ -68,3 +68,26 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   }
   return a.length - b.length;
 }
+
+/** Why an official FreePBX package leaves a file out of its module.sig, or null when it would list it. */
+export function officialExclusion(path: string): string | null {
+  const names = path.split("/");
+  if (names[0] === "i18n" && names.length > 1) return "top-level i18n/";
+  if (names.some((name) => name.startsWith(".") && name !== ".htaccess")) return "dot-file";
+  if (path.toLowerCase().endsWith(".txt")) return "*.txt";
+  return null;
+}
+
+export interface UnlistedFile {
+  path: string;
+  /** The official exclusion that covers it, or null: a file the signature says nothing about. */
+  official: string | null;
+}
+
+/** Files present but not listed (module.sig itself aside): non-fatal, as on FreePBX, but worth a look. */
+export function unlistedFiles(present: readonly string[], listed: ReadonlySet<string>): UnlistedFile[] {
+  return present
+    .filter((path) => path !== "module.sig" && !listed.has(path))
+    .sort(compareDevtoolsOrder)
+    .map((path) => ({ path, official: officialExclusion(path) }));
+}
