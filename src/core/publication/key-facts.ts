@@ -13,6 +13,19 @@ import { readLayout } from "./canonical-union.ts";
 /** RFC 4880 §5.2.3.6: seconds after the key's creation; 0 or absent: it does not expire. */
 const KEY_EXPIRATION_TIME = 9;
 
+/** The size an index gives an elliptic-curve key, as other keyservers list it: its curve's. */
+const CURVE_BITS: Readonly<Record<string, number>> = {
+  ed25519Legacy: 256,
+  curve25519Legacy: 256,
+  nistP256: 256,
+  nistP384: 384,
+  nistP521: 521,
+  brainpoolP256r1: 256,
+  brainpoolP384r1: 384,
+  brainpoolP512r1: 512,
+  secp256k1: 256,
+};
+
 export interface KeyIndexFacts {
   algorithm: number;
   bits: number;
@@ -35,8 +48,12 @@ export async function keyIndexFacts(canonicalKey: Uint8Array): Promise<KeyIndexF
   const lifetime = newest?.lifetime ?? 0;
   return {
     algorithm: primary.algorithm,
-    bits: primary.getAlgorithmInfo().bits ?? 0,
+    bits: keySize(primary.getAlgorithmInfo()),
     createdAt: primary.created,
     expiresAt: lifetime === 0 ? null : new Date(primary.created.getTime() + lifetime * 1000),
   };
+}
+
+function keySize(info: { bits?: number; curve?: string }): number {
+  return info.bits ?? CURVE_BITS[info.curve ?? ""] ?? 0;
 }
