@@ -18,13 +18,14 @@ export async function countKeyUpdates(db: Db | Tx, fingerprint: string): Promise
 }
 
 /**
- * The merged copies of each key in `fingerprints` that owners updated, oldest first. Each one
- * holds everything of those before it, so their union is the newest, whatever order rows
- * stored in the same instant come back in.
+ * The merged copies owners sent, per key, oldest first: of the key with `fingerprint`, or of
+ * every key (a list of fingerprints in the query would outgrow SQLite's parameter limit at
+ * thousands of keys). Each one holds everything of those before it, so their union is the
+ * newest, whatever order rows stored in the same instant come back in.
  */
-export async function updatedKeys(db: Db, fingerprints: readonly string[]): Promise<Map<string, Uint8Array[]>> {
+export async function updatedKeys(db: Db, fingerprint?: string): Promise<Map<string, Uint8Array[]>> {
   const rows = await db.keyUpdate.findMany({
-    where: { fingerprint: { in: [...fingerprints] } },
+    ...(fingerprint ? { where: { fingerprint } } : {}),
     orderBy: [{ createdAt: "asc" }, { id: "asc" }],
     select: { fingerprint: true, canonicalKey: true },
   });

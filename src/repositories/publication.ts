@@ -30,7 +30,7 @@ export async function findPublishedKeys(db: Db, fingerprint?: string): Promise<P
     const earlier = byKey.get(key.fingerprint)?.certifications ?? [];
     byKey.set(key.fingerprint, { fingerprint: key.fingerprint, canonicalKey: new Uint8Array(key.canonicalKey), certifications: [...earlier, ...certifications] });
   }
-  const updated = await updatedKeys(db, [...byKey.keys()]);
+  const updated = await updatedKeys(db, fingerprint);
   return [...byKey.values()].map((source) => {
     const updates = updated.get(source.fingerprint) ?? [];
     return { ...source, canonicalKey: updates.reduce(unionCanonical, source.canonicalKey) };

@@ -26,12 +26,15 @@ export function directoryEntries(
   records: ReadonlyArray<CertificationRecord & { fingerprint: string }>,
   now: Date,
 ): DirectoryEntry[] {
+  const byKey = new Map<string, CertificationRecord[]>();
+  for (const record of records) {
+    const known = byKey.get(record.fingerprint);
+    if (known) known.push(record);
+    else byKey.set(record.fingerprint, [record]);
+  }
   const entries: DirectoryEntry[] = [];
   for (const { fingerprint, userIds } of published) {
-    const status = keyStatus(
-      records.filter((record) => record.fingerprint === fingerprint),
-      now,
-    );
+    const status = keyStatus(byKey.get(fingerprint) ?? [], now);
     const [current] = status?.periods ?? [];
     if (!status || !current) continue;
     const facts = userIds.flatMap((userId) => {
