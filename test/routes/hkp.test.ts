@@ -85,6 +85,23 @@ describe("HKP and VKS", () => {
     assert.equal((await get(`/pks/lookup?op=get&search=0x${key.fingerprint}`)).statusCode, 404, "a key under review is not published");
   });
 
+  it("lets GnuPG's --search-keys find a key by an address its owner published, and by no other", async () => {
+    const { id, applicant } = await submitRequest(t, "searchable@example.org", "Sam Searchable");
+    const found = await certifyRequest(t, id);
+    await submitRequest(t, "unlisted@example.org", "Una Unlisted").then(({ id: other }) => certifyRequest(t, other));
+    assert.equal((await applicant.postForm(`/requests/${id}/publish`, { publishUserIds: "Sam Searchable <searchable@example.org>" }, `/requests/${id}`)).statusCode, 303);
+    await withGpgHome(async (gpg) => {
+      const keyserver = ["--keyserver", `hkp://${base}`, "--keyserver-options", "no-self-sigs-only"];
+      // In batch mode GnuPG lists what it found and asks nothing (exit 2 either way).
+      const listed = await gpg.run([...keyserver, "--search-keys", "searchable@example.org"]);
+      const shown = `${listed.stdout.toString()}${listed.stderr}`;
+      assert.match(shown, /\(1\)\s+Sam Searchable <searchable@example\.org>/);
+      assert.match(shown, new RegExp(`key ${found.fingerprint.slice(-16)}`));
+      const unlisted = await gpg.run([...keyserver, "--search-keys", "unlisted@example.org"]);
+      assert.match(unlisted.stderr, /not found on keyserver/);
+    });
+  });
+
   it("lets GnuPG fetch the key with the master's certification, and refresh it to see the revocation", async () => {
     await withGpgHome(async (gpg) => {
       const keyserver = ["--keyserver", `hkp://${base}`, "--keyserver-options", "no-self-sigs-only"];
