@@ -218,9 +218,10 @@ class TarReader {
       return this.data(size, { kind: "hash", path, hash: createHash("sha256") });
     }
     if (type === "5") return this.data(size, { kind: "skip" });
-    if (type === "2" && path !== null) this.links.set(path, symlinkTarget(path, linkName));
-    else if (type === "1" && path !== null) this.links.set(path, this.hardLinkTarget(linkName));
-    else if (type !== "1" && type !== "2") throw new Refused("type", `The archive holds ${path ?? "an entry"}, which is a device, FIFO or other special file; a module holds only files, directories and links.`);
+    if (type !== "1" && type !== "2") throw new Refused("type", `The archive holds ${path ?? "an entry"}, which is a device, FIFO or other special file; a module holds only files, directories and links.`);
+    // The module's directory itself as a link would send every file of the module elsewhere when unpacked.
+    if (path === null) throw new Refused("link", `The archive's top-level directory ${this.module ?? ""} is a link; it must be the module's own directory.`);
+    this.links.set(path, type === "2" ? symlinkTarget(path, linkName) : this.hardLinkTarget(linkName));
     this.data(size, { kind: "skip" });
   }
 
