@@ -187,6 +187,14 @@ describe("checking a module", () => {
     const noSig = await asScript(Buffer.alloc(0));
     assert.equal(noSig.response.statusCode, 400);
     assert.match(noSig.json.error?.message ?? "", /Choose the module's module\.sig file/);
+    // The page's own route answers JSON when the request asks for it in its Accept header.
+    const visitor = new Browser(t.app);
+    const csrf = await visitor.csrfFrom("/check-module");
+    const asked = multipartBody([{ name: "_csrf", value: csrf }, ...parts(moduleSig)]);
+    const cookie = `ks_csrf=${visitor.cookie("ks_csrf")}`;
+    const json = await t.app.inject({ method: "POST", url: "/check-module", headers: { cookie, accept: "application/json", "content-type": asked.contentType }, payload: asked.body });
+    assert.equal(json.statusCode, 200);
+    assert.equal((json.json() as JsonCheck).verdict, "trusted");
   });
 
   it("shows a revoked certification as revoked, with its date and the reason's label", async () => {
@@ -202,5 +210,27 @@ describe("checking a module", () => {
     assert.match(page.body, /<strong>Revoked<\/strong>/);
     assert.match(page.body, /<td>Certification revoked on 2026-11-24<\/td><td>Key compromised<\/td>/);
     assert.doesNotMatch(page.body, /internal note/);
+  });
+});
+
+describe("checks per address", () => {
+  it("takes 30 checks from one address in ten minutes and refuses the next with 429, on both routes", async () => {
+    const t = await createTestApp();
+    try {
+      const { body, contentType } = multipartBody([{ name: "moduleSig", filename: "module.sig", content: Buffer.from("not a module.sig") }]);
+      const send = () => t.app.inject({ method: "POST", url: "/check-module/json", headers: { "content-type": contentType }, payload: body });
+      const statuses = new Set<number>();
+      for (let i = 0; i < 30; i++) statuses.add((await send()).statusCode);
+      assert.deepEqual([...statuses], [422]);
+      const refused = await send();
+      assert.equal(refused.statusCode, 429);
+      assert.match((refused.json() as { error: { message: string } }).error.message, /Wait a few minutes/);
+      const visitor = new Browser(t.app);
+      const pages = new Set<number>();
+      for (let i = 0; i < 31; i++) pages.add((await visitor.postMultipart("/check-module", [{ name: "moduleSig", filename: "module.sig", content: Buffer.from("x") }], "/check-module")).statusCode);
+      assert.deepEqual([...pages], [422, 429]);
+    } finally {
+      await t.close();
+    }
   });
 });
