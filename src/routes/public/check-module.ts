@@ -32,7 +32,7 @@ const NO_MODULE_SIG = "Choose the module's module.sig file (it is in the module'
  * "Check a module": the page (a form with a CSRF token; JSON when asked), and the same check
  * for scripts at `POST /check-module/json`, which takes no token: it uses no session, changes
  * and stores nothing, and answers only the sender, so a forged request gains nothing
- * (docs/modules.md, "Check a module on the portal").
+ * (docs/modules.md, "Checking a module on the portal").
  */
 export default async function checkModuleRoutes(app: FastifyInstance): Promise<void> {
   app.get("/check-module", async (_request, reply) => reply.render("public/check-module.hbs", checkModuleModel(null)));
