@@ -22,6 +22,7 @@ import { registerErrorHandlers } from "./routes/errors.ts";
 import accountRoutes from "./routes/account/index.ts";
 import adminRoutes from "./routes/admin/index.ts";
 import publicRoutes from "./routes/public/index.ts";
+import checkModuleRoutes from "./routes/public/check-module.ts";
 import hkpRoutes from "./routes/public/hkp.ts";
 import keyRoutes from "./routes/public/keys.ts";
 import statusRoutes from "./routes/public/status.ts";
@@ -124,6 +125,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   registerErrorHandlers(app);
   await app.register(publicRoutes);
+  await app.register(checkModuleRoutes);
   await app.register(keyRoutes, { prefix: "/keys" });
   await app.register(hkpRoutes);
   await app.register(statusRoutes, { prefix: "/status" });

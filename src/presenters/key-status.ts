@@ -5,7 +5,7 @@ import type { KeyState, KeyStatus } from "../core/publication/key-status.ts";
 import { isRevocationReasonCode, REVOCATION_REASONS } from "../core/revocation-reasons.ts";
 import { formatDate } from "./helpers.ts";
 
-const STATE_LABELS: Readonly<Record<KeyState, string>> = {
+export const STATE_LABELS: Readonly<Record<KeyState, string>> = {
   certified: "Certified",
   expired: "Certification expired",
   revoked: "Certification revoked",

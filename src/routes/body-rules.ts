@@ -11,13 +11,18 @@ import { BodyRefusedError, FormExpiredError, TooManyRequestsError } from "../err
 import { hasCsrfSecret } from "../plugins/external/csrf.ts";
 import { FORM_BODY_LIMIT } from "../plugins/external/formbody.ts";
 import { formatBytes } from "../presenters/helpers.ts";
-import { readRemainingParts, readTokenPart, type MultipartLimits } from "./forms.ts";
+import { readAllParts, readRemainingParts, readTokenPart, type MultipartLimits } from "./forms.ts";
 
 /**
  * The one body a route takes. "machine" is an urlencoded form sent by a program, not a page
  * (`POST /pks/add`, as GnuPG's dirmngr posts `keytext=`): see `machineFormBody`.
+ * "machine-multipart" is a multipart form sent by a program (`curl -F`): see `machineMultipartBody`.
  */
-export type BodyRule = { kind: "form" } | { kind: "multipart"; limits: MultipartLimits } | { kind: "machine"; maxBytes: number };
+export type BodyRule =
+  | { kind: "form" }
+  | { kind: "multipart"; limits: MultipartLimits }
+  | { kind: "machine"; maxBytes: number }
+  | { kind: "machine-multipart"; limits: MultipartLimits };
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -25,17 +30,25 @@ declare module "fastify" {
     bodyRule?: BodyRule;
     /** Errors are answered as plain text (machine APIs such as HKP), not as an HTML page. */
     textErrors?: boolean;
+    /** Errors are answered as JSON: always (a machine API), or when the request asks for JSON (`wantsJson`). */
+    jsonErrors?: "always" | "when-asked";
   }
 }
 
 const FORM: BodyRule = { kind: "form" };
-const MEDIA_TYPES = { form: "application/x-www-form-urlencoded", multipart: "multipart/form-data", machine: "application/x-www-form-urlencoded" } as const;
+const MEDIA_TYPES = {
+  form: "application/x-www-form-urlencoded",
+  multipart: "multipart/form-data",
+  machine: "application/x-www-form-urlencoded",
+  "machine-multipart": "multipart/form-data",
+} as const;
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 const MESSAGES = {
   form: "This form must be sent the way its page sends it (application/x-www-form-urlencoded). Nothing was stored. Submit it from the page.",
   multipart: "This form must be sent the way its page sends it (multipart/form-data, with its files). Nothing was stored. Submit it from the page.",
   machine: "Send the key as an urlencoded form (application/x-www-form-urlencoded) with the armored key in the field keytext, as `gpg --send-keys` does. Nothing was stored.",
+  "machine-multipart": "Send the files as multipart/form-data, as `curl -F` does (see the portal's module documentation). Nothing was stored.",
   tooLarge: (limit: number) => `The form is larger than allowed here (at most ${formatBytes(limit)}). Nothing was stored.`,
   noLength: "The upload did not say how large it is, so it was not read. Nothing was stored. Submit the form from the page.",
   busy: "Other uploads from your address are still being received. Wait for them to finish, then submit again. Nothing was stored.",
@@ -56,13 +69,28 @@ export function machineFormBody(maxBytes: number): FastifyContextConfig {
   return { bodyRule: { kind: "machine", maxBytes }, textErrors: true };
 }
 
+/**
+ * The route config of a machine API that takes files: a multipart body within `limits`, read
+ * without a CSRF token, answered in JSON. Only for routes that use no session and change
+ * nothing (a forged request from a visitor's browser then gains nothing it could not send
+ * itself), rate limited per address like every upload.
+ */
+export function machineMultipartBody(limits: MultipartLimits): FastifyContextConfig {
+  return { bodyRule: { kind: "machine-multipart", limits }, jsonErrors: "always" };
+}
+
+/** Multipart bodies, a page's or a program's: buffered part by part, so they share the per-client limit. */
+function isMultipart(rule: BodyRule): rule is Extract<BodyRule, { limits: MultipartLimits }> {
+  return rule.kind === "multipart" || rule.kind === "machine-multipart";
+}
+
 function ruleOf(config: FastifyContextConfig | undefined): BodyRule {
   return config?.bodyRule ?? FORM;
 }
 
 function limitOf(rule: BodyRule): number {
   if (rule.kind === "machine") return rule.maxBytes;
-  return rule.kind === "form" ? FORM_BODY_LIMIT : rule.limits.maxBytes;
+  return isMultipart(rule) ? rule.limits.maxBytes : FORM_BODY_LIMIT;
 }
 
 function takesBody(method: string | string[]): boolean {
@@ -108,7 +136,7 @@ function limitUploadsPerClient(app: FastifyInstance): void {
     else inFlight.delete(request.ip);
   };
   app.addHook("onRequest", async (request) => {
-    if (request.is404 || !takesBody(request.method) || ruleOf(request.routeOptions.config).kind !== "multipart") return;
+    if (request.is404 || !takesBody(request.method) || !isMultipart(ruleOf(request.routeOptions.config))) return;
     const count = inFlight.get(request.ip) ?? 0;
     if (count >= MAX_UPLOADS_PER_CLIENT) throw new TooManyRequestsError(MESSAGES.busy);
     inFlight.set(request.ip, count + 1);
@@ -121,6 +149,7 @@ function limitUploadsPerClient(app: FastifyInstance): void {
 function readers(app: FastifyInstance, rule: BodyRule): Array<preValidationHookHandler | preValidationAsyncHookHandler> {
   if (rule.kind === "machine") return [];
   if (rule.kind === "form") return [app.csrfProtection];
+  if (rule.kind === "machine-multipart") return [async (request: FastifyRequest) => readAllParts(request, rule.limits)];
   const { limits } = rule;
   return [
     async (request: FastifyRequest) => readTokenPart(request, limits),
@@ -139,10 +168,10 @@ async function refuseUnexpectedBody(request: FastifyRequest): Promise<void> {
   const limit = limitOf(rule);
   // A multipart body must say its length, so its limit holds before a byte is read; fastify
   // counts an urlencoded body against the route's bodyLimit as it arrives.
-  if (declared === undefined && rule.kind === "multipart") throw new BodyRefusedError("KEYSIGN_ERR_LENGTH_REQUIRED", MESSAGES.noLength, 411);
+  if (declared === undefined && isMultipart(rule)) throw new BodyRefusedError("KEYSIGN_ERR_LENGTH_REQUIRED", MESSAGES.noLength, 411);
   if (declared !== undefined && Number(declared) > limit) throw new BodyRefusedError("KEYSIGN_ERR_BODY_TOO_LARGE", MESSAGES.tooLarge(limit), 413);
   // Without the CSRF cookie no token can pass: refuse before reading anything.
-  if (rule.kind !== "machine" && !hasCsrfSecret(request)) throw new FormExpiredError("KEYSIGN_ERR_FORM_NO_CSRF_COOKIE");
+  if (rule.kind !== "machine" && rule.kind !== "machine-multipart" && !hasCsrfSecret(request)) throw new FormExpiredError("KEYSIGN_ERR_FORM_NO_CSRF_COOKIE");
 }
 
 /** A response sent before the body was read closes the connection, so the rest of the upload is never received. */

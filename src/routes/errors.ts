@@ -36,7 +36,7 @@ export function registerErrorHandlers(app: FastifyInstance): void {
     } else {
       request.log.info({ code, status }, "request refused");
     }
-    return sendError(request, reply, status, message);
+    return sendError(request, reply, status, message, code);
   });
 
   app.setNotFoundHandler(async (request, reply) =>
@@ -57,8 +57,19 @@ function classify(error: FastifyError): { status: number; message: string; code:
   return { status: 500, message: "", code: "INTERNAL" };
 }
 
-async function sendError(request: FastifyRequest, reply: FastifyReply, status: number, message: string) {
+/** A script's request: `Accept: application/json`, or `?format=json` where a header is awkward to set. */
+export function wantsJson(request: FastifyRequest): boolean {
+  const query = request.query as Record<string, unknown> | undefined;
+  return query?.format === "json" || /\bapplication\/json\b/i.test(request.headers.accept ?? "");
+}
+
+async function sendError(request: FastifyRequest, reply: FastifyReply, status: number, message: string, code = "NOT_FOUND") {
   if (reply.sent) return reply;
+  const json = request.routeOptions.config?.jsonErrors;
+  if (json === "always" || (json === "when-asked" && wantsJson(request))) {
+    const text = status >= 500 ? `Something went wrong (reference ${request.id}).` : message;
+    return reply.code(status).type("application/json; charset=utf-8").send({ error: { status, code: status >= 500 ? "INTERNAL" : code, message: text } });
+  }
   const model = {
     title: status >= 500 ? "Something went wrong" : "This did not work",
     status,

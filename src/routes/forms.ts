@@ -52,6 +52,22 @@ const forms = new WeakMap<FastifyRequest, MultipartForm>();
  * file part before the token, or no token, is refused at once.
  */
 export async function readTokenPart(request: FastifyRequest, limits: MultipartLimits): Promise<void> {
+  const iterator = openParts(request, limits);
+  const first = await nextPart(iterator);
+  if (!first || first.type !== "field" || first.fieldname !== "_csrf" || typeof first.value !== "string") {
+    throw new FormExpiredError("KEYSIGN_ERR_FORM_TOKEN_NOT_FIRST");
+  }
+  request.body = { _csrf: first.value };
+  pending.set(request, iterator);
+}
+
+/** A machine API's multipart body (no CSRF token): every part, within the route's limits. */
+export async function readAllParts(request: FastifyRequest, limits: MultipartLimits): Promise<void> {
+  pending.set(request, openParts(request, limits));
+  await readRemainingParts(request, limits);
+}
+
+function openParts(request: FastifyRequest, limits: MultipartLimits): AsyncIterator<Multipart> {
   const parts = request.parts({
     limits: {
       fieldNameSize: 100,
@@ -64,13 +80,7 @@ export async function readTokenPart(request: FastifyRequest, limits: MultipartLi
       headerPairs: 20,
     },
   });
-  const iterator = parts[Symbol.asyncIterator]();
-  const first = await nextPart(iterator);
-  if (!first || first.type !== "field" || first.fieldname !== "_csrf" || typeof first.value !== "string") {
-    throw new FormExpiredError("KEYSIGN_ERR_FORM_TOKEN_NOT_FIRST");
-  }
-  request.body = { _csrf: first.value };
-  pending.set(request, iterator);
+  return parts[Symbol.asyncIterator]();
 }
 
 /** Reads the rest of the body, once the token passed, within the route's limits. */

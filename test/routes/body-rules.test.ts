@@ -21,13 +21,19 @@ const MULTIPART = `multipart/form-data; boundary=${BOUNDARY}`;
 const URLENCODED = "application/x-www-form-urlencoded";
 
 /** The routes that take files; every other POST route takes an urlencoded form. */
-const MULTIPART_ROUTES = ["/account/requests/:id/key-update", "/admin/settings/master-key", "/admin/signing/import", "/requests", "/requests/:id/revise", "/requests/:id/revise/key", "/requests/new"];
+const MULTIPART_ROUTES = ["/account/requests/:id/key-update", "/admin/settings/master-key", "/admin/signing/import", "/check-module", "/requests", "/requests/:id/revise", "/requests/:id/revise/key", "/requests/new"];
 /**
  * Machine APIs: an urlencoded body sent by a program without cookies, so no CSRF token (HKP's
  * `POST /pks/add`, which `gpg --send-keys` calls). Their own limit and messages are below.
  */
 const MACHINE_ROUTES = ["/pks/add"];
 const MACHINE_LIMIT = 3 * (MIB + 64 * 1024);
+/** Machine APIs that take files (`curl -F`), answered in JSON, with no CSRF token: "Check a module" for scripts. */
+const MACHINE_MULTIPART_ROUTES = ["/check-module/json"];
+type Kind = "form" | "multipart" | "machine" | "machine-multipart";
+const kindOf = (url: string): Kind =>
+  MULTIPART_ROUTES.includes(url) ? "multipart" : MACHINE_ROUTES.includes(url) ? "machine" : MACHINE_MULTIPART_ROUTES.includes(url) ? "machine-multipart" : "form";
+const takesFiles = (kind: Kind) => kind === "multipart" || kind === "machine-multipart";
 
 const normalise = (url: string) => (url.length > 1 ? url.replace(/\/$/, "") : url);
 
@@ -46,7 +52,7 @@ describe("the body each route takes", () => {
   let t: TestApp;
   let admin: Browser;
   let token: string;
-  let posts: Array<{ url: string; kind: "form" | "multipart" | "machine" }>;
+  let posts: Array<{ url: string; kind: Kind }>;
 
   before(async () => {
     t = await createTestApp({ LOG_LEVEL: "info" });
@@ -55,7 +61,7 @@ describe("the body each route takes", () => {
     token = await admin.csrfFrom("/admin");
     posts = t.app.routeTable
       .filter((route) => route.method === "POST")
-      .map((route) => ({ url: normalise(route.url), kind: MULTIPART_ROUTES.includes(normalise(route.url)) ? "multipart" : MACHINE_ROUTES.includes(normalise(route.url)) ? "machine" : "form" }));
+      .map((route) => ({ url: normalise(route.url), kind: kindOf(normalise(route.url)) }));
   });
   after(async () => t.close());
 
@@ -69,6 +75,7 @@ describe("the body each route takes", () => {
     assert.ok(posts.length >= 30, `only ${posts.length} POST routes`);
     assert.deepEqual(posts.filter((p) => p.kind === "multipart").map((p) => p.url).sort(), [...MULTIPART_ROUTES].sort());
     assert.deepEqual(posts.filter((p) => p.kind === "machine").map((p) => p.url), MACHINE_ROUTES);
+    assert.deepEqual(posts.filter((p) => p.kind === "machine-multipart").map((p) => p.url), MACHINE_MULTIPART_ROUTES);
   });
 
   it("refuses JSON, text, a missing content type and the other form encoding on every POST route with 415, and creates nothing", async () => {
@@ -81,7 +88,7 @@ describe("the body each route takes", () => {
         ["JSON", "application/json", jsonFile],
         ["text", "text/plain", `_csrf=${token}`],
         ["no content type", null, `_csrf=${token}`],
-        route.kind === "multipart" ? ["urlencoded", URLENCODED, `_csrf=${encodeURIComponent(token)}&version=1`] : ["multipart", multipartType, multipart],
+        takesFiles(route.kind) ? ["urlencoded", URLENCODED, `_csrf=${encodeURIComponent(token)}&version=1`] : ["multipart", multipartType, multipart],
       ];
       for (const [what, contentType, payload] of bodies) {
         const response = await post(route.url, contentType, payload);
@@ -89,6 +96,7 @@ describe("the body each route takes", () => {
           form: /must be sent the way its page sends it \(application\/x-www-form-urlencoded\)/,
           multipart: /must be sent the way its page sends it \(multipart\/form-data/,
           machine: /as an urlencoded form \(application\/x-www-form-urlencoded\) with the armored key in the field keytext/,
+          "machine-multipart": /as multipart\/form-data, as `curl -F` does/,
         }[route.kind];
         if (response.statusCode !== 415 || !message.test(response.body)) wrong.push(`${route.url} with ${what}: ${response.statusCode}`);
       }
@@ -108,7 +116,7 @@ describe("the body each route takes", () => {
     const before = await traces(t);
     const wrong: string[] = [];
     // Machine APIs take no token by design; their test (key-updates.test.ts) shows they need no cookie.
-    for (const route of posts.filter((post) => post.kind !== "machine")) {
+    for (const route of posts.filter((post) => post.kind !== "machine" && post.kind !== "machine-multipart")) {
       const { body, contentType } = route.kind === "form" ? { body: "version=1&reason=x&email=a%40b.org&address=a%40b.org&token=x", contentType: URLENCODED } : multipartBody([{ name: "version", value: "1" }]);
       const response = await t.app.inject({
         method: "POST",
@@ -126,13 +134,13 @@ describe("the body each route takes", () => {
     const wrong: string[] = [];
     for (const route of posts) {
       // Over 64 KiB for a form; over every multipart limit (the largest is a 64 MiB result file).
-      const total = { form: 64 * 1024 + 1, multipart: 80 * MIB, machine: MACHINE_LIMIT + 1 }[route.kind];
-      const head = route.kind === "multipart" ? multipartHead([["_csrf", token]], "upload") : Buffer.from(`_csrf=${encodeURIComponent(token)}&x=`);
+      const total = { form: 64 * 1024 + 1, multipart: 80 * MIB, machine: MACHINE_LIMIT + 1, "machine-multipart": 80 * MIB }[route.kind];
+      const head = takesFiles(route.kind) ? multipartHead([["_csrf", token]], "upload") : Buffer.from(`_csrf=${encodeURIComponent(token)}&x=`);
       const body = new MeteredBody(head, total);
       const response = await t.app.inject({
         method: "POST",
         url: route.url.replace(/:[A-Za-z]+/g, NO_ID),
-        headers: { cookie: cookies(admin), "content-type": route.kind === "multipart" ? MULTIPART : URLENCODED, "content-length": String(total) },
+        headers: { cookie: cookies(admin), "content-type": takesFiles(route.kind) ? MULTIPART : URLENCODED, "content-length": String(total) },
         payload: body,
       });
       if (response.statusCode !== 413 || !/larger than allowed here/.test(response.body) || body.pulled > 0) wrong.push(`${route.url}: ${response.statusCode}, ${body.pulled} bytes read`);
