@@ -12,6 +12,9 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promise
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { concatBytes, scanPackets, TAG, writePacket } from "../../src/core/key-policy/packets.ts";
+import { inspectionConfig } from "../../src/core/openpgp-config.ts";
+import { armorPublicKey, dearmor, splitArmor } from "../../src/core/key-policy/armor.ts";
 import { encodeFeed, type Feed } from "../../src/core/publication/feed.ts";
 import { signDetached } from "../../src/core/transfer/envelope.ts";
 import { createTestApp, type TestApp } from "../helpers/app.ts";
@@ -25,6 +28,27 @@ import { makeMaster } from "../helpers/signing-queue.ts";
 import { makeQueueKey } from "../helpers/transfer.ts";
 
 const STATE_FILE = "keysign-freepbx-sync.json";
+
+/**
+ * The armored key with every certification revocation (0x30) damaged in its last byte: still a
+ * packet of the same type, counted by a check that only counts, and dropped by GnuPG as invalid.
+ */
+async function withForgedRevocations(armored: string): Promise<Uint8Array> {
+  const split = splitArmor(armored);
+  assert.ok(split.ok && split.blocks[0]);
+  const binary = await dearmor(split.blocks[0].text, inspectionConfig({ minRsaBits: 2048 }));
+  assert.ok(binary);
+  let forged = 0;
+  const packets = scanPackets(binary).packets.map((packet) => {
+    if (packet.tag !== TAG.signature || packet.body[1] !== 0x30) return writePacket(packet.tag, packet.body);
+    forged += 1;
+    const body = Uint8Array.from(packet.body);
+    body[body.length - 1] = (body.at(-1) ?? 0) ^ 0xff;
+    return writePacket(packet.tag, body);
+  });
+  assert.ok(forged > 0, "the key carries a revocation to forge");
+  return new TextEncoder().encode(armorPublicKey(concatBytes(packets)));
+}
 
 interface Proxy {
   url: string;
@@ -132,6 +156,16 @@ describe("keysign freepbx sync", () => {
       assert.match(withheld.stderr, /withholding a revocation\. Nothing was imported\.\n$/);
       assert.deepEqual(await exported(gpg), keyring);
       assert.equal(await sequenceIn(gpg.dir), accepted, "a refused run stores no sequence");
+
+      // A source that serves the new feed and the key with the master's revocation replaced by a
+      // packet of the same type that does not verify: GnuPG would drop it and keep trusting.
+      proxy.overrides.set(keyUrl(), await withForgedRevocations(await (await fetch(new URL(keyUrl().slice(1), portal))).text()));
+      const forged = await sync(gpg.dir);
+      proxy.overrides.clear();
+      assert.equal(forged.code, 6, forged.stdout);
+      assert.match(forged.stderr, /0 valid revocations by the master key; the source is withholding a revocation\. Nothing was imported\.\n$/);
+      assert.deepEqual(await exported(gpg), keyring, "nothing of the forged copy was imported");
+      assert.match(await verify(gpg), /^\[GNUPG:\] TRUST_FULLY/m);
 
       const revoked = await sync(gpg.dir);
       assert.equal(revoked.code, 0, revoked.stderr);
