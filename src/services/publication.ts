@@ -1,7 +1,7 @@
 /**
  * The read side of publication: which published keys a lookup names, as installs fetch them.
- * Key IDs are computed from the canonical keys at each lookup by key ID (one parse per
- * published key); an index table is the lever once there are thousands.
+ * Key IDs are computed from the canonical keys (one parse per published key); the HKP routes
+ * read them once per publication change through `lookupNames` and the lookup cache.
  */
 import { readKey } from "openpgp";
 import { armorPublicKey } from "../core/key-policy.ts";
@@ -24,6 +24,25 @@ export async function lookupPublishedKeys(db: Db, search: HkpSearch): Promise<Pu
   const found: PublishedKeySource[] = [];
   for (const key of await findPublishedKeys(db)) if ((await keyIdsOf(key.canonicalKey)).includes(search.value)) found.push(key);
   return found;
+}
+
+/**
+ * Which published keys each key ID (primary or subkey) and each consented address names, as
+ * `keyId:ID` and `email:ADDRESS`, the fingerprints in lookup order: one read of every published
+ * key, which the lookup cache keeps so that a lookup that finds nothing costs no such read.
+ */
+export async function lookupNames(db: Db): Promise<Map<string, string[]>> {
+  const keys = await findPublishedKeys(db);
+  const position = new Map(keys.map((key, index) => [key.fingerprint, index]));
+  const names = new Map<string, string[]>();
+  const add = (name: string, fingerprint: string) => {
+    const list = names.get(name) ?? [];
+    if (!list.includes(fingerprint)) names.set(name, [...list, fingerprint]);
+  };
+  for (const key of keys) for (const id of await keyIdsOf(key.canonicalKey)) add(`keyId:${id}`, key.fingerprint);
+  for (const { address, fingerprint } of await publishedAddresses(db)) if (position.has(fingerprint)) add(`email:${address}`, fingerprint);
+  for (const list of names.values()) list.sort((a, b) => (position.get(a) ?? 0) - (position.get(b) ?? 0));
+  return names;
 }
 
 /**
