@@ -8,7 +8,9 @@
  *
  * Which keys a key ID or an address names is read once for all such lookups (the same signal
  * and time to live): answering each from the database meant reading and parsing every
- * published key, so anyone could hold the event loop with lookups that find nothing.
+ * published key, so anyone could hold the event loop with lookups that find nothing. So a
+ * key ID or address published by another process is found within the time to live; by this
+ * process, at once.
  */
 import type { HkpSearch } from "../core/publication/hkp.ts";
 import type { Db } from "../db/client.ts";
