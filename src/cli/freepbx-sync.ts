@@ -121,10 +121,16 @@ async function fetchFeed(source: URL, publicationKey: PublicKey, lastSequence: n
   }
 }
 
-/** Every key the feed names, once each, with how many of its certifications the feed lists as revoked. */
-function keysOf(feed: Feed): Map<string, number> {
-  const keys = new Map<string, number>();
-  for (const entry of feed.entries) keys.set(entry.fingerprint, (keys.get(entry.fingerprint) ?? 0) + (entry.state === "revoked" ? 1 : 0));
+/** Every key the feed names, once each, with how many of its certifications the feed lists as revoked and its published form's SHA-256. */
+function keysOf(feed: Feed): Map<string, { revokedCertifications: number; sha256: string | null }> {
+  const keys = new Map<string, { revokedCertifications: number; sha256: string | null }>();
+  for (const entry of feed.entries) {
+    const known = keys.get(entry.fingerprint);
+    keys.set(entry.fingerprint, {
+      revokedCertifications: (known?.revokedCertifications ?? 0) + (entry.state === "revoked" ? 1 : 0),
+      sha256: known?.sha256 ?? entry.keySha256,
+    });
+  }
   return keys;
 }
 
@@ -132,10 +138,10 @@ function keysOf(feed: Feed): Map<string, number> {
 async function importKeys(feed: Feed, source: URL, environment: GpgEnvironment): Promise<ImportTally> {
   const checked: Array<[string, Uint8Array]> = [];
   const keys = keysOf(feed);
-  const certifiers = [...keys.values()].some((revoked) => revoked > 0) ? await trustRoots(environment) : [];
-  for (const [fingerprint, revokedCertifications] of keys) {
+  const certifiers = [...keys.values()].some((key) => key.revokedCertifications > 0) ? await trustRoots(environment) : [];
+  for (const [fingerprint, expected] of keys) {
     const bytes = await fetchBounded(new URL(`vks/v1/by-fingerprint/${fingerprint}`, source), MAX_FETCHED_KEY_BYTES);
-    const key = await checkFetchedKey({ bytes, fingerprint, revokedCertifications, certifiers }).catch((error: unknown) => {
+    const key = await checkFetchedKey({ bytes, fingerprint, ...expected, certifiers }).catch((error: unknown) => {
       if (error instanceof KeysignError) throw new CommandError(EXIT.fileRefused, `${error.message} Nothing was imported.`);
       throw error;
     });

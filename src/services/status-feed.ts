@@ -3,10 +3,13 @@
  * signature is a day old, stored with its signature so every reader gets the same bytes, and
  * made one at a time (the stored sequence guards against a second process).
  */
+import { createHash } from "node:crypto";
+import { publishedForm } from "../core/publication/published-key.ts";
+import type { Db } from "../db/client.ts";
 import { certificationExpiry, certificationState } from "../core/publication/key-status.ts";
 import { contentDigest, encodeFeed, FEED_FORMAT, FEED_RESIGN_AFTER_MS, FEED_VALID_FOR_MS, FEED_VERSION, feedIsStale, sortEntries, userIdDigest, type FeedEntry } from "../core/publication/feed.ts";
 import { signDetached } from "../core/transfer/envelope.ts";
-import { findCertificationRecords, findStatusFeed, storeStatusFeed } from "../repositories/publication.ts";
+import { findCertificationRecords, findPublishedKeys, findStatusFeed, storeStatusFeed } from "../repositories/publication.ts";
 import type { QueueKey } from "../storage/queue-key.ts";
 import type { ServiceContext } from "./context.ts";
 import { Serial } from "./serial.ts";
@@ -81,7 +84,8 @@ export class StatusFeedService {
   private async check(): Promise<{ feed: SignedFeed; generatedAt: Date }> {
     const { db } = this.ctx;
     const now = this.ctx.now();
-    const entries = sortEntries((await findCertificationRecords(db)).map((row) => entryOf(row, now)));
+    const published = await publishedDigests(db);
+    const entries = sortEntries((await findCertificationRecords(db)).map((row) => entryOf(row, now, published.get(row.fingerprint) ?? null)));
     const contentSha256 = contentDigest(entries);
     const stored = await findStatusFeed(db);
     if (stored && !feedIsStale(stored, contentSha256, now)) return { feed: signedFeed(stored), generatedAt: stored.generatedAt };
@@ -100,7 +104,12 @@ function signedFeed(row: { body: Uint8Array; signature: string; sequence: number
   return { body: new Uint8Array(row.body), signature: row.signature, sequence: row.sequence };
 }
 
-function entryOf(row: CertificationRow, now: Date): FeedEntry {
+/** SHA-256 of each published key's published form, the bytes installs fetch. */
+async function publishedDigests(db: Db): Promise<Map<string, string>> {
+  return new Map((await findPublishedKeys(db)).map((source) => [source.fingerprint, createHash("sha256").update(publishedForm(source)).digest("hex")]));
+}
+
+function entryOf(row: CertificationRow, now: Date, keySha256: string | null): FeedEntry {
   const expiresAt = certificationExpiry(row.signature);
   return {
     fingerprint: row.fingerprint,
@@ -110,5 +119,6 @@ function entryOf(row: CertificationRow, now: Date): FeedEntry {
     state: certificationState(row.revokedAt, expiresAt, now),
     revokedAt: row.revokedAt?.toISOString() ?? null,
     reason: row.revocationReason,
+    keySha256,
   };
 }

@@ -12,6 +12,7 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promise
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import * as openpgp from "openpgp";
 import { concatBytes, scanPackets, TAG, writePacket } from "../../src/core/key-policy/packets.ts";
 import { inspectionConfig } from "../../src/core/openpgp-config.ts";
 import { armorPublicKey, dearmor, splitArmor } from "../../src/core/key-policy/armor.ts";
@@ -249,6 +250,32 @@ describe("keysign freepbx sync", () => {
       assert.equal(run.code, 0, run.stderr);
       assert.match(await verifyStatus(gpg, official), /^\[GNUPG:\] VALIDSIG 456D051E9204C27C37D4811BB53D215A755231A3 [\s\S]*^\[GNUPG:\] TRUST_FULLY/m);
       assert.equal((await gpg.run(["--list-keys", developer.fingerprint])).code, 0, "the developer's key was added");
+    });
+  });
+
+  it("refuses a key served without the owner's revocation, which the feed does not count, and imports it with it", async () => {
+    const { id, key: owner } = await submitRequest(t, "owner-revoked@example.org", "Owner");
+    const { fingerprint } = await certifyRequest(t, id, { master: certified.master });
+    const ownerUrl = `/vks/v1/by-fingerprint/${fingerprint}`;
+    const unrevoked = new Uint8Array(await (await fetch(new URL(ownerUrl.slice(1), portal))).arrayBuffer());
+    const { publicKey } = await openpgp.revokeKey({ key: await openpgp.readPrivateKey({ armoredKey: owner.privateArmored }), format: "armored" });
+    const sent = await fetch(new URL("pks/add", portal), { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ keytext: publicKey }).toString() });
+    assert.equal(sent.status, 200, await sent.text());
+    await withHome(async (gpg) => {
+      // A source that serves the current feed but the key from before its owner revoked it.
+      proxy.overrides.set(ownerUrl, unrevoked);
+      try {
+        const hidden = await sync(gpg.dir);
+        assert.equal(hidden.code, 6, hidden.stdout);
+        assert.match(hidden.stderr, /is not the published form the signed feed names/);
+      } finally {
+        proxy.overrides.clear();
+      }
+      assert.notEqual((await gpg.run(["--list-keys", fingerprint])).code, 0, "nothing was imported");
+      const run = await sync(gpg.dir);
+      assert.equal(run.code, 0, run.stderr);
+      const listed = (await gpg.ok(["--with-colons", "--list-keys", fingerprint])).toString("utf8");
+      assert.match(listed, /^pub:r:/m, "the install sees the owner's revocation");
     });
   });
 

@@ -4,6 +4,9 @@
  * key, that fingerprint), only the packets a published form holds (no secret keys, no photos, no
  * second key smuggled in), and hold at least as many certification revocations as the signed
  * feed lists revoked certifications of it: a source that withholds a revocation is caught.
+ * Then the key must be exactly the published form whose SHA-256 the feed gives: a source can
+ * neither leave out the owner's revocation of a subkey or of the key (the feed does not count
+ * those) nor add packets GnuPG would merge into the install's copy.
  * A revocation counts only when it verifies against one of the install's trust roots (the
  * master key FreePBX trusts): GnuPG drops one that does not verify, so a source could otherwise
  * replace the master's revocation by any packet of the same type and still pass the count.
@@ -41,6 +44,8 @@ export interface FetchedKeyCheck {
   revokedCertifications: number;
   /** The keys whose revocations count: the install's trust roots (FreePBX: the master key). */
   certifiers: readonly PublicKeyPacket[];
+  /** The SHA-256 (hex) of the published form the signed feed names, or null when it names none. */
+  sha256: string | null;
 }
 
 /** The key's binary packets, ready for `gpg --import`; throws a FetchedKeyError naming the rule. */
@@ -58,13 +63,20 @@ export async function checkFetchedKey(check: FetchedKeyCheck): Promise<Uint8Arra
   if (primaries.length !== 1 || first?.tag !== TAG.publicKey) throw refuse(`it holds ${primaries.length} primary keys, not exactly one`);
   const served = v4Fingerprint(first);
   if (served !== check.fingerprint) throw refuse(`it is key ${served ? formatFingerprint(served) : "of another version"}`);
-  if (check.revokedCertifications === 0) return binary;
+  if (check.revokedCertifications > 0) await checkRevocations(scan.packets, first, check);
+  if (check.sha256 !== null && createHash("sha256").update(binary).digest("hex") !== check.sha256) {
+    throw refuse("it is not the published form the signed feed names: the source changed it (added or left out packets), or the key was updated after the feed was made; run the sync again, and if this stays, check the source");
+  }
+  return binary;
+}
+
+async function checkRevocations(packets: readonly Packet[], first: Packet, check: FetchedKeyCheck): Promise<void> {
+  const refuse = (why: string) => new FetchedKeyError(check.fingerprint, why);
   if (check.certifiers.length === 0) throw refuse("the signed feed lists revoked certifications of it, but no key in this GnuPG home has ultimate ownertrust to check the revocations against (import the master key with ultimate ownertrust, as FreePBX does)");
-  const revocations = await verifiedRevocations(scan.packets, first, check);
+  const revocations = await verifiedRevocations(packets, first, check);
   if (revocations < check.revokedCertifications) {
     throw refuse(`the signed feed lists ${check.revokedCertifications} revoked certifications of it, but the key holds ${revocations} valid revocations by the master key; the source is withholding a revocation`);
   }
-  return binary;
 }
 
 /**
