@@ -12,7 +12,7 @@ import { isRevokedByOwner } from "../core/publication/canonical-union.ts";
 import { keyIdsOf, publishedForm, type PublishedKeySource } from "../core/publication/published-key.ts";
 import type { Db } from "../db/client.ts";
 import { checkUserId } from "../core/key-policy/user-id.ts";
-import { directoryEntries, searchDirectory, type DirectoryEntry } from "../core/publication/directory.ts";
+import { directoryEntries, type DirectoryEntry } from "../core/publication/directory.ts";
 import { findCertificationRecords, findPublishedKeys, findPublishedUserIds } from "../repositories/publication.ts";
 
 export async function lookupPublishedKeys(db: Db, search: HkpSearch): Promise<PublishedKeySource[]> {
@@ -77,10 +77,9 @@ export async function indexedKeys(db: Db, sources: readonly PublishedKeySource[]
   return Promise.all(sources.map((source) => indexedKey(source, published.get(source.fingerprint) ?? [])));
 }
 
-/** The public directory: listed keys, found by `query` (all of them when it is empty). */
-export async function searchPublishedDirectory(db: Db, query: string, now: Date): Promise<DirectoryEntry[]> {
-  const entries = directoryEntries(await findPublishedUserIds(db), await findCertificationRecords(db), now);
-  return searchDirectory(entries, query);
+/** Every entry of the public directory: the keys listed with the user IDs their owners published. */
+export async function publishedDirectory(db: Db, now: Date): Promise<DirectoryEntry[]> {
+  return directoryEntries(await findPublishedUserIds(db), await findCertificationRecords(db), now);
 }
 
 /** What the index lists of one key, with the user IDs its owner agreed to publish. */
