@@ -9,7 +9,7 @@
 import { homedir } from "node:os";
 import path from "node:path";
 import { readFile } from "node:fs/promises";
-import { readKey, type PublicKey } from "openpgp";
+import { PublicKeyPacket, readKey, readKeys, type PublicKey } from "openpgp";
 import { CODES } from "../core/key-policy/messages.ts";
 import { readUpload } from "../core/key-policy/intake.ts";
 import { concatBytes, writePacket } from "../core/key-policy/packets.ts";
@@ -121,19 +121,27 @@ async function fetchFeed(source: URL, publicationKey: PublicKey, lastSequence: n
   }
 }
 
-/** Every key the feed names, once each, with how many of its certifications the feed lists as revoked. */
-function keysOf(feed: Feed): Map<string, number> {
-  const keys = new Map<string, number>();
-  for (const entry of feed.entries) keys.set(entry.fingerprint, (keys.get(entry.fingerprint) ?? 0) + (entry.state === "revoked" ? 1 : 0));
+/** Every key the feed names, once each, with how many of its certifications the feed lists as revoked and its published form's SHA-256. */
+function keysOf(feed: Feed): Map<string, { revokedCertifications: number; sha256: string | null }> {
+  const keys = new Map<string, { revokedCertifications: number; sha256: string | null }>();
+  for (const entry of feed.entries) {
+    const known = keys.get(entry.fingerprint);
+    keys.set(entry.fingerprint, {
+      revokedCertifications: (known?.revokedCertifications ?? 0) + (entry.state === "revoked" ? 1 : 0),
+      sha256: known?.sha256 ?? entry.keySha256,
+    });
+  }
   return keys;
 }
 
 /** Fetches and checks every key before importing any, so a bad source leaves the keyring as it was. */
 async function importKeys(feed: Feed, source: URL, environment: GpgEnvironment): Promise<ImportTally> {
   const checked: Array<[string, Uint8Array]> = [];
-  for (const [fingerprint, revokedCertifications] of keysOf(feed)) {
+  const keys = keysOf(feed);
+  const certifiers = [...keys.values()].some((key) => key.revokedCertifications > 0) ? await trustRoots(environment) : [];
+  for (const [fingerprint, expected] of keys) {
     const bytes = await fetchBounded(new URL(`vks/v1/by-fingerprint/${fingerprint}`, source), MAX_FETCHED_KEY_BYTES);
-    const key = await checkFetchedKey({ bytes, fingerprint, revokedCertifications }).catch((error: unknown) => {
+    const key = await checkFetchedKey({ bytes, fingerprint, ...expected, certifiers }).catch((error: unknown) => {
       if (error instanceof KeysignError) throw new CommandError(EXIT.fileRefused, `${error.message} Nothing was imported.`);
       throw error;
     });
@@ -145,6 +153,27 @@ async function importKeys(feed: Feed, source: URL, environment: GpgEnvironment):
     else tally.unchanged += 1;
   }
   return tally;
+}
+
+/**
+ * The primary keys this GnuPG home trusts ultimately (FreePBX: the master key). Only their
+ * revocations count: a revocation by any other key, or one that does not verify, changes
+ * nothing FreePBX sees.
+ */
+async function trustRoots(environment: GpgEnvironment): Promise<PublicKeyPacket[]> {
+  const ownertrust = await runGpg(environment, ["--export-ownertrust"]).catch(() => {
+    throw new CommandError(EXIT.failure, "cannot run gpg: install GnuPG, or put gpg on this user's PATH");
+  });
+  const ultimate = ownertrust.stdout
+    .toString("utf8")
+    .split("\n")
+    .flatMap((line) => /^([0-9A-F]{40}):6:$/.exec(line.trim())?.slice(1) ?? []);
+  if (ultimate.length === 0) return [];
+  const exported = await runGpg(environment, ["--export", ...ultimate.map((fingerprint) => `0x${fingerprint}`)]);
+  if (exported.code !== 0 || exported.stdout.length === 0) return [];
+  const config = inspectionConfig({ minRsaBits: 2048 });
+  const keys = await readKeys({ binaryKeys: new Uint8Array(exported.stdout), config }).catch(() => []);
+  return keys.flatMap((key) => (key.keyPacket instanceof PublicKeyPacket ? [key.keyPacket] : []));
 }
 
 /** True when GnuPG took something new (key, user ID, signature, subkey); false when it had it all. */

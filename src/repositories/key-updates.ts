@@ -13,8 +13,8 @@ export interface KeyUpdateRecord {
 }
 
 /** How many owner updates of `fingerprint` are stored: a new update is merged onto all of them. */
-export async function countKeyUpdates(db: Db | Tx, fingerprint: string): Promise<number> {
-  return db.keyUpdate.count({ where: { fingerprint } });
+export async function countKeyUpdates(db: Db | Tx, fingerprint: string, since?: Date): Promise<number> {
+  return db.keyUpdate.count({ where: { fingerprint, ...(since ? { createdAt: { gte: since } } : {}) } });
 }
 
 /**

@@ -37,6 +37,15 @@ const NOT_THE_REQUESTS_KEY = (fingerprint: string) =>
   `This is not the key of this request, which certified ${fingerprint}. Nothing was stored. Upload an update of that key (gpg --armor --export ${fingerprint}).`;
 const NOT_CERTIFIED_YET = "This request has no certified key yet, so there is nothing to update. Updates are taken once the request is certified.";
 const SEVERAL_KEYS = "This carries several keys; send one key at a time (gpg --send-keys sends each key on its own, and the upload takes one). Nothing was stored.";
+/**
+ * Merged updates of one key in a day. An owner needs a few a year (a new expiry, a rotated
+ * subkey); each stored copy may be up to 256 KiB and every read of the published keys unions
+ * them, so a key owner sending a new self-signature every few seconds would grow the database
+ * and the cost of every lookup without end.
+ */
+export const MAX_UPDATES_PER_DAY = 10;
+const DAY_MS = 86_400_000;
+const TOO_OFTEN = `This key was already updated ${MAX_UPDATES_PER_DAY} times in the last 24 hours, the most the portal takes. Nothing was stored; send the update again tomorrow.`;
 const RACED = "Another update of this key arrived at the same moment. Nothing was stored from this one; send it again.";
 
 export class OwnerUpdateService {
@@ -51,6 +60,8 @@ export class OwnerUpdateService {
     const result = await mergeOwnerUpdate(published.canonicalKey, packets, { now, minRsaBits: this.ctx.config.MIN_RSA_BITS }, config, masterSignatures);
     if (result.kind === "refused") throw refused(result.problem.code, capitalise(result.problem.message), 400);
     if (result.kind === "unchanged") return { merged: false, fingerprint, lines: linesOf(result.summary) };
+    const since = new Date(now.getTime() - DAY_MS);
+    if ((await countKeyUpdates(this.ctx.db, fingerprint, since)) >= MAX_UPDATES_PER_DAY) throw refused("KEYSIGN_ERR_UPDATE_TOO_OFTEN", TOO_OFTEN, 429);
     const owner = await findKeyOwner(this.ctx.db, fingerprint);
     await this.ctx.db.$transaction(async (tx) => {
       // Merged onto the updates read above; one stored meanwhile would be lost from this copy.

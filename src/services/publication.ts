@@ -1,7 +1,7 @@
 /**
  * The read side of publication: which published keys a lookup names, as installs fetch them.
- * Key IDs are computed from the canonical keys at each lookup by key ID (one parse per
- * published key); an index table is the lever once there are thousands.
+ * Key IDs are computed from the canonical keys (one parse per published key); the HKP routes
+ * read them once per publication change through `lookupNames` and the lookup cache.
  */
 import { armorPublicKey } from "../core/key-policy.ts";
 import { concatBytes } from "../core/key-policy/packets.ts";
@@ -11,7 +11,7 @@ import { keyIdsOf, publishedForm, type PublishedKeySource } from "../core/public
 import type { Db } from "../db/client.ts";
 import { checkUserId } from "../core/key-policy/user-id.ts";
 import { keyIndexFacts } from "../core/publication/key-facts.ts";
-import { directoryEntries, searchDirectory, type DirectoryEntry } from "../core/publication/directory.ts";
+import { directoryEntries, type DirectoryEntry } from "../core/publication/directory.ts";
 import { findCertificationRecords, findPublishedKeys, findPublishedUserIds } from "../repositories/publication.ts";
 
 export async function lookupPublishedKeys(db: Db, search: HkpSearch): Promise<PublishedKeySource[]> {
@@ -23,6 +23,25 @@ export async function lookupPublishedKeys(db: Db, search: HkpSearch): Promise<Pu
   const found: PublishedKeySource[] = [];
   for (const key of await findPublishedKeys(db)) if ((await keyIdsOf(key.canonicalKey)).includes(search.value)) found.push(key);
   return found;
+}
+
+/**
+ * Which published keys each key ID (primary or subkey) and each consented address names, as
+ * `keyId:ID` and `email:ADDRESS`, the fingerprints in lookup order: one read of every published
+ * key, which the lookup cache keeps so that a lookup that finds nothing costs no such read.
+ */
+export async function lookupNames(db: Db): Promise<Map<string, string[]>> {
+  const keys = await findPublishedKeys(db);
+  const position = new Map(keys.map((key, index) => [key.fingerprint, index]));
+  const names = new Map<string, string[]>();
+  const add = (name: string, fingerprint: string) => {
+    const list = names.get(name) ?? [];
+    if (!list.includes(fingerprint)) names.set(name, [...list, fingerprint]);
+  };
+  for (const key of keys) for (const id of await keyIdsOf(key.canonicalKey)) add(`keyId:${id}`, key.fingerprint);
+  for (const { address, fingerprint } of await publishedAddresses(db)) if (position.has(fingerprint)) add(`email:${address}`, fingerprint);
+  for (const list of names.values()) list.sort((a, b) => (position.get(a) ?? 0) - (position.get(b) ?? 0));
+  return names;
 }
 
 /**
@@ -57,10 +76,9 @@ export async function indexedKeys(db: Db, sources: readonly PublishedKeySource[]
   return Promise.all(sources.map((source) => indexedKey(source, published.get(source.fingerprint) ?? [])));
 }
 
-/** The public directory: listed keys, found by `query` (all of them when it is empty). */
-export async function searchPublishedDirectory(db: Db, query: string, now: Date): Promise<DirectoryEntry[]> {
-  const entries = directoryEntries(await findPublishedUserIds(db), await findCertificationRecords(db), now);
-  return searchDirectory(entries, query);
+/** Every entry of the public directory: the keys listed with the user IDs their owners published. */
+export async function publishedDirectory(db: Db, now: Date): Promise<DirectoryEntry[]> {
+  return directoryEntries(await findPublishedUserIds(db), await findCertificationRecords(db), now);
 }
 
 /** What the index lists of one key, with the user IDs its owner agreed to publish. */

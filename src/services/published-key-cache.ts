@@ -5,10 +5,18 @@
  * process, and an entry also expires after `ttlMs`, so a change made by another process on the
  * same database is served within that time. Only found answers are kept: a key published a
  * moment ago is never hidden by an earlier "not found".
+ *
+ * Which keys a key ID or an address names is read once for all such lookups (the same signal
+ * and time to live): answering each from the database meant reading and parsing every
+ * published key, so anyone could hold the event loop with lookups that find nothing. So a
+ * key ID or address published by another process is found within the time to live; by this
+ * process, at once.
  */
 import type { HkpSearch } from "../core/publication/hkp.ts";
 import type { Db } from "../db/client.ts";
-import { armoredKeys, lookupPublishedKeys } from "./publication.ts";
+import type { PublishedKeySource } from "../core/publication/published-key.ts";
+import { findPublishedKeys } from "../repositories/publication.ts";
+import { armoredKeys, lookupNames } from "./publication.ts";
 
 export const CACHE_TTL_MS = 10_000;
 /** Bounds the memory: found answers only, so this many is far more than a portal publishes. */
@@ -17,6 +25,7 @@ const MAX_ENTRIES = 20_000;
 export class PublishedKeyCache {
   private readonly entries = new Map<string, { armored: string; storedAt: number }>();
   private generation = 0;
+  private names: { index: Promise<Map<string, string[]>>; storedAt: number } | null = null;
 
   constructor(
     private readonly db: Db,
@@ -26,6 +35,7 @@ export class PublishedKeyCache {
   /** Forgets every answer: the published keys changed. */
   clear(): void {
     this.entries.clear();
+    this.names = null;
     this.generation++;
   }
 
@@ -36,12 +46,31 @@ export class PublishedKeyCache {
     // A monotonic clock: expiry is about this process's memory, not the portal's time.
     if (hit && performance.now() - hit.storedAt < this.ttlMs) return hit.armored;
     const generation = this.generation;
-    const keys = await lookupPublishedKeys(this.db, search);
+    const keys = await this.lookup(search);
     if (keys.length === 0) return null;
     const armored = armoredKeys(keys);
     // A change signalled while the database was read may have come after the read: answer, but do not keep it.
     if (generation === this.generation) this.keep(name, armored);
     return armored;
+  }
+
+  /** The published keys a search names, in lookup order, each read fresh from the database. */
+  async lookup(search: HkpSearch): Promise<PublishedKeySource[]> {
+    if (search.kind === "fingerprint") return findPublishedKeys(this.db, search.value);
+    const fingerprints = (await this.nameIndex()).get(`${search.kind}:${search.value}`) ?? [];
+    return (await Promise.all(fingerprints.map((fingerprint) => findPublishedKeys(this.db, fingerprint)))).flat();
+  }
+
+  /** Shared by concurrent lookups; `clear` drops it, so one read while a signal came in is not kept. */
+  private nameIndex(): Promise<Map<string, string[]>> {
+    if (this.names && performance.now() - this.names.storedAt < this.ttlMs) return this.names.index;
+    const index = lookupNames(this.db);
+    const names = { index, storedAt: performance.now() };
+    this.names = names;
+    index.catch(() => {
+      if (this.names === names) this.names = null;
+    });
+    return index;
   }
 
   private keep(name: string, armored: string): void {

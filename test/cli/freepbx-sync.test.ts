@@ -12,6 +12,10 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promise
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import * as openpgp from "openpgp";
+import { concatBytes, scanPackets, TAG, writePacket } from "../../src/core/key-policy/packets.ts";
+import { inspectionConfig } from "../../src/core/openpgp-config.ts";
+import { armorPublicKey, dearmor, splitArmor } from "../../src/core/key-policy/armor.ts";
 import { encodeFeed, type Feed } from "../../src/core/publication/feed.ts";
 import { signDetached } from "../../src/core/transfer/envelope.ts";
 import { createTestApp, type TestApp } from "../helpers/app.ts";
@@ -25,6 +29,27 @@ import { makeMaster } from "../helpers/signing-queue.ts";
 import { makeQueueKey } from "../helpers/transfer.ts";
 
 const STATE_FILE = "keysign-freepbx-sync.json";
+
+/**
+ * The armored key with every certification revocation (0x30) damaged in its last byte: still a
+ * packet of the same type, counted by a check that only counts, and dropped by GnuPG as invalid.
+ */
+async function withForgedRevocations(armored: string): Promise<Uint8Array> {
+  const split = splitArmor(armored);
+  assert.ok(split.ok && split.blocks[0]);
+  const binary = await dearmor(split.blocks[0].text, inspectionConfig({ minRsaBits: 2048 }));
+  assert.ok(binary);
+  let forged = 0;
+  const packets = scanPackets(binary).packets.map((packet) => {
+    if (packet.tag !== TAG.signature || packet.body[1] !== 0x30) return writePacket(packet.tag, packet.body);
+    forged += 1;
+    const body = Uint8Array.from(packet.body);
+    body[body.length - 1] = (body.at(-1) ?? 0) ^ 0xff;
+    return writePacket(packet.tag, body);
+  });
+  assert.ok(forged > 0, "the key carries a revocation to forge");
+  return new TextEncoder().encode(armorPublicKey(concatBytes(packets)));
+}
 
 interface Proxy {
   url: string;
@@ -133,6 +158,16 @@ describe("keysign freepbx sync", () => {
       assert.deepEqual(await exported(gpg), keyring);
       assert.equal(await sequenceIn(gpg.dir), accepted, "a refused run stores no sequence");
 
+      // A source that serves the new feed and the key with the master's revocation replaced by a
+      // packet of the same type that does not verify: GnuPG would drop it and keep trusting.
+      proxy.overrides.set(keyUrl(), await withForgedRevocations(await (await fetch(new URL(keyUrl().slice(1), portal))).text()));
+      const forged = await sync(gpg.dir);
+      proxy.overrides.clear();
+      assert.equal(forged.code, 6, forged.stdout);
+      assert.match(forged.stderr, /0 valid revocations by the master key; the source is withholding a revocation\. Nothing was imported\.\n$/);
+      assert.deepEqual(await exported(gpg), keyring, "nothing of the forged copy was imported");
+      assert.match(await verify(gpg), /^\[GNUPG:\] TRUST_FULLY/m);
+
       const revoked = await sync(gpg.dir);
       assert.equal(revoked.code, 0, revoked.stderr);
       assert.match(revoked.stdout, /: 1 key, 1 imported or updated, 0 unchanged\n$/);
@@ -215,6 +250,32 @@ describe("keysign freepbx sync", () => {
       assert.equal(run.code, 0, run.stderr);
       assert.match(await verifyStatus(gpg, official), /^\[GNUPG:\] VALIDSIG 456D051E9204C27C37D4811BB53D215A755231A3 [\s\S]*^\[GNUPG:\] TRUST_FULLY/m);
       assert.equal((await gpg.run(["--list-keys", developer.fingerprint])).code, 0, "the developer's key was added");
+    });
+  });
+
+  it("refuses a key served without the owner's revocation, which the feed does not count, and imports it with it", async () => {
+    const { id, key: owner } = await submitRequest(t, "owner-revoked@example.org", "Owner");
+    const { fingerprint } = await certifyRequest(t, id, { master: certified.master });
+    const ownerUrl = `/vks/v1/by-fingerprint/${fingerprint}`;
+    const unrevoked = new Uint8Array(await (await fetch(new URL(ownerUrl.slice(1), portal))).arrayBuffer());
+    const { publicKey } = await openpgp.revokeKey({ key: await openpgp.readPrivateKey({ armoredKey: owner.privateArmored }), format: "armored" });
+    const sent = await fetch(new URL("pks/add", portal), { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ keytext: publicKey }).toString() });
+    assert.equal(sent.status, 200, await sent.text());
+    await withHome(async (gpg) => {
+      // A source that serves the current feed but the key from before its owner revoked it.
+      proxy.overrides.set(ownerUrl, unrevoked);
+      try {
+        const hidden = await sync(gpg.dir);
+        assert.equal(hidden.code, 6, hidden.stdout);
+        assert.match(hidden.stderr, /is not the published form the signed feed names/);
+      } finally {
+        proxy.overrides.clear();
+      }
+      assert.notEqual((await gpg.run(["--list-keys", fingerprint])).code, 0, "nothing was imported");
+      const run = await sync(gpg.dir);
+      assert.equal(run.code, 0, run.stderr);
+      const listed = (await gpg.ok(["--with-colons", "--list-keys", fingerprint])).toString("utf8");
+      assert.match(listed, /^pub:r:/m, "the install sees the owner's revocation");
     });
   });
 

@@ -442,7 +442,7 @@ describe("the verdict from the status feed", () => {
   it("a revoked certification in the feed is REVOKED with its date and reason; a stale feed is never silently trusted", { skip: noShared }, async () => {
     const keys = (await loadKeys([{ source: "keys", bytes: await readFile(path.join(SHARED, "keys/B53D215A755231A3.key")) }, { source: "master", bytes: await readFile(path.join(SHARED, "keys/9F9169F4B33B4659.key")) }, { source: "v2", bytes: await readFile(path.join(SHARED, "keys/1588A7366BD35B34.key")) }])).keys;
     const moduleSig = await readFile(path.join(SHARED, "modules/infoservices/module.sig"));
-    const entry = { fingerprint: "456D051E9204C27C37D4811BB53D215A755231A3", userIdSha256: "0".repeat(64), certifiedAt: "2026-01-01T00:00:00.000Z", expiresAt: null };
+    const entry = { fingerprint: "456D051E9204C27C37D4811BB53D215A755231A3", keySha256: "0".repeat(64), userIdSha256: "0".repeat(64), certifiedAt: "2026-01-01T00:00:00.000Z", expiresAt: null };
     const feed = (state: "certified" | "revoked", validUntil: string) => ({
       feed: { format: "keysign-status-feed" as const, version: 1 as const, sequence: 3, generatedAt: "2026-01-01T00:00:00.000Z", validUntil, publicationKey: "A".repeat(40), entries: [{ ...entry, state, revokedAt: state === "revoked" ? "2026-02-03T00:00:00.000Z" : null, reason: state === "revoked" ? "malicious_module" : null }] },
       stale: Date.parse(validUntil) < Date.now(),

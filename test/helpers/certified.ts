@@ -40,6 +40,8 @@ export async function certifyRequest(t: TestApp, requestId: string, options: { s
     certifications.push({ userId, certification, sealedRevocation });
   }
   await db.request.update({ where: { id: requestId }, data: { state: "certified", version: { increment: 1 } } });
+  // As a real result import does once it commits: the portal's caches of what is published are out of date.
+  t.app.publication.changed();
   return { master, fingerprint: key.fingerprint, canonicalKey: new Uint8Array(key.canonicalKey), certifications };
 }
 

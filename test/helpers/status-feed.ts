@@ -19,6 +19,8 @@ export async function writeSignedFeed(work: string, entries: Array<{ fingerprint
     publicationKey: publication.fingerprint,
     entries: entries.map(({ fingerprint, state }) => ({
       fingerprint,
+      // The module tools read the state only; the published key's digest is the sync's concern.
+      keySha256: "0".repeat(64),
       userIdSha256: "0".repeat(64),
       certifiedAt: "2026-01-02T00:00:00.000Z",
       expiresAt: null,

@@ -112,4 +112,18 @@ describe("the public directory and the owner's consent", () => {
     await certifyRequest(t, id);
     assert.match((await visitor().get("/keys")).body, /form@example\.org/);
   });
+
+  it("makes the directory once for many visits, and again at once when an owner changes their choice", async () => {
+    const { id, applicant } = await submitRequest(t, "memo@example.org", "Mona Memo");
+    await certifyRequest(t, id);
+    const userId = "Mona Memo <memo@example.org>";
+    assert.equal((await applicant.postForm(`/requests/${id}/publish`, { publishUserIds: userId }, `/requests/${id}`)).statusCode, 303);
+    assert.match((await visitor().get("/keys?q=mona")).body, /memo@example\.org/);
+    // Taken back behind the portal's back (no signal): the directory made a moment ago stands.
+    await t.app.db.request.update({ where: { id }, data: { publishedUserIds: "[]" } });
+    for (let i = 0; i < 20; i++) assert.match((await visitor().get("/keys")).body, /memo@example\.org/, "a visit reads no consent");
+    // Taken back on the request page, as owners do: gone from the next answer.
+    assert.equal((await applicant.postForm(`/requests/${id}/publish`, {}, `/requests/${id}`)).statusCode, 303);
+    assert.doesNotMatch((await visitor().get("/keys")).body, /memo@example\.org|Mona Memo/);
+  });
 });

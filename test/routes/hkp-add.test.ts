@@ -12,6 +12,7 @@ import { certifyRequest, soleReviewer, type CertifiedRequest } from "../helpers/
 import { colonRecords, withGpgHome } from "../helpers/gpg.ts";
 import { makeTestKey, type TestKey } from "../helpers/keys.ts";
 import { submitRequest } from "../helpers/requests.ts";
+import { MAX_UPDATES_PER_DAY } from "../../src/services/owner-updates.ts";
 
 describe("gpg --send-keys to the portal", () => {
   let t: TestApp;
@@ -62,6 +63,33 @@ describe("gpg --send-keys to the portal", () => {
       assert.equal(await t.app.db.keyUpdate.count(), 1);
       assert.equal((await t.app.inject({ method: "GET", url: `/pks/lookup?op=get&search=0x${stranger}` })).statusCode, 404);
       assert.equal(await served(), before);
+    });
+  });
+
+  it(`takes at most ${MAX_UPDATES_PER_DAY} merged updates of a key in 24 hours, then refuses and stores nothing`, async () => {
+    const owner = await makeTestKey([{ name: "Busy", email: "busy@example.org" }], { expiresInSeconds: 400 * 86_400 });
+    const { id } = await submitRequest(t, "busy@example.org", "Busy", owner);
+    const { fingerprint } = await certifyRequest(t, id);
+    const send = (keytext: string) => t.app.inject({ method: "POST", url: "/pks/add", headers: { "content-type": "application/x-www-form-urlencoded" }, payload: new URLSearchParams({ keytext }).toString() });
+    await withGpgHome(async (gpg) => {
+      await gpg.ok(["--import"], { input: owner.privateArmored });
+      // Each a new self-signature a few seconds after the one before, all in the past hour.
+      const start = Math.floor(Date.now() / 1000) - 3600;
+      const renewed = async (step: number) => {
+        await gpg.ok(["--faked-system-time", `${start + step * 5}!`, "--quick-set-expire", fingerprint, `${500 + step}d`]);
+        return (await gpg.ok(["--armor", "--export", fingerprint])).toString("utf8");
+      };
+      for (let step = 1; step <= MAX_UPDATES_PER_DAY; step++) {
+        const answer = await send(await renewed(step));
+        assert.equal(answer.statusCode, 200, answer.body);
+        assert.match(answer.body, /was updated and is published again/);
+      }
+      const before = (await t.app.inject({ method: "GET", url: `/pks/lookup?op=get&search=0x${fingerprint}` })).body;
+      const refused = await send(await renewed(MAX_UPDATES_PER_DAY + 1));
+      assert.equal(refused.statusCode, 429, refused.body);
+      assert.match(refused.body, new RegExp(`already updated ${MAX_UPDATES_PER_DAY} times in the last 24 hours`));
+      assert.equal(await t.app.db.keyUpdate.count({ where: { fingerprint } }), MAX_UPDATES_PER_DAY, "the refused update left no row");
+      assert.equal((await t.app.inject({ method: "GET", url: `/pks/lookup?op=get&search=0x${fingerprint}` })).body, before);
     });
   });
 });

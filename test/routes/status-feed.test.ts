@@ -72,6 +72,20 @@ describe("the signed status feed", () => {
     }
   });
 
+  it("reads the certifications once for many fetches of the feed, and again at once after a publication change", async () => {
+    const { id } = await submitRequest(t, "memo@example.org", "Memo");
+    const { fingerprint } = await certifyRequest(t, id);
+    const current = await verifiedFeed();
+    assert.ok(current.entries.some((entry) => entry.fingerprint === fingerprint && entry.state === "certified"));
+    // Revoked behind the portal's back (no signal): the feed checked a moment ago stands.
+    await t.app.db.certification.updateMany({ where: { requestId: id }, data: { revokedAt: t.clock.now } });
+    for (let i = 0; i < 20; i++) assert.equal((await verifiedFeed()).sequence, current.sequence, "a fetch reads no certification");
+    t.app.publication.changed();
+    const changed = await verifiedFeed();
+    assert.equal(changed.sequence, current.sequence + 1, "the signal makes the next fetch check again");
+    assert.ok(changed.entries.some((entry) => entry.fingerprint === fingerprint && entry.state === "revoked"));
+  });
+
   it("shows the publication key's fingerprint on the settings page", async () => {
     await createStaff(t, { email: "ada@keysign.example", roles: ["admin"] });
     const page = (await (await signInStaff(t, "ada@keysign.example")).get("/admin/settings")).body;

@@ -46,6 +46,37 @@ describe("the published key cache", () => {
     assert.equal(await cache.armored({ kind: "fingerprint", value: fingerprint }), null);
   });
 
+  it("answers lookups that find nothing by key ID or address without reading every published key each time", async () => {
+    const { id } = await submitRequest(t, "indexed@example.org");
+    const { fingerprint } = await certifyRequest(t, id);
+    let reads = 0;
+    // The real database, with its reads of requests counted.
+    const counted = new Proxy(t.app.db, {
+      get(target, property, receiver) {
+        const value: unknown = Reflect.get(target, property, receiver);
+        if (property !== "request" || typeof value !== "object" || value === null) return value;
+        return new Proxy(value, {
+          get(model, name, modelReceiver) {
+            if (name === "findMany") reads += 1;
+            return Reflect.get(model, name, modelReceiver);
+          },
+        });
+      },
+    });
+    const cache = new PublishedKeyCache(counted);
+    const keyId = fingerprint.slice(-16);
+    assert.notEqual(await cache.armored({ kind: "keyId", value: keyId }), null);
+    const afterFirst = reads;
+    for (let i = 0; i < 50; i++) {
+      assert.equal(await cache.armored({ kind: "keyId", value: i.toString(16).toUpperCase().padStart(16, "0") }), null);
+      assert.equal(await cache.armored({ kind: "email", value: `nobody${i}@example.org` }), null);
+    }
+    assert.equal(reads, afterFirst, "a hundred lookups that find nothing read no published key");
+    t.app.publication.changed();
+    cache.clear();
+    assert.notEqual(await cache.armored({ kind: "keyId", value: keyId }), null, "after a signal the names are read again");
+  });
+
   it("keeps nothing read while a signal came in", async () => {
     const { id } = await submitRequest(t, "racing@example.org");
     const { fingerprint } = await certifyRequest(t, id);

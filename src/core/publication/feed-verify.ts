@@ -17,8 +17,8 @@ import { issuerFingerprint } from "../transfer/envelope.ts";
 import { FEED_FORMAT, FEED_VERSION, type Feed, type FeedEntry } from "./feed.ts";
 import type { KeyState } from "./key-status.ts";
 
-/** Room for about 20,000 entries of some 330 bytes each; far more than the programme certifies. */
-export const MAX_FEED_BYTES = 8 * 1024 * 1024;
+/** Room for about 20,000 entries of some 420 bytes each; far more than the programme certifies. */
+export const MAX_FEED_BYTES = 12 * 1024 * 1024;
 export const MAX_FEED_ENTRIES = 20_000;
 /** An armored Ed25519 or RSA-4096 signature is well under 2 KiB. */
 export const MAX_FEED_SIGNATURE_BYTES = 16 * 1024;
@@ -102,7 +102,7 @@ async function readSignature(armored: string): Promise<ParsedSignature> {
 type Json = Record<string, unknown>;
 
 const FEED_FIELDS = ["format", "version", "sequence", "generatedAt", "validUntil", "publicationKey", "entries"];
-const ENTRY_FIELDS = ["fingerprint", "userIdSha256", "certifiedAt", "expiresAt", "state", "revokedAt", "reason"];
+const ENTRY_FIELDS = ["fingerprint", "userIdSha256", "certifiedAt", "expiresAt", "state", "revokedAt", "reason", "keySha256"];
 const STATES: readonly KeyState[] = ["certified", "expired", "revoked"];
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const FINGERPRINT = /^[0-9A-F]{40}$/;
@@ -151,6 +151,7 @@ function parseEntry(value: unknown, index: number): FeedEntry {
     state,
     revokedAt: entry.revokedAt === null ? null : timestamp(entry.revokedAt, where("revokedAt")),
     reason: entry.reason === null ? null : matching(entry.reason, REASON, where("reason"), "a reason code"),
+    keySha256: entry.keySha256 === null ? null : matching(entry.keySha256, SHA256, where("keySha256"), "64 lower-case hex digits"),
   };
 }
 

@@ -27,6 +27,13 @@ export interface FeedEntry {
   revokedAt: string | null;
   /** The revocation's reason code (key_compromised, malicious_module, …), or null. */
   reason: string | null;
+  /**
+   * SHA-256 (hex) of the key's published form as served (the binary packets of
+   * `/vks/v1/by-fingerprint/FPR`), or null when the key is not published. An install imports
+   * exactly these bytes: a source cannot leave out the owner's revocation of a subkey or of the
+   * key, nor add packets GnuPG would merge.
+   */
+  keySha256: string | null;
 }
 
 export interface Feed {

@@ -101,7 +101,9 @@ async function services(app: FastifyInstance, opts: ServicesOptions): Promise<vo
   const queueKeyFile = opts.config.QUEUE_KEY_FILE || opts.paths.queueKey;
   const hostname = new URL(opts.config.PUBLIC_URL).hostname;
   app.decorate("signingQueue", new SigningQueueService(ctx, await loadOrCreateQueueKey(queueKeyFile, hostname, opts.now())));
-  app.decorate("statusFeed", new StatusFeedService(ctx, await loadOrCreatePublicationKey(opts.paths.publicationKey, hostname, opts.now())));
+  const statusFeed = new StatusFeedService(ctx, await loadOrCreatePublicationKey(opts.paths.publicationKey, hostname, opts.now()));
+  publication.subscribe(() => statusFeed.invalidate());
+  app.decorate("statusFeed", statusFeed);
 
   // The background workers (MAIL_WORKER): mail, the review digest and the keyserver pushes.
   let digestTimer: NodeJS.Timeout | null = null;

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyReply } from "fastify";
 import { machineReadableIndex, parseLookup, type HkpSearch } from "../../core/publication/hkp.ts";
 import { LIMITS } from "../../core/key-policy.ts";
-import { indexedKeys, lookupPublishedKeys } from "../../services/publication.ts";
+import { indexedKeys } from "../../services/publication.ts";
 import type { OwnerUpdateOutcome } from "../../services/owner-updates.ts";
 import { PublishedKeyCache } from "../../services/published-key-cache.ts";
 import { machineFormBody } from "../body-rules.ts";
@@ -38,7 +38,7 @@ const hkpRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const query = parseLookup(request.query);
     if (!query.ok) return reply.code(query.status).type("text/plain; charset=utf-8").send(`${query.message}\n`);
     if (query.op === "get") return sendKeys(reply, query.search, await cache.armored(query.search));
-    const keys = await lookupPublishedKeys(app.db, query.search);
+    const keys = await cache.lookup(query.search);
     if (keys.length === 0) return notFound(reply);
     return reply.type("text/plain; charset=utf-8").send(machineReadableIndex(await indexedKeys(app.db, keys), app.now()));
   });
