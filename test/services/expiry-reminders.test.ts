@@ -256,6 +256,8 @@ describe("an expired certification on every page", () => {
       }
       const ownerPage = (await (await signInAs(t, OWNER)).get(`/requests/${id}`)).body;
       assert.match(ownerPage, /make a new request for the same key from <a href="\/requests">your requests page<\/a>/);
+      const feed = JSON.parse((await t.app.inject({ method: "GET", url: "/status/v1/feed.json" })).body) as { entries: Array<{ fingerprint: string; state: string }> };
+      assert.deepEqual(feed.entries.filter((entry) => entry.fingerprint === fingerprint).map((entry) => entry.state), ["expired"]);
       const request = await t.app.db.request.findUniqueOrThrow({ where: { id } });
       assert.equal(request.state, "certified");
     });
