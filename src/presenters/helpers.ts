@@ -1,3 +1,5 @@
+import { STATE_LABELS, type RequestState } from "../core/request-lifecycle.ts";
+import { certificationState } from "../core/publication/key-status.ts";
 import type handlebars from "handlebars";
 import { formatFingerprint, type KeyFacts, type PolicyProblem } from "../core/key-policy.ts";
 
@@ -47,4 +49,17 @@ export function registerHelpers(engine: Engine): void {
       .map((p) => p.message)
       .join(" ");
   });
+}
+
+/**
+ * A request's state as people see it: a certified request whose certification has lapsed shows
+ * as expired (it is not revoked, and the stored state stays "certified"), with its expiry date.
+ */
+export function requestStateView(state: RequestState, expiresAt: Date | null, now: Date) {
+  const expired = state === "certified" && certificationState(null, expiresAt, now) === "expired";
+  return {
+    state: expired ? "expired" : state,
+    stateLabel: expired ? "Certification expired" : STATE_LABELS[state],
+    certificationExpires: state === "certified" && expiresAt ? { date: formatDate(expiresAt), expired } : null,
+  };
 }

@@ -5,15 +5,14 @@ import type { TimelineEntry } from "../repositories/audit.ts";
 import type { RequestDetail, RequestSummary } from "../repositories/requests.ts";
 import type { CheckedKey } from "../services/requests.ts";
 import { formatFingerprint } from "../core/key-policy.ts";
-import { formatBytes, formatDate, formatDateTime, keySummary } from "./helpers.ts";
+import { formatBytes, formatDate, formatDateTime, keySummary, requestStateView } from "./helpers.ts";
 
-export function requestListModel(requests: RequestSummary[]) {
+export function requestListModel(requests: RequestSummary[], now: Date) {
   return {
     title: "My requests",
     requests: requests.map((r) => ({
       id: r.id,
-      state: r.state,
-      stateLabel: STATE_LABELS[r.state],
+      ...requestStateView(r.state, r.certificationExpiresAt, now),
       fingerprint: formatFingerprint(r.fingerprint),
       userIds: r.userIds,
       created: formatDate(r.createdAt),
@@ -50,7 +49,7 @@ function timelineModel(entries: TimelineEntry[]) {
   }));
 }
 
-export function requestDetailModel(detail: RequestDetail) {
+export function requestDetailModel(detail: RequestDetail, now: Date) {
   const key = detail.keys[0];
   const agreement = detail.agreements[0];
   const events = availableEvents(detail.state, "applicant");
@@ -58,8 +57,7 @@ export function requestDetailModel(detail: RequestDetail) {
     title: "Certification request",
     id: detail.id,
     version: detail.version,
-    state: detail.state,
-    stateLabel: STATE_LABELS[detail.state],
+    ...requestStateView(detail.state, detail.certificationExpiresAt, now),
     canWithdraw: events.includes("withdraw"),
     canRevise: events.includes("resubmit"),
     licence: detail.licence,

@@ -1,17 +1,17 @@
 import { describePastRevocation, keyEndedApprovalMessage, keyEndingRevocation, type KeyRevocationRecord } from "../core/key-history.ts";
 import { availableEvents, REQUEST_STATES, STATE_LABELS, type RequestState } from "../core/request-lifecycle.ts";
+import { DIGEST_HORIZON_DAYS } from "../core/expiry.ts";
 import type { Settings } from "../core/settings.ts";
 import type { FormProblem } from "../errors.ts";
 import type { RequestDetail } from "../repositories/requests.ts";
 import { PAGE_SIZE, type ReviewFilter, type ReviewListItem, type StaffView } from "../repositories/review.ts";
 import { formatFingerprint } from "../core/key-policy.ts";
-import { formatBytes, formatDateTime, keySummary } from "./helpers.ts";
+import { formatBytes, formatDateTime, keySummary, requestStateView } from "./helpers.ts";
 
 function listItem(item: ReviewListItem, now: Date) {
   return {
     id: item.id,
-    state: item.state,
-    stateLabel: STATE_LABELS[item.state],
+    ...requestStateView(item.state, item.certificationExpiresAt, now),
     applicantEmail: item.applicantEmail,
     fingerprint: formatFingerprint(item.fingerprint),
     userIds: item.userIds,
@@ -31,6 +31,8 @@ export function dashboardModel(input: {
   oldest: ReviewListItem | null;
   mine: ReviewListItem[];
   mail: Record<string, number>;
+  /** Certifications expiring within the digest's horizon, and when the expiry check last ran. */
+  expiring: { count: number; lastRun: Date | null };
   now: Date;
 }) {
   return {
@@ -40,6 +42,7 @@ export function dashboardModel(input: {
     // Mail the worker gave up on must be seen by staff: someone may be waiting for it.
     mail: { failed: input.mail.failed ?? 0, waiting: (input.mail.pending ?? 0) + (input.mail.sending ?? 0) },
     mine: input.mine.map((item) => listItem(item, input.now)),
+    expiring: { count: input.expiring.count, horizon: DIGEST_HORIZON_DAYS, lastRun: input.expiring.lastRun ? formatDateTime(input.expiring.lastRun) : "never" },
   };
 }
 
@@ -85,6 +88,7 @@ export function staffRequestModel(input: {
   staffId: string;
   /** Whether the viewer holds the reviewer role: only reviewers get the decision forms. */
   mayReview: boolean;
+  now: Date;
   /** Applied revocations of this key on other requests, oldest first. */
   keyHistory?: readonly KeyRevocationRecord[];
   problems?: FormProblem[];
@@ -100,8 +104,7 @@ export function staffRequestModel(input: {
     title: "Review request",
     id: detail.id,
     version: detail.version,
-    state: detail.state,
-    stateLabel: STATE_LABELS[detail.state],
+    ...requestStateView(detail.state, detail.certificationExpiresAt, input.now),
     applicantEmail: view.applicantEmail,
     addresses: view.addresses,
     licence: detail.licence,

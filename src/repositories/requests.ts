@@ -1,3 +1,4 @@
+import { requestCertificationExpiry } from "../core/expiry.ts";
 import { isRequestState, type RequestState } from "../core/request-lifecycle.ts";
 import type { KeyFacts, PolicyProblem } from "../core/key-policy.ts";
 import { OPEN_REQUEST_STATES } from "../core/submission.ts";
@@ -12,6 +13,8 @@ export interface RequestSummary {
   userIds: string[];
   createdAt: Date;
   updatedAt: Date;
+  /** When the master's certification lapses (null: not certified, or never). */
+  certificationExpiresAt: Date | null;
 }
 
 export interface KeyRevision {
@@ -46,6 +49,8 @@ export interface RequestDetail {
   publishedUserIds: string[];
   createdAt: Date;
   updatedAt: Date;
+  /** When the master's certification lapses (null: not certified, or never). */
+  certificationExpiresAt: Date | null;
   keys: KeyRevision[];
   agreements: AgreementRevision[];
   timeline: TimelineEntry[];
@@ -55,7 +60,7 @@ export async function listRequestsOf(db: Db, applicantId: string): Promise<Reque
   const rows = await db.request.findMany({
     where: { applicantId },
     orderBy: { createdAt: "desc" },
-    include: { keys: { orderBy: { revision: "desc" }, take: 1 } },
+    include: { keys: { orderBy: { revision: "desc" }, take: 1 }, certifications: { select: { signature: true } } },
   });
   return rows.map((row) => ({
     id: row.id,
@@ -64,13 +69,19 @@ export async function listRequestsOf(db: Db, applicantId: string): Promise<Reque
     userIds: parseStrings(row.keys[0]?.certifyUserIds ?? "[]"),
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
+    certificationExpiresAt: certificationExpiresAt(row.certifications),
   }));
+}
+
+/** When a request's certifications lapse, from their stored signatures. */
+export function certificationExpiresAt(certifications: ReadonlyArray<{ signature: Uint8Array }>): Date | null {
+  return requestCertificationExpiry(certifications.map((c) => new Uint8Array(c.signature)));
 }
 
 export async function loadRequestDetail(db: Db, id: string): Promise<RequestDetail | null> {
   const row = await db.request.findUnique({
     where: { id },
-    include: { keys: { orderBy: { revision: "desc" } }, agreements: { orderBy: { revision: "desc" } } },
+    include: { keys: { orderBy: { revision: "desc" } }, agreements: { orderBy: { revision: "desc" } }, certifications: { select: { signature: true } } },
   });
   if (!row) return null;
   return {
@@ -83,6 +94,7 @@ export async function loadRequestDetail(db: Db, id: string): Promise<RequestDeta
     publishedUserIds: parseStrings(row.publishedUserIds),
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
+    certificationExpiresAt: certificationExpiresAt(row.certifications),
     keys: row.keys.map((key) => {
       const stored = JSON.parse(key.facts) as { facts: KeyFacts; warnings: PolicyProblem[] };
       return {

@@ -1,7 +1,7 @@
 import { isRequestState, REQUEST_STATES, type RequestState } from "../core/request-lifecycle.ts";
 import type { Db } from "../db/client.ts";
 import type { Prisma } from "../generated/prisma/client.ts";
-import { parseStrings } from "./requests.ts";
+import { certificationExpiresAt, parseStrings } from "./requests.ts";
 
 export const PAGE_SIZE = 25;
 
@@ -13,6 +13,8 @@ export interface ReviewListItem {
   userIds: string[];
   createdAt: Date;
   updatedAt: Date;
+  /** When the master's certification lapses (null: not certified, or never). */
+  certificationExpiresAt: Date | null;
 }
 
 export interface ReviewFilter {
@@ -29,6 +31,7 @@ interface ListRow {
   updatedAt: Date;
   applicant: { email: string };
   keys: Array<{ fingerprint: string; certifyUserIds: string }>;
+  certifications?: Array<{ signature: Uint8Array }>;
 }
 
 function toListItem(row: ListRow): ReviewListItem {
@@ -40,6 +43,7 @@ function toListItem(row: ListRow): ReviewListItem {
     userIds: parseStrings(row.keys[0]?.certifyUserIds ?? "[]"),
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
+    certificationExpiresAt: certificationExpiresAt(row.certifications ?? []),
   };
 }
 
@@ -75,7 +79,7 @@ export async function listForReview(db: Db, filter: ReviewFilter): Promise<{ ite
       orderBy: [{ updatedAt: "asc" }, { id: "asc" }],
       skip: (filter.page - 1) * PAGE_SIZE,
       take: PAGE_SIZE,
-      include: { applicant: { select: { email: true } }, keys: { orderBy: { revision: "desc" }, take: 1 } },
+      include: { applicant: { select: { email: true } }, keys: { orderBy: { revision: "desc" }, take: 1 }, certifications: { select: { signature: true } } },
     }),
   ]);
   return {

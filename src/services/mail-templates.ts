@@ -17,6 +17,9 @@ export const EMAIL_SUBJECTS = {
   "request-certified": "Your key is certified",
   "request-revoked": "The certification of your key was revoked",
   "key-updated": "Your published key was updated",
+  "certification-expiring": "The certification of your key expires soon",
+  "key-expiring": "Your key expires soon",
+  "expiry-digest": "Keysign: certifications expiring soon",
 } as const;
 
 export type EmailTemplate = keyof typeof EMAIL_SUBJECTS;

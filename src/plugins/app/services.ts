@@ -4,6 +4,7 @@ import type { Config } from "../../config.ts";
 import type { Db } from "../../db/client.ts";
 import { AuthService } from "../../services/auth.ts";
 import type { ServiceContext } from "../../services/context.ts";
+import { EXPIRY_CHECK_INTERVAL_MS, ExpiryService } from "../../services/expiry-reminders.ts";
 import { KeyserverPushService } from "../../services/keyserver-push.ts";
 import { MailDelivery } from "../../services/mail-delivery.ts";
 import { OwnerUpdateService } from "../../services/owner-updates.ts";
@@ -41,6 +42,7 @@ declare module "fastify" {
     publication: PublicationSignal;
     keyserverPush: KeyserverPushService;
     ownerUpdates: OwnerUpdateService;
+    expiry: ExpiryService;
   }
 }
 
@@ -98,6 +100,8 @@ async function services(app: FastifyInstance, opts: ServicesOptions): Promise<vo
   app.decorate("revocations", new RevocationService(ctx));
   app.decorate("settings", new SettingsService(ctx));
   app.decorate("ownerUpdates", new OwnerUpdateService(ctx));
+  const expiry = new ExpiryService(ctx);
+  app.decorate("expiry", expiry);
   const queueKeyFile = opts.config.QUEUE_KEY_FILE || opts.paths.queueKey;
   const hostname = new URL(opts.config.PUBLIC_URL).hostname;
   app.decorate("signingQueue", new SigningQueueService(ctx, await loadOrCreateQueueKey(queueKeyFile, hostname, opts.now())));
@@ -105,8 +109,10 @@ async function services(app: FastifyInstance, opts: ServicesOptions): Promise<vo
   publication.subscribe(() => statusFeed.invalidate());
   app.decorate("statusFeed", statusFeed);
 
-  // The background workers (MAIL_WORKER): mail, the review digest and the keyserver pushes.
+  // The background workers (MAIL_WORKER): mail, the review digest, expiry reminders and the keyserver pushes.
   let digestTimer: NodeJS.Timeout | null = null;
+  let expiryTimer: NodeJS.Timeout | null = null;
+  const checkExpiry = (check: () => Promise<unknown>) => check().catch((err: unknown) => app.log.error({ err }, "expiry check failed"));
   app.addHook("onReady", async () => {
     if (!opts.config.MAIL_WORKER) return;
     await mail.start();
@@ -114,9 +120,14 @@ async function services(app: FastifyInstance, opts: ServicesOptions): Promise<vo
     await keyserverPush.start();
     digestTimer = setInterval(() => void app.review.sendDigest().catch((err: unknown) => app.log.error({ err }, "review digest failed")), DIGEST_INTERVAL_MS);
     digestTimer.unref();
+    // Catches up at start when the last check is older than its interval (downtime), then hourly.
+    await checkExpiry(() => expiry.runIfDue());
+    expiryTimer = setInterval(() => void checkExpiry(() => expiry.run()), EXPIRY_CHECK_INTERVAL_MS);
+    expiryTimer.unref();
   });
   app.addHook("onClose", async () => {
     if (digestTimer) clearInterval(digestTimer);
+    if (expiryTimer) clearInterval(expiryTimer);
     await Promise.all([mail.stop(), keyserverPush.stop()]);
     await opts.db.$disconnect();
   });

@@ -64,7 +64,7 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get("/", async (request, reply) => {
     const requests = await listRequestsOf(app.db, applicantOf(request));
-    return reply.render("account/requests.hbs", requestListModel(requests));
+    return reply.render("account/requests.hbs", requestListModel(requests, app.now()));
   });
 
   app.get("/new", async (request, reply) => {
@@ -91,7 +91,7 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
   async function showRequest(reply: FastifyReply, requestId: string, applicantId: string, problems: FormProblem[] = [], statusCode = 200) {
     const detail = await app.requests.detailFor(requestId, applicantId);
     const applied = detail.state === "revoked" ? await findAppliedRevocation(app.db, detail.id) : null;
-    const model = { ...requestDetailModel(detail), ...applicantCertificationModel(detail.state, detail.keys[0]?.fingerprint ?? "", applied), problems };
+    const model = { ...requestDetailModel(detail, app.now()), ...applicantCertificationModel(detail.state, detail.keys[0]?.fingerprint ?? "", applied), problems };
     return reply.render("account/request.hbs", model, statusCode);
   }
 

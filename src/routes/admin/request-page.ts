@@ -35,7 +35,7 @@ export async function renderStaffRequest(app: FastifyInstance, request: FastifyR
   return reply.render(
     "admin/requests/show.hbs",
     {
-      ...staffRequestModel({ detail, view, settings, staffId, mayReview, keyHistory, ...review }),
+      ...staffRequestModel({ detail, view, settings, staffId, mayReview, keyHistory, now: app.now(), ...review }),
       ...keyUpdateListModel(keyUpdates),
       ...staffRevocationModel({ state: detail.state, view: revocations, approvalsRequired: settings.approvalsRequired, staffId, mayReview, form: revocationForm }),
     },

@@ -33,13 +33,14 @@ const reviewRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get("/", { onRequest: anyStaff }, async (request, reply) => {
     const staff = staffOf(request);
-    const [counts, oldest, mine, mail] = await Promise.all([
+    const [counts, oldest, mine, mail, expiring] = await Promise.all([
       countByState(app.db),
       findOldestWaiting(app.db),
       listWaitingFor(app.db, staff.id),
       countByStatus(app.db),
+      app.expiry.expiringSoon(),
     ]);
-    return reply.render("admin/dashboard.hbs", dashboardModel({ counts, oldest, mine, mail, now: app.now() }));
+    return reply.render("admin/dashboard.hbs", dashboardModel({ counts, oldest, mine, mail, expiring, now: app.now() }));
   });
 
   app.get("/requests", { onRequest: anyStaff, schema: { querystring: ListQuery } }, async (request, reply) => {
