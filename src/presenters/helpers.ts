@@ -47,4 +47,15 @@ export function registerHelpers(engine: Engine): void {
       .map((p) => p.message)
       .join(" ");
   });
+  /**
+   * A form control's description (its hint, when it has one) and, when its field failed, the
+   * invalid mark and its message (the field-error partial's id), so a screen reader reads both.
+   */
+  engine.registerHelper("fieldState", (problems: unknown, field: string, ...rest: unknown[]) => {
+    const hint = typeof rest[0] === "string" ? rest[0] : "";
+    const failed = Array.isArray(problems) && problems.some((p: unknown) => typeof p === "object" && p !== null && "field" in p && p.field === field);
+    const described = [hint, failed ? `${field}-error` : ""].filter(Boolean).join(" ");
+    const attributes = `${failed ? ' aria-invalid="true"' : ""}${described ? ` aria-describedby="${engine.escapeExpression(described)}"` : ""}`;
+    return new engine.SafeString(attributes);
+  });
 }

@@ -15,7 +15,7 @@ import { startLivePortal, type LivePortal } from "../helpers/browser.ts";
 import { certifyRequest } from "../helpers/certified.ts";
 import { Browser } from "../helpers/http.ts";
 import { makeTestKey } from "../helpers/keys.ts";
-import { auditHtml, auditUrl, axeViolations, contextFor, newTally } from "../helpers/page-audit.ts";
+import { auditHtml, auditUrl, axeViolations, contextFor, newTally, overflows } from "../helpers/page-audit.ts";
 import { submitRequest } from "../helpers/requests.ts";
 import { queuedRequest, signingDesk, type SigningDesk } from "../helpers/signing-queue.ts";
 import { createStaff } from "../helpers/staff.ts";
@@ -276,7 +276,7 @@ describe("every page in Chromium, for every kind of person, at 390 and 1366 wide
         tally.axe += violations.length;
         tally.pages += 1;
         tally.problems.push(...violations.map((v) => `email ${template}: ${v}`));
-        const overflow = await page.evaluate(() => document.documentElement.scrollWidth > document.documentElement.clientWidth);
+        const overflow = await overflows(page);
         if (overflow) {
           tally.overflow += 1;
           tally.problems.push(`email ${template}: scrolls sideways at 390`);

@@ -37,15 +37,17 @@ interface AxeViolation {
   nodes: Array<{ target: string[] }>;
 }
 
-/** What axe-core reports on the page's current document, as sentences. */
+/**
+ * What axe-core reports on the page's current document, as sentences. The in-page code is a
+ * string: the test project has no DOM types, and adding them globally clashes with Node's.
+ */
 export async function axeViolations(page: Page, skip: string[] = []): Promise<string[]> {
   await page.addScriptTag({ content: AXE_SOURCE });
-  const violations = await page.evaluate(async (disabled: string[]) => {
-    const rules = Object.fromEntries(disabled.map((id) => [id, { enabled: false }]));
-    const axe = (window as unknown as { axe: { run: (context: Document, options: object) => Promise<{ violations: AxeViolation[] }> } }).axe;
-    const result = await axe.run(document, { rules, resultTypes: ["violations"] });
-    return result.violations.map((v) => ({ id: v.id, help: v.help, nodes: v.nodes.map((n) => ({ target: n.target })) }));
-  }, skip);
+  const rules = JSON.stringify(Object.fromEntries(skip.map((id) => [id, { enabled: false }])));
+  const violations = await page.evaluate<AxeViolation[]>(`
+    window.axe.run(document, { rules: ${rules}, resultTypes: ["violations"] })
+      .then((result) => result.violations.map((v) => ({ id: v.id, help: v.help, nodes: v.nodes.map((n) => ({ target: n.target })) })))
+  `);
   return violations.map((v) => `${v.id} (${v.help}) at ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`);
 }
 
@@ -60,15 +62,32 @@ export function newTally(): WalkTally {
   return { pages: 0, axe: 0, overflow: 0, problems: [] };
 }
 
-async function checkLayout(page: Page): Promise<{ scrollWidth: number; clientWidth: number; emptyTokens: string[] }> {
-  return page.evaluate(() => {
-    const root = document.documentElement;
-    const forms = [...document.querySelectorAll("form")].filter((form) => form.method.toLowerCase() === "post");
-    const emptyTokens = forms
-      .filter((form) => !(form.querySelector<HTMLInputElement>('input[name="_csrf"]')?.value ?? ""))
-      .map((form) => form.getAttribute("action") ?? "(no action)");
-    return { scrollWidth: root.scrollWidth, clientWidth: root.clientWidth, emptyTokens };
-  });
+interface Layout {
+  scrollWidth: number;
+  clientWidth: number;
+  /** Actions of POST forms without a non-empty `_csrf`. */
+  emptyTokens: string[];
+  title: string;
+  firstFocusable: string;
+}
+
+const LAYOUT_SCRIPT = `(() => {
+  const root = document.documentElement;
+  const forms = [...document.querySelectorAll("form")].filter((form) => form.method.toLowerCase() === "post");
+  const emptyTokens = forms
+    .filter((form) => !(form.querySelector('input[name="_csrf"]')?.value ?? ""))
+    .map((form) => form.getAttribute("action") ?? "(no action)");
+  const first = document.querySelector("a[href], button, input:not([type=hidden]), select, textarea, [tabindex]:not([tabindex='-1'])");
+  return { scrollWidth: root.scrollWidth, clientWidth: root.clientWidth, emptyTokens, title: document.title, firstFocusable: first?.textContent?.trim() ?? "" };
+})()`;
+
+async function checkLayout(page: Page): Promise<Layout> {
+  return page.evaluate<Layout>(LAYOUT_SCRIPT);
+}
+
+/** Whether the page scrolls sideways. */
+export async function overflows(page: Page): Promise<boolean> {
+  return page.evaluate<boolean>("document.documentElement.scrollWidth > document.documentElement.clientWidth");
 }
 
 /**
@@ -88,6 +107,9 @@ export async function auditLoadedPage(page: Page, name: string, tally: WalkTally
       tally.overflow += 1;
       tally.problems.push(`${name} @${width}: scrolls sideways (${layout.scrollWidth} > ${layout.clientWidth})`);
     }
+    // Every page names itself in its title, and a keyboard reaches the skip link first.
+    if (width === WIDTHS[0] && !/^.+ · Keysign$/.test(layout.title)) tally.problems.push(`${name}: the title "${layout.title}" does not name the page`);
+    if (width === WIDTHS[0] && layout.firstFocusable !== "Skip to main content") tally.problems.push(`${name}: the first focusable element is "${layout.firstFocusable}", not the skip link`);
     tally.problems.push(...layout.emptyTokens.map((action) => `${name}: the form posting to ${action} has no CSRF token`));
     await page.screenshot({ path: path.join(SCREENSHOTS, `walk-${name.replace(/[^a-z0-9]+/gi, "-").toLowerCase()}-${width}.png`), fullPage: true });
   }
