@@ -40,6 +40,8 @@ export function formatBytes(size: number): string {
  */
 export function registerHelpers(engine: Engine): void {
   engine.registerHelper("eq", (a: unknown, b: unknown) => a === b);
+  // Builds a command from fixed words and the page's values (`{{> command text=(concat "gpg --import " file)}}`); escaped as usual.
+  engine.registerHelper("concat", (...args: unknown[]) => args.slice(0, -1).map(String).join(""));
   engine.registerHelper("fieldError", (problems: unknown, field: string) => {
     if (!Array.isArray(problems)) return "";
     return problems

@@ -241,6 +241,36 @@ describe("every page in Chromium, for every kind of person, at 390 and 1366 wide
     report(from);
   });
 
+  it("copies a command with its Copy button, and shows the command without a button when scripts are off", async () => {
+    const { base } = portal;
+    const url = `${base}/requests/${states.certified}`;
+    const expected = `gpg --check-sigs ${states.fingerprint}`;
+    const scripted = await contextFor(portal.browser, base, states.applicant);
+    try {
+      await scripted.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
+      const page = await scripted.newPage();
+      await page.goto(url);
+      const block = page.locator("[data-command]", { hasText: expected });
+      await block.getByRole("button", { name: "Copy the command" }).click();
+      await block.getByRole("button", { name: "Copied the command" }).waitFor();
+      assert.equal(await page.evaluate<string>("navigator.clipboard.readText()"), expected);
+      assert.equal(await block.getByRole("status").textContent(), "Command copied");
+    } finally {
+      await scripted.close();
+    }
+    const plain = await portal.browser.newContext({ javaScriptEnabled: false });
+    try {
+      await plain.addCookies([{ name: "ks_session", value: states.applicant.cookie("ks_session") ?? "", url: base }]);
+      const page = await plain.newPage();
+      await page.goto(url);
+      const block = page.locator("[data-command]", { hasText: expected });
+      assert.equal(await block.locator("code").textContent(), expected);
+      assert.equal(await block.locator("button").isVisible(), false, "no button that would do nothing");
+    } finally {
+      await plain.close();
+    }
+  });
+
   it("every HTML email", async () => {
     const from = tally.problems.length;
     const fingerprint = "0123456789ABCDEF0123456789ABCDEF01234567";
