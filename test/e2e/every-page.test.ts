@@ -121,6 +121,10 @@ describe("every page in Chromium, for every kind of person, at 390 and 1366 wide
     const visitor = new Browser(t.app);
     const sent = await visitor.postForm("/sign-in", { address: "visitor@example.org" }, "/sign-in");
     const refused = await visitor.postForm("/sign-in", { address: "not an address" }, "/sign-in");
+    // The refused field is marked and described by its message, which the summary links to.
+    assert.match(refused.body, /<input id="address"[^>]* aria-invalid="true" aria-describedby="address-error">/);
+    assert.match(refused.body, /<p class="field-error" id="address-error">/);
+    assert.match(refused.body, /<a href="#address-error">/);
     const link = new URL(findLink(await waitForMail(smtp, "visitor@example.org"), "/sign-in/link?token="));
     const wrong = await visitor.postForm("/admin/login", { email: "rita@keysign.example", password: "not the password" }, "/admin/login");
     const setup = new URL((await issueSetupLink(t.app.db, { address: "", roles: ["reviewer"], publicUrl: base, ip: "127.0.0.1", replaceFirstStart: false }, t.clock.now)).url);

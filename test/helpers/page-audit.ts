@@ -69,6 +69,10 @@ interface Layout {
   emptyTokens: string[];
   title: string;
   firstFocusable: string;
+  /** Whether an error summary, when the page has one, holds the focus. */
+  summaryFocused: boolean;
+  /** Error summary links whose message is not on the page. */
+  brokenSummaryLinks: string[];
 }
 
 const LAYOUT_SCRIPT = `(() => {
@@ -78,7 +82,19 @@ const LAYOUT_SCRIPT = `(() => {
     .filter((form) => !(form.querySelector('input[name="_csrf"]')?.value ?? ""))
     .map((form) => form.getAttribute("action") ?? "(no action)");
   const first = document.querySelector("a[href], button, input:not([type=hidden]), select, textarea, [tabindex]:not([tabindex='-1'])");
-  return { scrollWidth: root.scrollWidth, clientWidth: root.clientWidth, emptyTokens, title: document.title, firstFocusable: first?.textContent?.trim() ?? "" };
+  const summary = document.querySelector("[data-error-summary]");
+  const brokenSummaryLinks = [...(summary?.querySelectorAll("a[href^='#']") ?? [])]
+    .map((link) => link.getAttribute("href"))
+    .filter((href) => !document.getElementById(href.slice(1)));
+  return {
+    scrollWidth: root.scrollWidth,
+    clientWidth: root.clientWidth,
+    emptyTokens,
+    title: document.title,
+    firstFocusable: first?.textContent?.trim() ?? "",
+    summaryFocused: !summary || document.activeElement === summary,
+    brokenSummaryLinks,
+  };
 })()`;
 
 async function checkLayout(page: Page): Promise<Layout> {
@@ -110,6 +126,8 @@ export async function auditLoadedPage(page: Page, name: string, tally: WalkTally
     // Every page names itself in its title, and a keyboard reaches the skip link first.
     if (width === WIDTHS[0] && !/^.+ · Keysign$/.test(layout.title)) tally.problems.push(`${name}: the title "${layout.title}" does not name the page`);
     if (width === WIDTHS[0] && layout.firstFocusable !== "Skip to main content") tally.problems.push(`${name}: the first focusable element is "${layout.firstFocusable}", not the skip link`);
+    if (width === WIDTHS[0] && !layout.summaryFocused) tally.problems.push(`${name}: the error summary does not take the focus`);
+    tally.problems.push(...layout.brokenSummaryLinks.map((href) => `${name}: the error summary links to ${href}, which is not on the page`));
     tally.problems.push(...layout.emptyTokens.map((action) => `${name}: the form posting to ${action} has no CSRF token`));
     await page.screenshot({ path: path.join(SCREENSHOTS, `walk-${name.replace(/[^a-z0-9]+/gi, "-").toLowerCase()}-${width}.png`), fullPage: true });
   }
