@@ -38,6 +38,8 @@ export function signingQueueModel(input: {
     error: input.error,
     exportBlocker: input.exportBlocker,
     queueKey: formatFingerprint(input.queueKey.fingerprint),
+    // The name the download route gives the file, so the signer's command can be typed as shown.
+    queueKeyFile: `keysign-queue-key-${input.queueKey.fingerprint}.asc`,
     requests: input.requests.map((request) => ({
       id: request.id,
       fingerprint: formatFingerprint(request.key.fingerprint),
