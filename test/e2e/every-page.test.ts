@@ -301,6 +301,10 @@ describe("every page in Chromium, for every kind of person, at 390 and 1366 wide
       inviter: "ada@keysign.example",
       roles: "reviewer",
     };
+    // Fingerprints read in groups of four; a command keeps it whole, so it can be typed as shown.
+    const certified = renderEmail("request-certified", data).html;
+    assert.match(certified, />0123 4567 89AB CDEF 0123 4567 89AB CDEF 0123 4567</);
+    assert.match(certified, new RegExp(`gpg --check-sigs ${fingerprint}<`));
     const page = await portal.browser.newPage({ viewport: { width: 390, height: 900 } });
     try {
       for (const template of Object.keys(EMAIL_SUBJECTS) as EmailTemplate[]) {
