@@ -42,12 +42,25 @@ export function formatBytes(size: number): string {
  */
 export function registerHelpers(engine: Engine): void {
   engine.registerHelper("eq", (a: unknown, b: unknown) => a === b);
+  // Builds a command from fixed words and the page's values (`{{> command text=(concat "gpg --import " file)}}`); escaped as usual.
+  engine.registerHelper("concat", (...args: unknown[]) => args.slice(0, -1).map(String).join(""));
   engine.registerHelper("fieldError", (problems: unknown, field: string) => {
     if (!Array.isArray(problems)) return "";
     return problems
       .filter((p): p is { field: string; message: string } => typeof p === "object" && p !== null && p.field === field)
       .map((p) => p.message)
       .join(" ");
+  });
+  /**
+   * A form control's description (its hint, when it has one) and, when its field failed, the
+   * invalid mark and its message (the field-error partial's id), so a screen reader reads both.
+   */
+  engine.registerHelper("fieldState", (problems: unknown, field: string, ...rest: unknown[]) => {
+    const hint = typeof rest[0] === "string" ? rest[0] : "";
+    const failed = Array.isArray(problems) && problems.some((p: unknown) => typeof p === "object" && p !== null && "field" in p && p.field === field);
+    const described = [hint, failed ? `${field}-error` : ""].filter(Boolean).join(" ");
+    const attributes = `${failed ? ' aria-invalid="true"' : ""}${described ? ` aria-describedby="${engine.escapeExpression(described)}"` : ""}`;
+    return new engine.SafeString(attributes);
   });
 }
 

@@ -17,6 +17,9 @@ function batchStatus(batch: { state: string; expiresAt: Date }, now: Date): { la
 }
 
 /** SHA-256 in groups of eight, so a person can compare it chunk by chunk with the line `keysign inspect` prints. */
+/** The import page's title, whatever state it shows. */
+export const IMPORT_TITLE = "Import a signing result";
+
 export function formatSha256(hex: string): string {
   return hex.replace(/(.{8})(?=.)/g, "$1 ");
 }
@@ -31,9 +34,12 @@ export function signingQueueModel(input: {
   error?: string;
 }) {
   return {
+    title: "Signing",
     error: input.error,
     exportBlocker: input.exportBlocker,
     queueKey: formatFingerprint(input.queueKey.fingerprint),
+    // The name the download route gives the file, so the signer's command can be typed as shown.
+    queueKeyFile: `keysign-queue-key-${input.queueKey.fingerprint}.asc`,
     requests: input.requests.map((request) => ({
       id: request.id,
       fingerprint: formatFingerprint(request.key.fingerprint),
@@ -62,6 +68,7 @@ const OUTCOME_LABELS: Record<string, string> = { certified: "Certified", decline
 
 export function batchModel(batch: BatchDetail, now: Date, flash: { exported?: boolean; held?: number }) {
   return {
+    title: `Batch ${batch.number}`,
     number: batch.number,
     created: formatDateTime(batch.createdAt),
     expires: formatDateTime(batch.expiresAt),

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import handlebars from "handlebars";
+import { formatFingerprint } from "../core/key-policy/fingerprint.ts";
 
 const EMAILS_DIR = path.resolve(import.meta.dirname, "../../views/emails");
 
@@ -37,6 +38,8 @@ export interface RenderedEmail {
 type Compiled = { html: HandlebarsTemplateDelegate; text: HandlebarsTemplateDelegate };
 const compiled = new Map<EmailTemplate, Compiled>();
 const engine = handlebars.create();
+// Fingerprints read in groups of four in the HTML body, as on the portal's pages; commands keep them whole.
+engine.registerHelper("grouped", (fingerprint: unknown) => formatFingerprint(String(fingerprint)));
 
 function load(template: EmailTemplate): Compiled {
   const cached = compiled.get(template);

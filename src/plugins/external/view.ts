@@ -20,6 +20,7 @@ export async function registerView(app: FastifyInstance, opts: { production: boo
         field_error: "../partials/field-error.hbs",
         form_errors: "../partials/form-errors.hbs",
         csrf: "../partials/csrf.hbs",
+        command: "../partials/command.hbs",
         key_update_form: "../partials/key-update-form.hbs",
         key_updates_list: "../partials/key-updates-list.hbs",
       },

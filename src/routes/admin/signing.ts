@@ -4,7 +4,7 @@ import type { FastifyReply } from "fastify";
 import { Envelope } from "../../core/transfer/formats.ts";
 import { isKeysignError } from "../../errors.ts";
 import { requireStaff, staffActorOf } from "../../plugins/app/authorization.ts";
-import { batchModel, importProblemsModel, signingQueueModel } from "../../presenters/signing.ts";
+import { batchModel, IMPORT_TITLE, importProblemsModel, signingQueueModel } from "../../presenters/signing.ts";
 import { ImportRefusedError } from "../../services/result-import.ts";
 import { sendKeyFile } from "../downloads.ts";
 import { multipartBody } from "../body-rules.ts";
@@ -74,19 +74,19 @@ const signingRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.redirect(`/admin/signing/batches/${request.params.number}`, 303);
   });
 
-  app.get("/signing/import", { onRequest: officer }, async (_request, reply) => reply.render("admin/signing/import.hbs", {}));
+  app.get("/signing/import", { onRequest: officer }, async (_request, reply) => reply.render("admin/signing/import.hbs", { title: IMPORT_TITLE }));
 
   app.post("/signing/import", { onRequest: officer, config: IMPORT_FORM }, async (request, reply) => {
     const form = multipartFormOf(request);
     const file = form.files.get("result");
-    if (!file) return reply.render("admin/signing/import.hbs", { error: "Choose the result file the signer wrote, then import it." }, 400);
+    if (!file) return reply.render("admin/signing/import.hbs", { title: IMPORT_TITLE, error: "Choose the result file the signer wrote, then import it." }, 400);
     try {
       const outcome = await app.signingQueue.importResult(file.bytes, staffActorOf(request));
-      return reply.render("admin/signing/import.hbs", { outcome, already: outcome.kind === "already_imported" });
+      return reply.render("admin/signing/import.hbs", { title: IMPORT_TITLE, outcome, already: outcome.kind === "already_imported" });
     } catch (error) {
       if (!isKeysignError(error) || error.statusCode >= 500) throw error;
       const problems = error instanceof ImportRefusedError ? importProblemsModel(error.problems, error.items) : [];
-      return reply.render("admin/signing/import.hbs", { error: error.message, problems }, error.statusCode);
+      return reply.render("admin/signing/import.hbs", { title: IMPORT_TITLE, error: error.message, problems }, error.statusCode);
     }
   });
 

@@ -1,0 +1,335 @@
+/**
+ * Walks every page and state for each kind of person in Chromium at a phone's width (390) and
+ * a desktop's (1366): axe-core finds no violation, nothing scrolls sideways, every POST form
+ * carries a CSRF token, and a screenshot of each lands in test/.tmp/ for people to look at.
+ * The states are built through the real routes first; each person then gets one browser
+ * context holding their session. Pages a POST answers (a form re-rendered with its errors)
+ * are shown at a portal address exactly as the portal answered them.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { Page } from "playwright-core";
+import { renderEmail, EMAIL_SUBJECTS, type EmailTemplate } from "../../src/services/mail-templates.ts";
+import { issueSetupLink } from "../../src/services/staff-accounts.ts";
+import { startLivePortal, type LivePortal } from "../helpers/browser.ts";
+import { certifyRequest } from "../helpers/certified.ts";
+import { Browser } from "../helpers/http.ts";
+import { makeTestKey } from "../helpers/keys.ts";
+import { auditHtml, auditUrl, axeViolations, contextFor, newTally, overflows } from "../helpers/page-audit.ts";
+import { submitRequest } from "../helpers/requests.ts";
+import { queuedRequest, signingDesk, type SigningDesk } from "../helpers/signing-queue.ts";
+import { createStaff } from "../helpers/staff.ts";
+import { findLink, waitForMail } from "../helpers/smtp.ts";
+
+const PASSPHRASE = "a long enough passphrase 42";
+
+interface States {
+  waiting: string;
+  halfApproved: string;
+  changes: string;
+  rejected: string;
+  withdrawn: string;
+  queued: string;
+  certified: string;
+  fingerprint: string;
+  revoking: string;
+  batchPage: string;
+  applicant: Browser;
+  /** Each request's applicant, signed in. */
+  owners: Map<string, Browser>;
+}
+
+async function version(browser: Browser, url: string): Promise<string> {
+  return /name="version" value="(\d+)"/.exec((await browser.get(url)).body)?.[1] ?? "";
+}
+
+async function decide(browser: Browser, id: string, action: string, fields: Record<string, string> = {}): Promise<void> {
+  const page = `/admin/requests/${id}`;
+  const response = await browser.postForm(`${page}/${action}`, { version: await version(browser, page), ...fields }, page);
+  if (response.statusCode !== 303) throw new Error(`${action} on ${id} answered ${response.statusCode}`);
+}
+
+/** One applicant with a request in each state, and the staff side that goes with them. */
+async function buildStates(desk: SigningDesk): Promise<States> {
+  const { t } = desk;
+  const [rita] = desk.reviewers;
+  const waiting = await submitRequest(t, "waiting@example.org", "Dev");
+  const halfApproved = await submitRequest(t, "halfapproved@example.org", "Dev");
+  await decide(rita, halfApproved.id, "approve");
+  const changes = await submitRequest(t, "changes@example.org", "Dev");
+  await decide(rita, changes.id, "request-changes", { reason: "Please sign page 2 of the agreement." });
+  const rejected = await submitRequest(t, "rejected@example.org", "Dev");
+  await decide(rita, rejected.id, "reject", { reason: "This key is not used to sign modules." });
+  const withdrawn = await submitRequest(t, "withdrawn@example.org", "Dev");
+  const page = `/requests/${withdrawn.id}`;
+  await withdrawn.applicant.postForm(`${page}/withdraw`, { version: await version(withdrawn.applicant, page) }, page);
+  const queued = await queuedRequest(desk, "queued@example.org", "Dev");
+  const certified = await submitRequest(t, "certified@example.org", "Dev");
+  const { fingerprint } = await certifyRequest(t, certified.id, { master: desk.master });
+  const revoking = await submitRequest(t, "old@example.org", "Old");
+  await certifyRequest(t, revoking.id, { master: desk.master });
+  await decide(rita, revoking.id, "revocations", { reasonCode: "key_compromised", reasonText: "" });
+  const exported = await desk.officer.postForm("/admin/signing/batches", {}, "/admin/signing");
+  if (exported.statusCode !== 303) throw new Error(`export answered ${exported.statusCode}: ${exported.body.slice(0, 300)}`);
+  const batchPage = String(exported.headers.location).replace(/\?.*$/, "");
+  return {
+    waiting: waiting.id,
+    halfApproved: halfApproved.id,
+    changes: changes.id,
+    rejected: rejected.id,
+    withdrawn: withdrawn.id,
+    queued: queued.id,
+    certified: certified.id,
+    fingerprint,
+    revoking: revoking.id,
+    batchPage,
+    applicant: certified.applicant,
+    owners: new Map([waiting, halfApproved, changes, rejected, withdrawn, queued, certified].map((r) => [r.id, r.applicant])),
+  };
+}
+
+describe("every page in Chromium, for every kind of person, at 390 and 1366 wide", () => {
+  let portal: LivePortal;
+  let desk: SigningDesk;
+  let states: States;
+  const tally = newTally();
+
+  before(async () => {
+    portal = await startLivePortal();
+    desk = await signingDesk(portal.t);
+    states = await buildStates(desk);
+  });
+  after(async () => portal?.close());
+
+  /** Runs `walk` in a fresh context for `visitor` and closes it whatever happens. */
+  async function as(visitor: Browser | undefined, walk: (page: Page) => Promise<void>): Promise<void> {
+    const context = await contextFor(portal.browser, portal.base, visitor);
+    try {
+      await walk(await context.newPage());
+    } finally {
+      await context.close();
+    }
+  }
+
+  function report(before: number): void {
+    assert.deepEqual(tally.problems.slice(before), []);
+  }
+
+  it("anonymous visitors: landing, sign-in and its answers, the directory, a key, staff sign-in, setup and invitation links", async () => {
+    const { t, base, smtp } = portal;
+    const from = tally.problems.length;
+    const visitor = new Browser(t.app);
+    const sent = await visitor.postForm("/sign-in", { address: "visitor@example.org" }, "/sign-in");
+    const refused = await visitor.postForm("/sign-in", { address: "not an address" }, "/sign-in");
+    // The refused field is marked and described by its message, which the summary links to.
+    assert.match(refused.body, /<input id="address"[^>]* aria-invalid="true" aria-describedby="address-error">/);
+    assert.match(refused.body, /<p class="field-error" id="address-error">/);
+    assert.match(refused.body, /<a href="#address-error">/);
+    const link = new URL(findLink(await waitForMail(smtp, "visitor@example.org"), "/sign-in/link?token="));
+    const wrong = await visitor.postForm("/admin/login", { email: "rita@keysign.example", password: "not the password" }, "/admin/login");
+    const setup = new URL((await issueSetupLink(t.app.db, { address: "", roles: ["reviewer"], publicUrl: base, ip: "127.0.0.1", replaceFirstStart: false }, t.clock.now)).url);
+    await desk.admin.postForm("/admin/staff/invite", { email: "invitee@keysign.example", roles: "reviewer" }, "/admin/staff");
+    const invite = new URL(findLink(await waitForMail(smtp, "invitee@keysign.example"), "/admin/invite?token="));
+    await as(visitor, async (page) => {
+      await auditUrl(page, base, "/", "anonymous landing", tally);
+      await auditUrl(page, base, "/sign-in", "anonymous sign-in", tally);
+      await auditHtml(page, base, sent.body, "anonymous sign-in link sent", tally);
+      await auditHtml(page, base, refused.body, "anonymous sign-in refused", tally);
+      await auditUrl(page, base, `${link.pathname}${link.search}`, "anonymous sign-in link", tally);
+      await auditUrl(page, base, "/keys", "anonymous key directory", tally);
+      await auditUrl(page, base, `/keys/${states.fingerprint}`, "anonymous key page", tally);
+      await auditUrl(page, base, "/no-such-page", "anonymous not found", tally, 404);
+      await auditUrl(page, base, "/admin/login", "anonymous staff sign-in", tally);
+      await auditHtml(page, base, wrong.body, "anonymous staff sign-in refused", tally);
+      await auditUrl(page, base, `${setup.pathname}${setup.search}`, "anonymous staff setup", tally);
+      await auditUrl(page, base, `${invite.pathname}${invite.search}`, "anonymous staff invitation", tally);
+    });
+    report(from);
+  });
+
+  it("staff half-way through signing in: the second factor and the authenticator enrolment", async () => {
+    const { t, base, smtp } = portal;
+    const from = tally.problems.length;
+    const { password } = await createStaff(t, { email: "pending@keysign.example", roles: ["reviewer"] });
+    const pending = new Browser(t.app);
+    await pending.postForm("/admin/login", { email: "pending@keysign.example", password }, "/admin/login");
+    await as(pending, async (page) => auditUrl(page, base, "/admin/login/totp", "pending staff second factor", tally));
+
+    await desk.admin.postForm("/admin/staff/invite", { email: "newbie@keysign.example", roles: "reviewer" }, "/admin/staff");
+    const token = new URL(findLink(await waitForMail(smtp, "newbie@keysign.example"), "/admin/invite?token=")).searchParams.get("token") ?? "";
+    const newbie = new Browser(t.app);
+    await newbie.postForm("/admin/invite", { token, email: "", password: PASSPHRASE, passwordAgain: PASSPHRASE }, `/admin/invite?token=${token}`);
+    const refused = await newbie.postForm("/admin/enrol", { code: "000000" }, "/admin/enrol");
+    await as(newbie, async (page) => {
+      await auditUrl(page, base, "/admin/enrol", "new staff enrolment", tally);
+      await auditHtml(page, base, refused.body, "new staff enrolment refused", tally);
+    });
+    report(from);
+  });
+
+  it("an applicant with requests in every state: list, account, both request steps, each request, a revision and a key update", async () => {
+    const { base } = portal;
+    const from = tally.problems.length;
+    const dev = states.applicant;
+    const key = await makeTestKey([{ name: "Dev", email: "certified@example.org" }]);
+    const details = await dev.postMultipart("/requests/new", [{ name: "keyText", value: key.publicArmored }], "/requests/new");
+    const refusedKey = await dev.postMultipart("/requests/new", [{ name: "keyText", value: "not a key" }], "/requests/new");
+    const refusedDetails = await dev.postMultipart("/requests", [{ name: "keyText", value: key.publicArmored }], "/requests/new");
+    await as(dev, async (page) => {
+      await auditUrl(page, base, "/requests", "applicant requests", tally);
+      await auditUrl(page, base, "/account", "applicant account", tally);
+      await auditUrl(page, base, `/requests/${states.certified}`, "applicant request certified", tally);
+      await auditUrl(page, base, "/requests/new", "applicant new request key step", tally);
+      await auditHtml(page, base, details.body, "applicant new request details step", tally);
+      await auditHtml(page, base, refusedKey.body, "applicant key refused", tally);
+      await auditHtml(page, base, refusedDetails.body, "applicant details refused", tally);
+      await auditUrl(page, base, `/account/requests/${states.certified}/key-update`, "applicant key update", tally);
+    });
+    for (const state of ["waiting", "halfApproved", "changes", "rejected", "withdrawn", "queued"] as const) {
+      const id = states[state];
+      await as(states.owners.get(id), async (page) => {
+        await auditUrl(page, base, `/requests/${id}`, `applicant request ${state}`, tally);
+        if (state === "changes") await auditUrl(page, base, `/requests/${id}/revise`, "applicant revision", tally);
+      });
+    }
+    report(from);
+  });
+
+  it("a reviewer: dashboard, the list, a request in each state, and a decision refused", async () => {
+    const { base } = portal;
+    const from = tally.problems.length;
+    const [rita] = desk.reviewers;
+    const refused = await rita.postForm(`/admin/requests/${states.waiting}/reject`, { version: await version(rita, `/admin/requests/${states.waiting}`), reason: "" }, `/admin/requests/${states.waiting}`);
+    await as(rita, async (page) => {
+      await auditUrl(page, base, "/admin", "reviewer dashboard", tally);
+      await auditUrl(page, base, "/admin/requests", "reviewer requests", tally);
+      for (const state of ["waiting", "halfApproved", "changes", "rejected", "queued", "certified", "revoking"] as const) {
+        await auditUrl(page, base, `/admin/requests/${states[state]}`, `reviewer request ${state}`, tally);
+      }
+      await auditHtml(page, base, refused.body, "reviewer rejection refused", tally);
+    });
+    report(from);
+  });
+
+  it("a signing officer: the queue, an open batch, the import page and a refused import", async () => {
+    const { base } = portal;
+    const from = tally.problems.length;
+    const refused = await desk.officer.postMultipart("/admin/signing/import", [{ name: "result", filename: "result.json", content: Buffer.from("{}") }], "/admin/signing/import");
+    await as(desk.officer, async (page) => {
+      await auditUrl(page, base, "/admin", "officer dashboard", tally);
+      await auditUrl(page, base, "/admin/signing", "officer signing queue", tally);
+      await auditUrl(page, base, states.batchPage, "officer open batch", tally);
+      await auditUrl(page, base, "/admin/signing/import", "officer import", tally);
+      await auditHtml(page, base, refused.body, "officer import refused", tally);
+    });
+    report(from);
+  });
+
+  it("an admin: dashboard, audit, settings and their errors, staff, a staff member, publication", async () => {
+    const { t, base } = portal;
+    const from = tally.problems.length;
+    const ada = desk.admin;
+    const refused = await ada.postForm("/admin/settings", { approvalsRequired: "0", certificationValidityDays: "730", policyUrl: "" }, "/admin/settings");
+    const rita = await t.app.db.staff.findUniqueOrThrow({ where: { email: "rita@keysign.example" } });
+    const gone = await createStaff(t, { email: "gone@keysign.example", roles: ["reviewer"], disabled: true });
+    await as(ada, async (page) => {
+      await auditUrl(page, base, "/admin", "admin dashboard", tally);
+      await auditUrl(page, base, "/admin/audit", "admin audit", tally);
+      await auditUrl(page, base, "/admin/settings", "admin settings", tally);
+      await auditHtml(page, base, refused.body, "admin settings refused", tally);
+      await auditUrl(page, base, "/admin/staff", "admin staff", tally);
+      await auditUrl(page, base, `/admin/staff/${rita.id}`, "admin staff member", tally);
+      await auditUrl(page, base, `/admin/staff/${gone.id}`, "admin disabled staff member", tally);
+      await auditUrl(page, base, "/admin/publication", "admin publication", tally);
+    });
+    report(from);
+  });
+
+  it("copies a command with its Copy button, and shows the command without a button when scripts are off", async () => {
+    const { base } = portal;
+    const url = `${base}/requests/${states.certified}`;
+    const expected = `gpg --check-sigs ${states.fingerprint}`;
+    const scripted = await contextFor(portal.browser, base, states.applicant);
+    try {
+      await scripted.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
+      const page = await scripted.newPage();
+      await page.goto(url);
+      const block = page.locator("[data-command]", { hasText: expected });
+      await block.getByRole("button", { name: "Copy the command" }).click();
+      await block.getByRole("button", { name: "Copied the command" }).waitFor();
+      assert.equal(await page.evaluate<string>("navigator.clipboard.readText()"), expected);
+      assert.equal(await block.getByRole("status").textContent(), "Command copied");
+    } finally {
+      await scripted.close();
+    }
+    const plain = await portal.browser.newContext({ javaScriptEnabled: false });
+    try {
+      await plain.addCookies([{ name: "ks_session", value: states.applicant.cookie("ks_session") ?? "", url: base }]);
+      const page = await plain.newPage();
+      await page.goto(url);
+      const block = page.locator("[data-command]", { hasText: expected });
+      assert.equal(await block.locator("code").textContent(), expected);
+      assert.equal(await block.locator("button").isVisible(), false, "no button that would do nothing");
+    } finally {
+      await plain.close();
+    }
+  });
+
+  it("every HTML email", async () => {
+    const from = tally.problems.length;
+    const fingerprint = "0123456789ABCDEF0123456789ABCDEF01234567";
+    const link = "https://keysign.example.org/requests/42";
+    const data: Record<string, unknown> = {
+      link,
+      fingerprint,
+      minutes: 15,
+      hours: 48,
+      reason: "Please sign page 2 of the agreement.",
+      reasonLabel: "Key compromised",
+      reasonText: "The laptop holding the key was stolen.",
+      revokedAt: "30 November 2026",
+      userId: "Dev <dev@example.org>",
+      userIds: ["Dev <dev@example.org>"],
+      filename: `${fingerprint}.asc`,
+      encrypted: true,
+      changes: ["The key's expiry moved to 30 November 2028."],
+      stripped: "",
+      keyPage: `https://keysign.example.org/keys/${fingerprint}`,
+      count: 1,
+      requests: [{ link, fingerprint, applicant: "dev@example.org" }],
+      dashboard: "https://keysign.example.org/admin",
+      inviter: "ada@keysign.example",
+      roles: "reviewer",
+    };
+    // Fingerprints read in groups of four; a command keeps it whole, so it can be typed as shown.
+    const certified = renderEmail("request-certified", data).html;
+    assert.match(certified, />0123 4567 89AB CDEF 0123 4567 89AB CDEF 0123 4567</);
+    assert.match(certified, new RegExp(`gpg --check-sigs ${fingerprint}<`));
+    const page = await portal.browser.newPage({ viewport: { width: 390, height: 900 } });
+    try {
+      for (const template of Object.keys(EMAIL_SUBJECTS) as EmailTemplate[]) {
+        await page.setContent(renderEmail(template, data).html);
+        // An email has no page landmarks: the mail client frames it, and the subject is its heading.
+        const violations = await axeViolations(page, ["region", "landmark-one-main", "page-has-heading-one"]);
+        tally.axe += violations.length;
+        tally.pages += 1;
+        tally.problems.push(...violations.map((v) => `email ${template}: ${v}`));
+        const overflow = await overflows(page);
+        if (overflow) {
+          tally.overflow += 1;
+          tally.problems.push(`email ${template}: scrolls sideways at 390`);
+        }
+      }
+    } finally {
+      await page.close();
+    }
+    report(from);
+  });
+
+  it("adds up to no axe violation and no sideways scrolling", (context) => {
+    context.diagnostic(`${tally.pages} pages and emails, ${tally.axe} axe violations, ${tally.overflow} overflowing`);
+    assert.equal(tally.axe, 0);
+    assert.equal(tally.overflow, 0);
+  });
+});
+
