@@ -15,6 +15,7 @@ import { startLivePortal, type LivePortal } from "../helpers/browser.ts";
 import { certifyRequest } from "../helpers/certified.ts";
 import { Browser } from "../helpers/http.ts";
 import { makeTestKey } from "../helpers/keys.ts";
+import { moduleTgz, signModule } from "../helpers/module-archive.ts";
 import { auditHtml, auditUrl, axeViolations, contextFor, newTally, overflows } from "../helpers/page-audit.ts";
 import { submitRequest } from "../helpers/requests.ts";
 import { queuedRequest, signingDesk, type SigningDesk } from "../helpers/signing-queue.ts";
@@ -22,6 +23,8 @@ import { createStaff } from "../helpers/staff.ts";
 import { findLink, waitForMail } from "../helpers/smtp.ts";
 
 const PASSPHRASE = "a long enough passphrase 42";
+/** A small module for the "Check a module" result page; the walk's archive alters one file. */
+const MODULE_FILES = { "module.xml": "<module><rawname>hello</rawname></module>\n", "Hello.class.php": "<?php // hello\n", "views/main.php": "<p>hello</p>\n" };
 
 interface States {
   waiting: string;
@@ -32,6 +35,9 @@ interface States {
   queued: string;
   certified: string;
   fingerprint: string;
+  /** The certified key's module.sig over MODULE_FILES, and the module as a .tgz. */
+  moduleSig: Buffer;
+  moduleTgz: Buffer;
   revoking: string;
   batchPage: string;
   applicant: Browser;
@@ -81,6 +87,8 @@ async function buildStates(desk: SigningDesk): Promise<States> {
     queued: queued.id,
     certified: certified.id,
     fingerprint,
+    moduleSig: await signModule(certified.key.privateArmored, MODULE_FILES, new Date(t.clock.now.getTime() - 60_000)),
+    moduleTgz: moduleTgz("hello", { ...MODULE_FILES, "module.xml": "<module>altered</module>\n" }),
     revoking: revoking.id,
     batchPage,
     applicant: certified.applicant,
@@ -127,6 +135,14 @@ describe("every page in Chromium, for every kind of person, at 390 and 1366 wide
     assert.match(refused.body, /<a href="#address-error">/);
     const link = new URL(findLink(await waitForMail(smtp, "visitor@example.org"), "/sign-in/link?token="));
     const wrong = await visitor.postForm("/admin/login", { email: "rita@keysign.example", password: "not the password" }, "/admin/login");
+    const moduleParts = (sig: Buffer, archive?: Buffer) => [
+      { name: "moduleSig", filename: "module.sig", content: sig },
+      ...(archive ? [{ name: "archive", filename: "hello.tgz", content: archive }] : []),
+    ];
+    const checked = await visitor.postMultipart("/check-module", moduleParts(states.moduleSig, states.moduleTgz), "/check-module");
+    assert.equal(checked.statusCode, 200);
+    const unreadable = await visitor.postMultipart("/check-module", moduleParts(Buffer.from("not a module.sig")), "/check-module");
+    assert.ok(unreadable.statusCode >= 400 && unreadable.statusCode < 500, `a broken module.sig answers ${unreadable.statusCode}`);
     const setup = new URL((await issueSetupLink(t.app.db, { address: "", roles: ["reviewer"], publicUrl: base, ip: "127.0.0.1", replaceFirstStart: false }, t.clock.now)).url);
     await desk.admin.postForm("/admin/staff/invite", { email: "invitee@keysign.example", roles: "reviewer" }, "/admin/staff");
     const invite = new URL(findLink(await waitForMail(smtp, "invitee@keysign.example"), "/admin/invite?token="));
@@ -138,6 +154,9 @@ describe("every page in Chromium, for every kind of person, at 390 and 1366 wide
       await auditUrl(page, base, `${link.pathname}${link.search}`, "anonymous sign-in link", tally);
       await auditUrl(page, base, "/keys", "anonymous key directory", tally);
       await auditUrl(page, base, `/keys/${states.fingerprint}`, "anonymous key page", tally);
+      await auditUrl(page, base, "/check-module", "anonymous check a module", tally);
+      await auditHtml(page, base, checked.body, "anonymous check a module, result with files", tally);
+      await auditHtml(page, base, unreadable.body, "anonymous check a module refused", tally);
       await auditUrl(page, base, "/no-such-page", "anonymous not found", tally, 404);
       await auditUrl(page, base, "/admin/login", "anonymous staff sign-in", tally);
       await auditHtml(page, base, wrong.body, "anonymous staff sign-in refused", tally);
@@ -300,6 +319,18 @@ describe("every page in Chromium, for every kind of person, at 390 and 1366 wide
       dashboard: "https://keysign.example.org/admin",
       inviter: "ada@keysign.example",
       roles: "reviewer",
+      // The expiry reminders and the staff's expiry digest.
+      daysLeft: 30,
+      oneDay: false,
+      expiresOn: "30 December 2026",
+      requestLink: link,
+      requestsLink: "https://keysign.example.org/requests",
+      keyLink: `https://keysign.example.org/keys/${fingerprint}`,
+      extendCommand: `gpg --quick-set-expire ${fingerprint} 2y`,
+      subkeysCommand: `gpg --quick-set-expire ${fingerprint} 2y '*'`,
+      sendCommand: `gpg --keyserver hkps://keysign.example.org --send-keys ${fingerprint}`,
+      horizon: 60,
+      certifications: [{ link, fingerprint, owner: "dev@example.org", expiresOn: "30 December 2026" }],
     };
     // Fingerprints read in groups of four; a command keeps it whole, so it can be typed as shown.
     const certified = renderEmail("request-certified", data).html;
