@@ -93,8 +93,9 @@ function limitOf(rule: BodyRule): number {
   return isMultipart(rule) ? rule.limits.maxBytes : FORM_BODY_LIMIT;
 }
 
+// Called on every request: no array is made for the common single method.
 function takesBody(method: string | string[]): boolean {
-  return [method].flat().some((m) => BODY_METHODS.has(m));
+  return typeof method === "string" ? BODY_METHODS.has(method) : method.some((m) => BODY_METHODS.has(m));
 }
 
 /**
