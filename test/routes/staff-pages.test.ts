@@ -114,7 +114,7 @@ describe("staff pages", () => {
       await queuedRequest(desk, "export@example.org");
       const form = formOf((await desk.officer.get("/admin/signing")).body, "/admin/signing/batches");
       assert.match(form, REQUIRED_TICK);
-      assert.match(form, /the \d+ waiting items go into the next batch/);
+      assert.match(form, /everything waiting \(\d+\) goes into the next batch/);
     });
 
     it("replacing the master key needs a tick naming the key replaced; a first upload does not", async () => {
