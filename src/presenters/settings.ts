@@ -3,10 +3,11 @@ import { SETTING_LIMITS, type Settings } from "../core/settings.ts";
 import type { FormProblem } from "../errors.ts";
 import { formatFingerprint } from "../core/key-policy.ts";
 
-export async function settingsModel(settings: Settings, extra: { problems?: FormProblem[]; values?: Record<string, string | undefined>; saved: boolean }) {
+export async function settingsModel(settings: Settings, extra: { problems?: FormProblem[]; values?: Record<string, string | undefined>; saved: boolean; masterSaved?: boolean }) {
   return {
     title: "Settings",
     saved: extra.saved && !extra.problems,
+    masterSaved: Boolean(extra.masterSaved) && !extra.problems && settings.masterPublicKey !== "",
     problems: extra.problems ?? [],
     values: {
       approvalsRequired: extra.values?.approvalsRequired ?? String(settings.approvalsRequired),

@@ -15,8 +15,15 @@ export function roleNames(roles: readonly StaffRole[]): string {
 }
 
 /** Checkboxes for the roles, ticked as given. */
+/** What each role lets a person do, shown beside its checkbox wherever roles are chosen. */
+const ROLE_DESCRIPTIONS: Readonly<Record<StaffRole, string>> = {
+  reviewer: "Reads requests and their agreements, approves, rejects or asks for changes, and proposes revocations.",
+  signing_officer: "Exports approved requests as batches for the offline signing machine and imports the signed results.",
+  admin: "Invites and manages staff, changes settings and the master key, and reads the audit log and publication status.",
+};
+
 export function roleChoices(selected: readonly StaffRole[]) {
-  return STAFF_ROLES.map((role) => ({ value: role, label: ROLE_LABELS[role], checked: selected.includes(role) }));
+  return STAFF_ROLES.map((role) => ({ value: role, label: ROLE_LABELS[role], description: ROLE_DESCRIPTIONS[role], checked: selected.includes(role) }));
 }
 
 export function loginModel(input: { email?: string; problems?: Problems } = {}) {
@@ -42,7 +49,9 @@ export async function enrolmentModel(input: { email: string; secret: string }, p
 }
 
 export function recoveryCodesModel(codes: readonly string[]) {
-  return { title: "Your recovery codes", codes };
+  const codesText = codes.join("\n");
+  const file = `Keysign recovery codes. Each signs you in once in place of a code from the authenticator app.\n\n${codesText}\n`;
+  return { title: "Your recovery codes", codes, codesText, codesDownload: `data:text/plain;charset=utf-8,${encodeURIComponent(file)}` };
 }
 
 const ACCEPT_PATHS: Record<StaffLinkPurpose, string> = { "staff-setup": "/admin/setup", "staff-invite": "/admin/invite" };
@@ -90,15 +99,17 @@ export function isStaffNotice(value: string | undefined): value is StaffNotice {
 export function staffListModel(
   overview: { staff: StaffRow[]; invites: StaffLinkRow[] },
   meId: string,
-  extra: { notice?: StaffNotice; email?: string; roles?: StaffRole[]; problems?: Problems } = {},
+  extra: { notice?: StaffNotice; inviteId?: string; email?: string; roles?: StaffRole[]; problems?: Problems } = {},
 ) {
+  const sent = extra.notice === "invited" ? overview.invites.find((link) => link.id === extra.inviteId) : undefined;
   return {
     title: "Staff",
     members: overview.staff.map((row) => staffSummary(row, meId)),
     invites: overview.invites.map((link) => ({ id: link.id, email: link.address, roles: roleNames(link.roles), expires: formatDateTime(link.expiresAt) })),
-    notice: extra.notice ? STAFF_NOTICES[extra.notice] : null,
+    notice: sent ? `Invitation sent to ${sent.address}. The link works once and expires ${formatDateTime(sent.expiresAt)}.` : extra.notice ? STAFF_NOTICES[extra.notice] : null,
     email: extra.email ?? "",
-    roleChoices: roleChoices(extra.roles ?? ["reviewer"]),
+    // Nothing is ticked: whoever invites chooses each role on purpose.
+    roleChoices: roleChoices(extra.roles ?? []),
     problems: extra.problems ?? [],
   };
 }

@@ -87,7 +87,7 @@ export class StaffAccounts {
     return row;
   }
 
-  async invite(actor: StaffActor, input: { email: string; roles: StaffRole[] }): Promise<{ email: string; expiresAt: Date }> {
+  async invite(actor: StaffActor, input: { email: string; roles: StaffRole[] }): Promise<{ id: string; email: string; expiresAt: Date }> {
     const email = normaliseAddress(input.email);
     const problems: FormProblem[] = [];
     if (!email) problems.push({ field: "email", code: "KEYSIGN_ERR_ADDRESS_INVALID", message: STAFF_ACCOUNT_MESSAGES.addressInvalid });
@@ -98,7 +98,7 @@ export class StaffAccounts {
     }
     const now = this.ctx.now();
     const expiresAt = new Date(now.getTime() + INVITE_TTL_HOURS * 3_600_000);
-    await this.ctx.db.$transaction(async (tx) => {
+    const id = await this.ctx.db.$transaction(async (tx) => {
       const inviter = await findStaffById(tx, actor.id);
       await expireInvitesTo(tx, email, now);
       const token = newToken();
@@ -115,9 +115,10 @@ export class StaffAccounts {
       });
       await enqueueEmail(tx, { ...mail, recipient: email, expiresAt }, messageIdDomain(this.ctx.config), now);
       await this.audit(tx, actor, "staff.invited", { linkId, email, roles: input.roles }, now);
+      return linkId;
     });
     this.ctx.mailQueued();
-    return { email, expiresAt };
+    return { id, email, expiresAt };
   }
 
   async revokeInvite(actor: StaffActor, inviteId: string): Promise<void> {

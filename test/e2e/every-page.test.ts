@@ -11,6 +11,7 @@ import { after, before, describe, it } from "node:test";
 import type { Page } from "playwright-core";
 import { renderEmail, EMAIL_SUBJECTS, type EmailTemplate } from "../../src/services/mail-templates.ts";
 import { issueSetupLink } from "../../src/services/staff-accounts.ts";
+import { totpCode, totpStep } from "../../src/core/totp.ts";
 import { startLivePortal, type LivePortal } from "../helpers/browser.ts";
 import { certifyRequest } from "../helpers/certified.ts";
 import { Browser } from "../helpers/http.ts";
@@ -179,10 +180,15 @@ describe("every page in Chromium, for every kind of person, at 390 and 1366 wide
     const newbie = new Browser(t.app);
     await newbie.postForm("/admin/invite", { token, email: "", password: PASSPHRASE, passwordAgain: PASSPHRASE }, `/admin/invite?token=${token}`);
     const refused = await newbie.postForm("/admin/enrol", { code: "000000" }, "/admin/enrol");
+    const secret = /<code>([A-Z2-7 ]+)<\/code>/.exec((await newbie.get("/admin/enrol")).body)?.[1]?.replace(/ /g, "") ?? "";
     await as(newbie, async (page) => {
       await auditUrl(page, base, "/admin/enrol", "new staff enrolment", tally);
       await auditHtml(page, base, refused.body, "new staff enrolment refused", tally);
     });
+    // The recovery codes page (shown once, so audited from the enrolment's answer).
+    const codes = await newbie.postForm("/admin/enrol", { code: totpCode(secret, totpStep(t.clock.now)) }, "/admin/enrol");
+    assert.match(codes.body, /Your recovery codes/);
+    await as(newbie, async (page) => auditHtml(page, base, codes.body, "new staff recovery codes", tally));
     report(from);
   });
 
@@ -233,6 +239,8 @@ describe("every page in Chromium, for every kind of person, at 390 and 1366 wide
   it("a signing officer: the queue, an open batch, the import page and a refused import", async () => {
     const { base } = portal;
     const from = tally.problems.length;
+    // Something waiting, so the queue shows the export form and its confirmation.
+    await queuedRequest(desk, "waiting-export@example.org");
     const refused = await desk.officer.postMultipart("/admin/signing/import", [{ name: "result", filename: "result.json", content: Buffer.from("{}") }], "/admin/signing/import");
     await as(desk.officer, async (page) => {
       await auditUrl(page, base, "/admin", "officer dashboard", tally);
@@ -251,12 +259,15 @@ describe("every page in Chromium, for every kind of person, at 390 and 1366 wide
     const refused = await ada.postForm("/admin/settings", { approvalsRequired: "0", certificationValidityDays: "730", policyUrl: "" }, "/admin/settings");
     const rita = await t.app.db.staff.findUniqueOrThrow({ where: { email: "rita@keysign.example" } });
     const gone = await createStaff(t, { email: "gone@keysign.example", roles: ["reviewer"], disabled: true });
+    const invited = String((await ada.postForm("/admin/staff/invite", { email: "named@keysign.example", roles: "admin" }, "/admin/staff")).headers.location);
     await as(ada, async (page) => {
       await auditUrl(page, base, "/admin", "admin dashboard", tally);
       await auditUrl(page, base, "/admin/audit", "admin audit", tally);
       await auditUrl(page, base, "/admin/settings", "admin settings", tally);
       await auditHtml(page, base, refused.body, "admin settings refused", tally);
+      await auditUrl(page, base, "/admin/settings?saved=master", "admin settings, master key saved", tally);
       await auditUrl(page, base, "/admin/staff", "admin staff", tally);
+      await auditUrl(page, base, invited, "admin staff, invitation sent", tally);
       await auditUrl(page, base, `/admin/staff/${rita.id}`, "admin staff member", tally);
       await auditUrl(page, base, `/admin/staff/${gone.id}`, "admin disabled staff member", tally);
       await auditUrl(page, base, "/admin/publication", "admin publication", tally);

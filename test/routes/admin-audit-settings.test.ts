@@ -88,7 +88,10 @@ describe("audit log and settings (admin)", () => {
     const publicKey = await readFile(path.join(FIXTURES, "rsa4096.asc"));
     const response = await admin.postMultipart("/admin/settings/master-key", [{ name: "masterKeyFile", filename: "master.asc", content: publicKey }], "/admin/settings");
     assert.equal(response.statusCode, 303);
+    assert.equal(response.headers.location, "/admin/settings?saved=master");
     const page = await admin.get("/admin/settings");
     assert.match(page.body, /<dt>Fingerprint<\/dt><dd class="fingerprint">([0-9A-F]{4} ){9}[0-9A-F]{4}<\/dd>/);
+    const saved = await admin.get("/admin/settings?saved=master");
+    assert.match(saved.body, /Master public key saved\. Its fingerprint is <span class="fingerprint">([0-9A-F]{4} ){9}[0-9A-F]{4}<\/span>/);
   });
 });

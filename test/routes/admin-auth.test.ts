@@ -25,7 +25,8 @@ function secretOn(html: string): string {
 }
 
 function recoveryCodesOn(html: string): string[] {
-  return [...html.matchAll(/<li><code>([a-z2-7-]+)<\/code><\/li>/g)].map((m) => m[1] ?? "");
+  const block = /<div class="command" data-command>\s*<pre><code>([a-z2-7\n-]+)<\/code><\/pre>/.exec(html)?.[1] ?? "";
+  return block.split("\n").filter((line) => line !== "");
 }
 
 const withoutCsrf = (html: string) => html.replace(/name="_csrf" value="[^"]+"/g, "");
@@ -93,6 +94,10 @@ describe("first admin: setup link, password, TOTP enrolment, recovery codes", ()
     assert.equal(codes.length, 10);
     assert.equal(new Set(codes).size, 10);
     for (const code of codes) assert.match(code, /^[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}$/);
+    // Copied at once (the command block's Copy button) or downloaded as one text file.
+    assert.match(done.body, /Copy<span class="visually-hidden"> the recovery codes<\/span>/);
+    const download = /<a href="data:text\/plain;charset&#x3D;utf-8,([^"]+)" download="keysign-recovery-codes.txt">/.exec(done.body)?.[1] ?? "";
+    assert.deepEqual(decodeURIComponent(download).split("\n").filter((line) => /^[a-z2-7]{4}-/.test(line)), codes);
     const stored = await t.app.db.recoveryCode.findMany({ where: { staffId: staff.id } });
     assert.equal(stored.length, 10);
     assert.ok(stored.every((row) => !codes.some((code) => row.codeHash.includes(code) || row.codeHash.includes(code.replace(/-/g, "")))));

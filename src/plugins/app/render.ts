@@ -1,5 +1,6 @@
 import fp from "fastify-plugin";
 import type { FastifyInstance, FastifyReply } from "fastify";
+import { staffNavigation } from "../../presenters/navigation.ts";
 
 declare module "fastify" {
   interface FastifyReply {
@@ -17,6 +18,7 @@ async function render(app: FastifyInstance): Promise<void> {
         csrfToken: this.generateCsrf(),
         signedIn: this.request.applicantId !== null,
         staff: this.request.staff,
+        staffNav: this.request.staff ? staffNavigation(this.request.staff.roles) : [],
       });
       return this.code(status).type("text/html; charset=utf-8").send(html);
     },

@@ -21,6 +21,7 @@ export async function registerView(app: FastifyInstance, opts: { production: boo
         form_errors: "../partials/form-errors.hbs",
         csrf: "../partials/csrf.hbs",
         command: "../partials/command.hbs",
+        confirm: "../partials/confirm.hbs",
         key_update_form: "../partials/key-update-form.hbs",
         key_updates_list: "../partials/key-updates-list.hbs",
       },

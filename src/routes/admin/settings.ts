@@ -54,15 +54,16 @@ const settingsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (!(error instanceof FormError)) throw error;
       return show(reply, { problems: error.problems }, error.statusCode);
     }
-    return reply.redirect("/admin/settings?saved=1", 303);
+    return reply.redirect("/admin/settings?saved=master", 303);
   });
 
   async function show(reply: FastifyReply, extra: { problems?: FormProblem[]; values?: Record<string, string | undefined> }, status = 200) {
     const settings = await app.settings.read();
-    const saved = new URL(reply.request.url, "http://portal").searchParams.has("saved");
+    const savedParam = new URL(reply.request.url, "http://portal").searchParams.get("saved");
+    const saved = savedParam !== null;
     const queueKey = formatFingerprint(app.signingQueue.queueKey.fingerprint);
     const publicationKey = formatFingerprint(app.statusFeed.key.fingerprint);
-    return reply.render("admin/settings.hbs", { ...(await settingsModel(settings, { ...extra, saved })), queueKey, publicationKey }, status);
+    return reply.render("admin/settings.hbs", { ...(await settingsModel(settings, { ...extra, saved, masterSaved: savedParam === "master" })), queueKey, publicationKey }, status);
   }
 };
 

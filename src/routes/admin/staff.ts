@@ -13,7 +13,7 @@ const InviteBody = Type.Object({ ...Csrf, email: Type.String({ maxLength: 320, d
 const RolesBody = Type.Object({ ...Csrf, roles: RolesField });
 const EmptyBody = Type.Object(Csrf);
 const IdParams = Type.Object({ id: Type.String({ format: "uuid" }) });
-const NoticeQuery = Type.Object({ done: Type.Optional(Type.String({ maxLength: 16 })) });
+const NoticeQuery = Type.Object({ done: Type.Optional(Type.String({ maxLength: 16 })), invite: Type.Optional(Type.String({ maxLength: 64 })) });
 
 /** Checkbox values: a single box arrives as a string, several as a list; unknown words are dropped. */
 function rolesFrom(value: string | string[] | undefined): StaffRole[] {
@@ -52,20 +52,20 @@ const staffRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get("/", { schema: { querystring: NoticeQuery } }, async (request, reply) => {
     const overview = await app.staffAuth.accounts.overview();
     const notice = isStaffNotice(request.query.done) ? request.query.done : undefined;
-    return reply.render("admin/staff/index.hbs", staffListModel(overview, staffOf(request).id, { notice }));
+    return reply.render("admin/staff/index.hbs", staffListModel(overview, staffOf(request).id, { notice, inviteId: request.query.invite }));
   });
 
   app.post("/invite", { schema: { body: InviteBody } }, async (request, reply) => {
     const me = staffOf(request);
     const roles = rolesFrom(request.body.roles);
     try {
-      await app.staffAuth.accounts.invite(staffActorOf(request), { email: request.body.email, roles });
+      const sent = await app.staffAuth.accounts.invite(staffActorOf(request), { email: request.body.email, roles });
+      return reply.redirect(`/admin/staff?done=invited&invite=${encodeURIComponent(sent.id)}`, 303);
     } catch (error) {
       const { status, problems } = problemsOf(error);
       const overview = await app.staffAuth.accounts.overview();
       return reply.render("admin/staff/index.hbs", staffListModel(overview, me.id, { email: request.body.email, roles, problems }), status);
     }
-    return reply.redirect("/admin/staff?done=invited", 303);
   });
 
   app.post("/invites/:id/revoke", { schema: { params: IdParams, body: EmptyBody } }, async (request, reply) => {
