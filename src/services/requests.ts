@@ -25,6 +25,7 @@ import { readSettings } from "../repositories/settings.ts";
 import { findKeyRevocationHistory } from "../repositories/revocations.ts";
 import { messageIdDomain, type Actor, type ServiceContext } from "./context.ts";
 import { renderEmail } from "./mail-templates.ts";
+import { notifyApplicantOfRequest } from "./applicant-notices.ts";
 import { applyTransition } from "./request-transitions.ts";
 
 export const MAX_SIGNATURE_BYTES = 64 * 1024;
@@ -228,6 +229,7 @@ export class RequestService {
         },
       });
       await this.storeRevision(tx, requestId, current.revision + 1, valid, storageName, now);
+      await notifyApplicantOfRequest(tx, this.ctx.config, { requestId, template: "revision-received", now });
     });
   }
 
@@ -251,9 +253,11 @@ export class RequestService {
   async withdraw(requestId: string, applicantId: string, version: number, ip: string): Promise<void> {
     await findOwnedRequest(this.ctx.db, requestId, applicantId);
     const now = this.ctx.now();
-    await this.ctx.db.$transaction((tx) =>
-      applyTransition(tx, { requestId, event: "withdraw", actor: { type: "applicant", id: applicantId, ip }, expectedVersion: version, now }),
-    );
+    await this.ctx.db.$transaction(async (tx) => {
+      await applyTransition(tx, { requestId, event: "withdraw", actor: { type: "applicant", id: applicantId, ip }, expectedVersion: version, now });
+      await notifyApplicantOfRequest(tx, this.ctx.config, { requestId, template: "request-withdrawn", now });
+    });
+    this.ctx.mailQueued();
   }
 
   async detailFor(requestId: string, applicantId: string): Promise<RequestDetail> {
