@@ -12,6 +12,7 @@ import { FormAlreadySentError, FormError, NotFoundError, type FormProblem } from
 import { appendAuditEvent } from "../repositories/audit.ts";
 import { enqueueEmail } from "../repositories/outbox.ts";
 import {
+  countCurrentApprovals,
   consumeFormToken,
   countOpenRequestsOf,
   findFormToken,
@@ -258,6 +259,14 @@ export class RequestService {
       await notifyApplicantOfRequest(tx, this.ctx.config, { requestId, template: "request-withdrawn", now });
     });
     this.ctx.mailQueued();
+  }
+
+  /** The request with its review progress, as the applicant's page shows it. */
+  async progressFor(requestId: string, applicantId: string): Promise<{ detail: RequestDetail; approvals: number; required: number }> {
+    const detail = await this.detailFor(requestId, applicantId);
+    const approvals = await countCurrentApprovals(this.ctx.db, requestId, detail.keys[0]?.revision ?? 1);
+    const { approvalsRequired } = await readSettings(this.ctx.db);
+    return { detail, approvals, required: approvalsRequired };
   }
 
   async detailFor(requestId: string, applicantId: string): Promise<RequestDetail> {

@@ -1,3 +1,4 @@
+import { requestSubmittedModel, statusTrackerModel } from "../../presenters/status-tracker.ts";
 import { createReadStream } from "node:fs";
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
@@ -82,18 +83,25 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
     try {
       const { requestId, replayed } = await app.requests.submit(submissionFrom(form, applicantId, request.ip), field(form, "formToken"));
       if (replayed) request.log.info({ requestId }, "request form sent again: showing the request it created");
-      return reply.redirect(`/requests/${requestId}`, 303);
+      return reply.redirect(replayed ? `/requests/${requestId}` : `/requests/submitted/${requestId}`, 303);
     } catch (error) {
       return rerenderDetails(reply, error, applicantId, form, NEW_REQUEST);
     }
   });
 
   async function showRequest(reply: FastifyReply, requestId: string, applicantId: string, problems: FormProblem[] = [], statusCode = 200) {
-    const detail = await app.requests.detailFor(requestId, applicantId);
+    const { detail, approvals, required } = await app.requests.progressFor(requestId, applicantId);
     const applied = detail.state === "revoked" ? await findAppliedRevocation(app.db, detail.id) : null;
-    const model = { ...requestDetailModel(detail, app.now()), ...applicantCertificationModel(detail.state, detail.keys[0]?.fingerprint ?? "", applied), problems };
+    const tracker = statusTrackerModel({ id: detail.id, state: detail.state, approvals, required, timeline: detail.timeline });
+    const model = { ...requestDetailModel(detail, app.now()), ...applicantCertificationModel(detail.state, detail.keys[0]?.fingerprint ?? "", applied), tracker, problems };
     return reply.render("account/request.hbs", model, statusCode);
   }
+
+  // What happens next, once, right after a request is made; the request's own page tracks it later.
+  app.get("/submitted/:id", { schema: { params: IdParams } }, async (request, reply) => {
+    const { detail, required } = await app.requests.progressFor(request.params.id, applicantOf(request));
+    return reply.render("account/request-submitted.hbs", requestSubmittedModel(detail, required));
+  });
 
   app.get("/:id", { schema: { params: IdParams } }, async (request, reply) => showRequest(reply, request.params.id, applicantOf(request)));
 
