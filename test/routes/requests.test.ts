@@ -270,6 +270,11 @@ describe("the applicant's requests", () => {
       assert.match(detail.body, /In review/);
       assert.match(detail.body, /Earlier versions/);
       assert.equal(await t.app.db.agreement.count({ where: { requestId: id } }), 2);
+      const received = await t.app.db.outboxEmail.findMany({ where: { template: "revision-received" } });
+      assert.equal(received.length, 1, "one email for one revision");
+      assert.equal(received[0]?.recipient, "dev@example.org");
+      assert.ok(received[0]?.text.includes(`/requests/${id}`));
+      assert.match(received[0]?.html ?? "", /<title>We received your revised certification request<\/title>/);
     });
 
     it("withdraws, then refuses a second withdrawal with 409", async () => {
