@@ -83,7 +83,7 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
     try {
       const { requestId, replayed } = await app.requests.submit(submissionFrom(form, applicantId, request.ip), field(form, "formToken"));
       if (replayed) request.log.info({ requestId }, "request form sent again: showing the request it created");
-      return reply.redirect(replayed ? `/requests/${requestId}` : `/requests/submitted/${requestId}`, 303);
+      return reply.redirect(`/requests/submitted/${requestId}`, 303);
     } catch (error) {
       return rerenderDetails(reply, error, applicantId, form, NEW_REQUEST);
     }
@@ -100,6 +100,8 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // What happens next, once, right after a request is made; the request's own page tracks it later.
   app.get("/submitted/:id", { schema: { params: IdParams } }, async (request, reply) => {
     const { detail, required } = await app.requests.progressFor(request.params.id, applicantOf(request));
+    // A form sent again later, or an old bookmark: the request has moved on, so its page says where it stands.
+    if (detail.state !== "submitted") return reply.redirect(`/requests/${detail.id}`, 303);
     return reply.render("account/request-submitted.hbs", requestSubmittedModel(detail, required));
   });
 
