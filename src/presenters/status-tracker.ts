@@ -10,6 +10,8 @@ export interface TrackerInput {
   approvals: number;
   required: number;
   timeline: readonly TimelineEntry[];
+  /** The operator's words for when ceremonies happen; empty when not set. */
+  schedule: string;
 }
 
 type StepStatus = "done" | "current" | "todo";
@@ -51,7 +53,7 @@ function stepDetail(index: number, reached: number, input: TrackerInput): string
   return null;
 }
 
-function nextStep({ state, approvals, required }: TrackerInput): string | null {
+function nextStep({ state, approvals, required, schedule }: TrackerInput): string | null {
   switch (state) {
     case "submitted":
     case "in_review": {
@@ -62,7 +64,7 @@ function nextStep({ state, approvals, required }: TrackerInput): string | null {
       return "Staff asked for changes. Read their reason in the timeline below, then revise the request.";
     case "approved":
     case "queued":
-      return "Approved. Your key will be signed at the next signing ceremony; we email you when it is certified.";
+      return `Approved. Your key will be signed at the next signing ceremony${scheduleSentence(schedule)}; we email you when it is certified.`;
     case "exported":
       return "Your key is at the signing ceremony now. We email you when it is certified.";
     case "certified":
@@ -96,8 +98,9 @@ function lastReason(timeline: readonly TimelineEntry[], action: string): string 
 }
 
 /** The page right after submitting: what happens next, with the review quorum from the settings. */
-export function requestSubmittedModel(detail: RequestDetail, required: number) {
+export function requestSubmittedModel(detail: RequestDetail, required: number, schedule: string) {
   return {
+    schedule: schedule === "" ? null : `Signing ceremonies are held ${schedule}.`,
     title: "Request received",
     id: detail.id,
     fingerprint: formatFingerprint(detail.keys[0]?.fingerprint ?? ""),
@@ -105,4 +108,8 @@ export function requestSubmittedModel(detail: RequestDetail, required: number) {
       ? "One staff member checks your key and your signed agreement and approves the request."
       : `${required} different staff members check your key and your signed agreement; the request goes ahead once all ${required} have approved it.`,
   };
+}
+
+function scheduleSentence(schedule: string): string {
+  return schedule === "" ? "" : ` (signing ceremonies are held ${schedule})`;
 }

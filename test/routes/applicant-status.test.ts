@@ -13,16 +13,24 @@ describe("the applicant's status after a signer's decline", () => {
   let t: TestApp;
   let desk: SigningDesk;
   before(async () => {
-    t = await createTestApp();
+    t = await createTestApp({ SIGNING_SCHEDULE: "on the first Monday of each month" });
     desk = await signingDesk(t);
   });
   after(async () => t.close());
+
+  it("tells a new applicant when ceremonies happen, from the setting", async () => {
+    const made = await submitRequest(t, "new@example.org");
+    const confirmation = await made.applicant.get(`/requests/submitted/${made.id}`);
+    assert.equal(confirmation.statusCode, 200);
+    assert.match(confirmation.body, /Signing ceremonies are held on the first Monday of each month\./);
+  });
 
   it("shows the tracker at the ceremony while the batch is out", async () => {
     const waiting = await queuedRequest(desk, "wait@example.org");
     const queued = await waiting.applicant.get(`/requests/${waiting.id}`);
     assert.match(queued.body, /tracker-current" aria-current="step">\s*<span class="tracker-name">Signing ceremony/);
     assert.match(queued.body, /Waiting for the next ceremony/);
+    assert.match(queued.body, /signing ceremonies are held on the first Monday of each month/);
     const batch = await exportBatch(desk);
     const out = await waiting.applicant.get(`/requests/${waiting.id}`);
     assert.match(out.body, /At the ceremony now/);

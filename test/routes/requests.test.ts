@@ -100,6 +100,7 @@ describe("the applicant's requests", () => {
     // The review quorum comes from the settings (2 by default), then the ceremony.
     assert.match(confirmation.body, /2 different staff members check your key/);
     assert.match(confirmation.body, /next signing ceremony/);
+    assert.doesNotMatch(confirmation.body, /Signing ceremonies are held/, "no schedule is set, so none is promised");
     assert.ok(confirmation.body.includes(`href="${location}"`), "the confirmation links to the request");
     const page = await dev.get(location);
     assert.equal(page.statusCode, 200);

@@ -92,7 +92,7 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
   async function showRequest(reply: FastifyReply, requestId: string, applicantId: string, problems: FormProblem[] = [], statusCode = 200) {
     const { detail, approvals, required } = await app.requests.progressFor(requestId, applicantId);
     const applied = detail.state === "revoked" ? await findAppliedRevocation(app.db, detail.id) : null;
-    const tracker = statusTrackerModel({ id: detail.id, state: detail.state, approvals, required, timeline: detail.timeline });
+    const tracker = statusTrackerModel({ id: detail.id, state: detail.state, approvals, required, timeline: detail.timeline, schedule: app.config.SIGNING_SCHEDULE });
     const model = { ...requestDetailModel(detail, app.now()), ...applicantCertificationModel(detail.state, detail.keys[0]?.fingerprint ?? "", applied), tracker, problems };
     return reply.render("account/request.hbs", model, statusCode);
   }
@@ -102,7 +102,7 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const { detail, required } = await app.requests.progressFor(request.params.id, applicantOf(request));
     // A form sent again later, or an old bookmark: the request has moved on, so its page says where it stands.
     if (detail.state !== "submitted") return reply.redirect(`/requests/${detail.id}`, 303);
-    return reply.render("account/request-submitted.hbs", requestSubmittedModel(detail, required));
+    return reply.render("account/request-submitted.hbs", requestSubmittedModel(detail, required, app.config.SIGNING_SCHEDULE));
   });
 
   app.get("/:id", { schema: { params: IdParams } }, async (request, reply) => showRequest(reply, request.params.id, applicantOf(request)));
