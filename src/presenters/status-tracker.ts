@@ -48,6 +48,8 @@ function stepStatus(index: number, reached: number): StepStatus {
 }
 
 function stepDetail(index: number, reached: number, input: TrackerInput): string | null {
+  // A revision starts the approvals again, so a count beside "changes requested" would mislead.
+  if (index === 1 && input.state === "changes_requested") return "Changes requested";
   if (index === 1 && reached === 1) return `${input.approvals} of ${input.required} approvals`;
   if (index === 2 && reached === 2) return input.state === "exported" ? "At the ceremony now" : "Waiting for the next ceremony";
   return null;

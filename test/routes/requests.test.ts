@@ -262,6 +262,7 @@ describe("the applicant's requests", () => {
       const page = await dev.get(`/requests/${id}`);
       assert.match(page.body, /Staff asked for changes/);
       assert.match(page.body, /Please sign page 2./);
+      assert.match(page.body, /<span class="tracker-detail">Changes requested<\/span>/);
       const version = /name="version" value="(\d+)"/.exec(page.body)?.[1] ?? "";
       const revised = Buffer.concat([PDF, Buffer.from("% page 2 signed\n%%EOF\n")]);
       const parts = details({ version }, { agreement: revised, signature: Buffer.from(await key.sign(revised)) });
