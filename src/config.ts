@@ -36,6 +36,11 @@ export const ConfigSchema = Type.Object({
   PUBLISH_KEYSERVERS: Type.String({ maxLength: 4000, default: "" }),
   /** The longest one push to a keyserver may take (connecting, sending, its answer); then it is retried later. */
   PUBLISH_TIMEOUT_SECONDS: Type.Integer({ minimum: 1, maximum: 120, default: 30 }),
+  /**
+   * When signing ceremonies happen, as applicants read it after "Signing ceremonies are held"
+   * (e.g. "on the first Monday of each month"); empty: applicants are told no date.
+   */
+  SIGNING_SCHEDULE: Type.String({ maxLength: 120, pattern: "^[^\\r\\n]*$", default: "" }),
   AUTO_MIGRATE: Type.Boolean({ default: true }),
   TRUST_PROXY: Type.Boolean({ default: false }),
   LOG_LEVEL: Type.Union(

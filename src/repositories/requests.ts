@@ -223,3 +223,8 @@ export async function consumeFormToken(tx: Tx, tokenHash: string, applicantId: s
   });
   return count === 1;
 }
+
+/** Approvals of the request's current revision: earlier revisions' approvals never count. */
+export async function countCurrentApprovals(db: Db, requestId: string, revision: number): Promise<number> {
+  return db.approval.count({ where: { requestId, revision } });
+}

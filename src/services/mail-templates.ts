@@ -21,6 +21,9 @@ export const EMAIL_SUBJECTS = {
   "certification-expiring": "The certification of your key expires soon",
   "key-expiring": "Your key expires soon",
   "expiry-digest": "Keysign: certifications expiring soon",
+  "request-withdrawn": "Your certification request was withdrawn",
+  "revision-received": "We received your revised certification request",
+  "signer-declined": "The signer returned your certification request",
 } as const;
 
 export type EmailTemplate = keyof typeof EMAIL_SUBJECTS;

@@ -12,6 +12,7 @@ import { FormAlreadySentError, FormError, NotFoundError, type FormProblem } from
 import { appendAuditEvent } from "../repositories/audit.ts";
 import { enqueueEmail } from "../repositories/outbox.ts";
 import {
+  countCurrentApprovals,
   consumeFormToken,
   countOpenRequestsOf,
   findFormToken,
@@ -25,6 +26,7 @@ import { readSettings } from "../repositories/settings.ts";
 import { findKeyRevocationHistory } from "../repositories/revocations.ts";
 import { messageIdDomain, type Actor, type ServiceContext } from "./context.ts";
 import { renderEmail } from "./mail-templates.ts";
+import { notifyApplicantOfRequest } from "./applicant-notices.ts";
 import { applyTransition } from "./request-transitions.ts";
 
 export const MAX_SIGNATURE_BYTES = 64 * 1024;
@@ -228,6 +230,7 @@ export class RequestService {
         },
       });
       await this.storeRevision(tx, requestId, current.revision + 1, valid, storageName, now);
+      await notifyApplicantOfRequest(tx, this.ctx.config, { requestId, template: "revision-received", now });
     });
   }
 
@@ -251,9 +254,19 @@ export class RequestService {
   async withdraw(requestId: string, applicantId: string, version: number, ip: string): Promise<void> {
     await findOwnedRequest(this.ctx.db, requestId, applicantId);
     const now = this.ctx.now();
-    await this.ctx.db.$transaction((tx) =>
-      applyTransition(tx, { requestId, event: "withdraw", actor: { type: "applicant", id: applicantId, ip }, expectedVersion: version, now }),
-    );
+    await this.ctx.db.$transaction(async (tx) => {
+      await applyTransition(tx, { requestId, event: "withdraw", actor: { type: "applicant", id: applicantId, ip }, expectedVersion: version, now });
+      await notifyApplicantOfRequest(tx, this.ctx.config, { requestId, template: "request-withdrawn", now });
+    });
+    this.ctx.mailQueued();
+  }
+
+  /** The request with its review progress, as the applicant's page shows it. */
+  async progressFor(requestId: string, applicantId: string): Promise<{ detail: RequestDetail; approvals: number; required: number }> {
+    const detail = await this.detailFor(requestId, applicantId);
+    const approvals = await countCurrentApprovals(this.ctx.db, requestId, detail.keys[0]?.revision ?? 1);
+    const { approvalsRequired } = await readSettings(this.ctx.db);
+    return { detail, approvals, required: approvalsRequired };
   }
 
   async detailFor(requestId: string, applicantId: string): Promise<RequestDetail> {

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { readKey, type PublicKey } from "openpgp";
+import { notifyApplicantOfRequest } from "./applicant-notices.ts";
 import { inspectionConfig } from "../core/openpgp-config.ts";
 import { openEnvelope, sha256Hex, type OpenedFile } from "../core/transfer/envelope.ts";
 import { parseBatchPayload, parseResultPayload, type BatchPayload, type ResultPayload } from "../core/transfer/formats.ts";
@@ -194,6 +195,9 @@ async function applyOutcome(tx: Tx, ctx: ServiceContext, { verified, batch, acto
     await tx.batchItem.update({ where: itemWhere, data: { outcome: "declined", declineReason: verified.reason } });
     if (item.kind === "certify") {
       await applyTransition(tx, { requestId: item.requestId, event: "decline", actor, now, data: { batch: batch.batch, reason: verified.reason } });
+      // The approvals led to a signature the signer refused: reviewers decide again, in the light of the reason.
+      await tx.approval.deleteMany({ where: { requestId: item.requestId } });
+      await notifyApplicantOfRequest(tx, ctx.config, { requestId: item.requestId, template: "signer-declined", data: { reason: verified.reason }, now });
     } else {
       const row = await tx.batchItem.findUniqueOrThrow({ where: itemWhere, select: { revocationId: true } });
       await tx.revocation.updateMany({ where: { id: row.revocationId ?? "", state: "exported" }, data: { state: "declined" } });

@@ -15,7 +15,7 @@ describe("configuration", () => {
     assert.equal(loadConfig({ PORT: "8080" }).PUBLIC_URL, "http://localhost:8080");
     assert.equal(loadConfig({ PUBLIC_URL: "https://keysign.example.org" }).secureCookies, true);
   });
-  const bad: Array<[string, string]> = [["PORT", "eighty"], ["PUBLIC_URL", "keysign.example.org"], ["PUBLIC_URL", "https://x.org/path"], ["MIN_RSA_BITS", "1024"], ["LOG_LEVEL", "loud"]];
+  const bad: Array<[string, string]> = [["PORT", "eighty"], ["PUBLIC_URL", "keysign.example.org"], ["PUBLIC_URL", "https://x.org/path"], ["MIN_RSA_BITS", "1024"], ["LOG_LEVEL", "loud"], ["SIGNING_SCHEDULE", "monthly\nSubject: spoofed"], ["SIGNING_SCHEDULE", "x".repeat(121)]];
   for (const [name, value] of bad) {
     it(`refuses ${name}=${value} with a message naming it`, () => {
       assert.throws(() => loadConfig({ [name]: value }), (error: Error) => error instanceof ConfigError && error.message.includes(name));

@@ -215,6 +215,7 @@ describe("every page in Chromium, for every kind of person, at 390 and 1366 wide
       await as(states.owners.get(id), async (page) => {
         await auditUrl(page, base, `/requests/${id}`, `applicant request ${state}`, tally);
         if (state === "changes") await auditUrl(page, base, `/requests/${id}/revise`, "applicant revision", tally);
+        if (state === "waiting") await auditUrl(page, base, `/requests/submitted/${id}`, "applicant request received", tally);
       });
     }
     report(from);

@@ -94,7 +94,8 @@ describe("the new-request form", () => {
       const made = responses.find((r) => r.statusCode === 303);
       const refused = responses.find((r) => r.statusCode === 409);
       assert.ok(made && refused, responses.map((r) => r.statusCode).join(", "));
-      assert.ok(refused.body.includes(String(made.headers.location)), "the refusal names the request made");
+      const madeId = String(made.headers.location).split("/").pop() ?? "";
+      assert.ok(refused.body.includes(`/requests/${madeId}`), "the refusal names the request made");
       assert.deepEqual(grew(before, await traces(t)), { requests: 1, keys: 1, agreements: 1, files: 1, emails: 1, events: 1, usedFormTokens: 1 });
     });
 
@@ -110,7 +111,11 @@ describe("the new-request form", () => {
       const before = await traces(t);
       const again = await send(later, parts);
       assert.equal(again.statusCode, 303);
-      assert.equal(again.headers.location, `/requests/${id}`);
+      assert.equal(again.headers.location, `/requests/submitted/${id}`);
+      // The request moved on, so the confirmation hands over to the request's own page.
+      const followed = await later.get(String(again.headers.location));
+      assert.equal(followed.statusCode, 303);
+      assert.equal(followed.headers.location, `/requests/${id}`);
       assert.deepEqual(await traces(t), before);
     });
 

@@ -85,16 +85,29 @@ describe("the applicant's requests", () => {
     const before = await counts();
     const response = await submit(dev, details());
     assert.equal(response.statusCode, 303, response.body.slice(0, 2000));
-    const location = response.headers.location ?? "";
-    assert.match(location, /^\/requests\/[0-9a-f-]{36}$/);
+    const submitted = response.headers.location ?? "";
+    const id = /^\/requests\/submitted\/([0-9a-f-]{36})$/.exec(submitted)?.[1] ?? "";
+    assert.ok(id, `a new request lands on its confirmation page, not ${submitted}`);
+    const location = `/requests/${id}`;
     const after = await counts();
     assert.deepEqual(
       { requests: after.requests - before.requests, keys: after.keys - before.keys, agreements: after.agreements - before.agreements, files: after.files - before.files, emails: after.emails - before.emails },
       { requests: 1, keys: 1, agreements: 1, files: 1, emails: 1 },
     );
+    const confirmation = await dev.get(submitted);
+    assert.equal(confirmation.statusCode, 200);
+    assert.match(confirmation.body, /What happens next/);
+    // The review quorum comes from the settings (2 by default), then the ceremony.
+    assert.match(confirmation.body, /2 different staff members check your key/);
+    assert.match(confirmation.body, /next signing ceremony/);
+    assert.doesNotMatch(confirmation.body, /Signing ceremonies are held/, "no schedule is set, so none is promised");
+    assert.ok(confirmation.body.includes(`href="${location}"`), "the confirmation links to the request");
     const page = await dev.get(location);
     assert.equal(page.statusCode, 200);
     assert.match(page.body, /Submitted/);
+    assert.match(page.body, /<li class="tracker-step tracker-current" aria-current="step">\s*<span class="tracker-name">In review<\/span>/);
+    assert.match(page.body, /0 of 2 approvals/);
+    assert.match(page.body, /2 more approvals are needed/);
     assert.match(page.body, /You submitted the request/);
     assert.match(page.body, new RegExp(formatFingerprint(key.fingerprint)));
     assert.match(page.body, /Signed agreement.pdf/);
@@ -109,6 +122,19 @@ describe("the applicant's requests", () => {
     // A key has one open request at a time: withdrawn, the key may be sent again by the tests below.
     const version = /name="version" value="(\d+)"/.exec(page.body)?.[1] ?? "";
     assert.equal((await dev.postForm(`${location}/withdraw`, { version }, location)).statusCode, 303);
+    const withdrawn = await t.app.db.outboxEmail.findFirstOrThrow({ where: { template: "request-withdrawn" } });
+    assert.equal(withdrawn.recipient, "dev@example.org");
+    assert.match(withdrawn.text, new RegExp(`was withdrawn[\\s\\S]*${location}`));
+    const ended = await dev.get(location);
+    assert.match(ended.body, /You withdrew this request/);
+    assert.match(ended.body, /href="\/requests\/new">Start a new request/);
+    assert.doesNotMatch(ended.body, /class="tracker"/);
+  });
+
+  it("shows the confirmation page only to the request's owner", async () => {
+    const other = await signInAs(t, "other@example.org");
+    const mine = await t.app.db.request.findFirstOrThrow({ where: { applicant: { email: "dev@example.org" } } });
+    assert.equal((await other.get(`/requests/submitted/${mine.id}`)).statusCode, 404);
   });
 
   const refusals: Array<{ name: string; parts: () => MultipartPart[]; status: number; message: RegExp }> = [
@@ -236,6 +262,7 @@ describe("the applicant's requests", () => {
       const page = await dev.get(`/requests/${id}`);
       assert.match(page.body, /Staff asked for changes/);
       assert.match(page.body, /Please sign page 2./);
+      assert.match(page.body, /<span class="tracker-detail">Changes requested<\/span>/);
       const version = /name="version" value="(\d+)"/.exec(page.body)?.[1] ?? "";
       const revised = Buffer.concat([PDF, Buffer.from("% page 2 signed\n%%EOF\n")]);
       const parts = details({ version }, { agreement: revised, signature: Buffer.from(await key.sign(revised)) });
@@ -245,6 +272,11 @@ describe("the applicant's requests", () => {
       assert.match(detail.body, /In review/);
       assert.match(detail.body, /Earlier versions/);
       assert.equal(await t.app.db.agreement.count({ where: { requestId: id } }), 2);
+      const received = await t.app.db.outboxEmail.findMany({ where: { template: "revision-received" } });
+      assert.equal(received.length, 1, "one email for one revision");
+      assert.equal(received[0]?.recipient, "dev@example.org");
+      assert.ok(received[0]?.text.includes(`/requests/${id}`));
+      assert.match(received[0]?.html ?? "", /<title>We received your revised certification request<\/title>/);
     });
 
     it("withdraws, then refuses a second withdrawal with 409", async () => {

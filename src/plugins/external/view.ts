@@ -24,6 +24,7 @@ export async function registerView(app: FastifyInstance, opts: { production: boo
         confirm: "../partials/confirm.hbs",
         key_update_form: "../partials/key-update-form.hbs",
         key_updates_list: "../partials/key-updates-list.hbs",
+        status_tracker: "../partials/status-tracker.hbs",
       },
     },
   });

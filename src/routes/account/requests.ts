@@ -1,3 +1,4 @@
+import { requestSubmittedModel, statusTrackerModel } from "../../presenters/status-tracker.ts";
 import { createReadStream } from "node:fs";
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
@@ -82,18 +83,27 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
     try {
       const { requestId, replayed } = await app.requests.submit(submissionFrom(form, applicantId, request.ip), field(form, "formToken"));
       if (replayed) request.log.info({ requestId }, "request form sent again: showing the request it created");
-      return reply.redirect(`/requests/${requestId}`, 303);
+      return reply.redirect(`/requests/submitted/${requestId}`, 303);
     } catch (error) {
       return rerenderDetails(reply, error, applicantId, form, NEW_REQUEST);
     }
   });
 
   async function showRequest(reply: FastifyReply, requestId: string, applicantId: string, problems: FormProblem[] = [], statusCode = 200) {
-    const detail = await app.requests.detailFor(requestId, applicantId);
+    const { detail, approvals, required } = await app.requests.progressFor(requestId, applicantId);
     const applied = detail.state === "revoked" ? await findAppliedRevocation(app.db, detail.id) : null;
-    const model = { ...requestDetailModel(detail, app.now()), ...applicantCertificationModel(detail.state, detail.keys[0]?.fingerprint ?? "", applied), problems };
+    const tracker = statusTrackerModel({ id: detail.id, state: detail.state, approvals, required, timeline: detail.timeline, schedule: app.config.SIGNING_SCHEDULE });
+    const model = { ...requestDetailModel(detail, app.now()), ...applicantCertificationModel(detail.state, detail.keys[0]?.fingerprint ?? "", applied), tracker, problems };
     return reply.render("account/request.hbs", model, statusCode);
   }
+
+  // What happens next, once, right after a request is made; the request's own page tracks it later.
+  app.get("/submitted/:id", { schema: { params: IdParams } }, async (request, reply) => {
+    const { detail, required } = await app.requests.progressFor(request.params.id, applicantOf(request));
+    // A form sent again later, or an old bookmark: the request has moved on, so its page says where it stands.
+    if (detail.state !== "submitted") return reply.redirect(`/requests/${detail.id}`, 303);
+    return reply.render("account/request-submitted.hbs", requestSubmittedModel(detail, required, app.config.SIGNING_SCHEDULE));
+  });
 
   app.get("/:id", { schema: { params: IdParams } }, async (request, reply) => showRequest(reply, request.params.id, applicantOf(request)));
 
