@@ -72,10 +72,14 @@ describe("applicant journey in a real browser", () => {
     await page.getByLabel("I have read and signed the Key Signing Agreement.").check();
     await page.getByRole("button", { name: "Submit request" }).click();
 
-    await page.waitForURL(/\/requests\/[0-9a-f-]{36}$/, { timeout: 10_000 }).catch(async (error: unknown) => {
+    await page.waitForURL(/\/requests\/submitted\/[0-9a-f-]{36}$/, { timeout: 10_000 }).catch(async (error: unknown) => {
       const problems = await page.locator(".alert-error").allTextContents();
       throw new Error(`the request was not created: ${problems.join(" ") || String(error)}`);
     });
+    // The confirmation page says what happens next, then hands over to the request.
+    await page.getByRole("heading", { name: "Request received" }).waitFor();
+    await page.getByRole("link", { name: "View your request" }).click();
+    await page.waitForURL(/\/requests\/[0-9a-f-]{36}$/);
     await page.getByRole("heading", { name: "Certification request", exact: true }).waitFor();
     const grouped = formatFingerprint(key.fingerprint);
     assert.equal(await page.locator(".state").first().textContent(), "Submitted");
