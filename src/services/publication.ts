@@ -14,15 +14,15 @@ import { keyIndexFacts } from "../core/publication/key-facts.ts";
 import { directoryEntries, type DirectoryEntry } from "../core/publication/directory.ts";
 import { findCertificationRecords, findPublishedKeys, findPublishedUserIds } from "../repositories/publication.ts";
 
-export async function lookupPublishedKeys(db: Db, search: HkpSearch): Promise<PublishedKeySource[]> {
+/**
+ * The published keys a search names, in lookup order, each read fresh: by fingerprint
+ * directly, otherwise through `names` (what `lookupNames` returns; the HKP routes keep it
+ * between publication changes, a one-off check reads it anew).
+ */
+export async function lookupPublishedKeys(db: Db, search: HkpSearch, names?: ReadonlyMap<string, string[]>): Promise<PublishedKeySource[]> {
   if (search.kind === "fingerprint") return findPublishedKeys(db, search.value);
-  if (search.kind === "email") {
-    const fingerprints = new Set((await publishedAddresses(db)).filter((entry) => entry.address === search.value).map((entry) => entry.fingerprint));
-    return (await findPublishedKeys(db)).filter((key) => fingerprints.has(key.fingerprint));
-  }
-  const found: PublishedKeySource[] = [];
-  for (const key of await findPublishedKeys(db)) if ((await keyIdsOf(key.canonicalKey)).includes(search.value)) found.push(key);
-  return found;
+  const fingerprints = (names ?? (await lookupNames(db))).get(`${search.kind}:${search.value}`) ?? [];
+  return (await Promise.all(fingerprints.map((fingerprint) => findPublishedKeys(db, fingerprint)))).flat();
 }
 
 /**

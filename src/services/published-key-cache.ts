@@ -15,8 +15,7 @@
 import type { HkpSearch } from "../core/publication/hkp.ts";
 import type { Db } from "../db/client.ts";
 import type { PublishedKeySource } from "../core/publication/published-key.ts";
-import { findPublishedKeys } from "../repositories/publication.ts";
-import { armoredKeys, lookupNames } from "./publication.ts";
+import { armoredKeys, lookupNames, lookupPublishedKeys } from "./publication.ts";
 
 export const CACHE_TTL_MS = 10_000;
 /** Bounds the memory: found answers only, so this many is far more than a portal publishes. */
@@ -56,9 +55,7 @@ export class PublishedKeyCache {
 
   /** The published keys a search names, in lookup order, each read fresh from the database. */
   async lookup(search: HkpSearch): Promise<PublishedKeySource[]> {
-    if (search.kind === "fingerprint") return findPublishedKeys(this.db, search.value);
-    const fingerprints = (await this.nameIndex()).get(`${search.kind}:${search.value}`) ?? [];
-    return (await Promise.all(fingerprints.map((fingerprint) => findPublishedKeys(this.db, fingerprint)))).flat();
+    return lookupPublishedKeys(this.db, search, search.kind === "fingerprint" ? undefined : await this.nameIndex());
   }
 
   /** Shared by concurrent lookups; `clear` drops it, so one read while a signal came in is not kept. */
