@@ -221,6 +221,7 @@ async function applyOutcome(tx: Tx, ctx: ServiceContext, { verified, batch, acto
         signature: new Uint8Array(entry.certification),
         sealedRevocation: new Uint8Array(entry.revocation),
         certifiedAt: entry.certifiedAt,
+        masterFingerprint: batch.master.toUpperCase(),
       },
     });
   }

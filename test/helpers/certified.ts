@@ -35,7 +35,7 @@ export async function certifyRequest(t: TestApp, requestId: string, options: { s
     const certification = await makeCertification(master, target, { validityDays: 730, policyUrl: "", notations: [] }, at);
     const sealedRevocation = await makeRevocation(master, target, "sealed revocation", new Date(at.getTime() + 1000));
     await db.certification.create({
-      data: { id: randomUUID(), requestId, batchNumber: 1, userId, signature: new Uint8Array(certification), sealedRevocation: options.sealed === false ? null : new Uint8Array(sealedRevocation), certifiedAt: at },
+      data: { id: randomUUID(), requestId, batchNumber: 1, userId, signature: new Uint8Array(certification), sealedRevocation: options.sealed === false ? null : new Uint8Array(sealedRevocation), certifiedAt: at, masterFingerprint: master.getFingerprint().toUpperCase() },
     });
     certifications.push({ userId, certification, sealedRevocation });
   }

@@ -216,6 +216,9 @@ describe("signing queue: import", () => {
     assert.match(response.body, /Batch 1 imported: 2 certified, 0 declined/);
     for (const id of ids) assert.equal((await t.app.db.request.findUniqueOrThrow({ where: { id } })).state, "certified");
     assert.equal(await t.app.db.certification.count(), 2);
+    // Each certification names the master that made it, so a rotation can tell old from new.
+    const masters = (await t.app.db.certification.findMany({ select: { masterFingerprint: true } })).map((row) => row.masterFingerprint);
+    assert.deepEqual(masters, [desk.master.getFingerprint().toUpperCase(), desk.master.getFingerprint().toUpperCase()]);
     assert.equal(await t.app.db.auditEvent.count({ where: { action: "batch.import" } }), 1);
     assert.equal((await t.app.db.batch.findUniqueOrThrow({ where: { number: 1 } })).state, "imported");
 
