@@ -6,7 +6,7 @@ import { ConflictError, KeysignError, ValidationError } from "../errors.ts";
 import type { Tx } from "../db/client.ts";
 import { appendAuditEvent } from "../repositories/audit.ts";
 import { enqueueEmail } from "../repositories/outbox.ts";
-import { renderEmail } from "./mail-templates.ts";
+import { emailCommon, renderEmail } from "./mail-templates.ts";
 import { messageIdDomain, type ServiceContext } from "./context.ts";
 
 export const LINK_TTL_MINUTES = 15;
@@ -172,7 +172,7 @@ export class AuthService {
   ): Promise<string> {
     const token = newToken();
     const expiresAt = new Date(now.getTime() + LINK_TTL_MS);
-    const email = renderEmail(input.purpose, { link: this.linkUrl(input.purpose, token), minutes: LINK_TTL_MINUTES });
+    const email = renderEmail(input.purpose, { link: this.linkUrl(input.purpose, token), minutes: LINK_TTL_MINUTES }, await emailCommon(this.ctx.db, this.ctx.config));
     await this.ctx.db.$transaction(async (tx) => {
       await tx.linkToken.create({
         data: {

@@ -345,13 +345,13 @@ describe("every page in Chromium, for every kind of person, at 390 and 1366 wide
       certifications: [{ link, fingerprint, owner: "dev@example.org", expiresOn: "30 December 2026" }],
     };
     // Fingerprints read in groups of four; a command keeps it whole, so it can be typed as shown.
-    const certified = renderEmail("request-certified", data).html;
+    const certified = renderEmail("request-certified", data, { contactAddress: "security@example.org" }).html;
     assert.match(certified, />0123 4567 89AB CDEF 0123 4567 89AB CDEF 0123 4567</);
     assert.match(certified, new RegExp(`gpg --check-sigs ${fingerprint}<`));
     const page = await portal.browser.newPage({ viewport: { width: 390, height: 900 } });
     try {
       for (const template of Object.keys(EMAIL_SUBJECTS) as EmailTemplate[]) {
-        await page.setContent(renderEmail(template, data).html);
+        await page.setContent(renderEmail(template, data, { contactAddress: "security@example.org" }).html);
         // An email has no page landmarks: the mail client frames it, and the subject is its heading.
         const violations = await axeViolations(page, ["region", "landmark-one-main", "page-has-heading-one"]);
         tally.axe += violations.length;
