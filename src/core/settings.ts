@@ -1,4 +1,4 @@
-import { MAX_ADDRESS_LENGTH, normaliseAddress } from "./email-address.ts";
+import { normaliseAddress } from "./email-address.ts";
 
 /**
  * Portal settings an admin can change. Each has a default, a parser that refuses bad
@@ -107,7 +107,7 @@ export function parseCertificationDomain(text: string): string | SettingProblem 
 export function parseContactAddress(text: string): string | SettingProblem {
   const value = text.trim();
   if (value === "") return "";
-  const address = value.length <= MAX_ADDRESS_LENGTH ? normaliseAddress(value) : null;
+  const address = normaliseAddress(value);
   if (address !== null) return address;
   return { field: "contactAddress", message: "Enter the contact address as an email address, like security@example.org, or leave it empty to use the sender address of the portal's emails." };
 }
