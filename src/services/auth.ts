@@ -148,7 +148,7 @@ export class AuthService {
       });
       if (owner) {
         throw new ConflictError(
-          "This address is already confirmed on another Keysign account. Sign in with it to use that account, or contact the security team.",
+          "This address is already confirmed on another Keysign account. Sign in with it to use that account, or ask the Keysign staff for help.",
           "KEYSIGN_ERR_ADDRESS_TAKEN",
         );
       }
