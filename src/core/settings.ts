@@ -109,7 +109,7 @@ export function parseContactAddress(text: string): string | SettingProblem {
   if (value === "") return "";
   const address = normaliseAddress(value);
   if (address !== null) return address;
-  return { field: "contactAddress", message: "Enter the contact address as an email address, like security@example.org, or leave it empty to use the sender address of the portal's emails." };
+  return { field: "contactAddress", message: "Enter the contact address as an email address, like security@example.org, or leave it empty." };
 }
 
 /**

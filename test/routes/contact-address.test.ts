@@ -42,7 +42,7 @@ describe("the contact address for security questions", () => {
     const eventsBefore = await t.app.db.auditEvent.count();
     const response = await admin.postForm("/admin/settings", { ...FORM, contactAddress: "security at example.org" }, "/admin/settings");
     assert.equal(response.statusCode, 400);
-    const message = "Enter the contact address as an email address, like security@example.org, or leave it empty to use the sender address of the portal&#x27;s emails.";
+    const message = "Enter the contact address as an email address, like security@example.org, or leave it empty.";
     assert.ok(response.body.includes(`<a href="#contactAddress-error">${message}</a>`), "the summary links to the field's message");
     assert.ok(response.body.includes(`<p class="field-error" id="contactAddress-error"><span class="visually-hidden">Error:</span> ${message}</p>`));
     assert.match(response.body, /<input id="contactAddress" name="contactAddress"[^>]* value="security at example.org"[^>]* aria-invalid="true" aria-describedby="contactAddress-hint contactAddress-error">/);
