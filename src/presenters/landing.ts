@@ -49,8 +49,13 @@ function keyRuleLines(policy: AcceptedKeyPolicy): string[] {
     "A version 4 key, as GnuPG 2.2 and 2.4 make by default: FreePBX checks modules with GnuPG 2.2, which cannot read newer key versions.",
     "The key, or one of its subkeys, can sign.",
     "Not expired or revoked, with self-signatures made with SHA-256 or stronger (not SHA-1).",
-    `At most ${policy.maxUserIds} user IDs and ${policy.maxSubkeys} subkeys, and at most ${Math.floor(policy.maxUploadBytes / 1024)} KiB as uploaded.`,
+    `At most ${policy.maxUserIds} user IDs and ${policy.maxSubkeys} subkeys, and at most ${sizeInWords(policy.maxUploadBytes)} as uploaded.`,
   ];
+}
+
+function sizeInWords(bytes: number): string {
+  const mebibyte = 1024 * 1024;
+  return bytes % mebibyte === 0 ? `${bytes / mebibyte} MiB` : `${Math.floor(bytes / 1024)} KiB`;
 }
 
 /** The command's algorithm: Ed25519 when the policy takes it, else RSA at the recommended size. */
