@@ -26,3 +26,4 @@ export { verifyPossession } from "./key-policy/possession.ts";
 export { formatFingerprint } from "./key-policy/fingerprint.ts";
 export { armorPublicKey } from "./key-policy/armor.ts";
 export { CODES as KEY_POLICY_CODES } from "./key-policy/messages.ts";
+export { acceptedKeyPolicy, PRIMARY_ALGORITHM_NAMES, type AcceptedKeyPolicy } from "./key-policy/accepted.ts";

@@ -1,3 +1,5 @@
+import { normaliseAddress } from "./email-address.ts";
+
 /**
  * Portal settings an admin can change. Each has a default, a parser that refuses bad
  * values with a message, and is stored as text in the Setting table.
@@ -12,6 +14,8 @@ export interface Settings {
   organisationName: string;
   /** The domain of the portal's notation names (`request@DOMAIN`); set before the first export. */
   certificationDomain: string;
+  /** Where people write about security questions (a lost or exposed key, a request they did not send); empty: the mail sender's address. */
+  contactAddress: string;
   /** The master public key, armored; empty until an admin uploads it. */
   masterPublicKey: string;
   masterFingerprint: string;
@@ -24,6 +28,7 @@ export const DEFAULT_SETTINGS: Settings = {
   policyUrl: "",
   organisationName: "",
   certificationDomain: "",
+  contactAddress: "",
   masterPublicKey: "",
   masterFingerprint: "",
 };
@@ -98,12 +103,39 @@ export function parseCertificationDomain(text: string): string | SettingProblem 
   return { field: "certificationDomain", message: "The certification domain must be a public domain name the organisation controls, such as keys.example.org (not localhost or an IP address)." };
 }
 
+/** An address people can write to; stored lower-cased, as every address of the portal. */
+export function parseContactAddress(text: string): string | SettingProblem {
+  const value = text.trim();
+  if (value === "") return "";
+  const address = normaliseAddress(value);
+  if (address !== null) return address;
+  return { field: "contactAddress", message: "Enter the contact address as an email address, like security@example.org, or leave it empty." };
+}
+
+/**
+ * The address of a sender such as `Keysign <keysign@example.org>` or `keysign@example.org`,
+ * or null when it holds none the portal would accept from a user.
+ */
+export function senderAddress(from: string): string | null {
+  const bracketed = /<([^<>]*)>\s*$/.exec(from);
+  return normaliseAddress(bracketed ? (bracketed[1] ?? "") : from);
+}
+
+/**
+ * The address shown for security questions: the setting, else the sender of the portal's
+ * emails (where a reply to any of them goes anyway), else none.
+ */
+export function contactAddressOf(settings: Pick<Settings, "contactAddress">, mailFrom: string): string | null {
+  return settings.contactAddress !== "" ? settings.contactAddress : senderAddress(mailFrom);
+}
+
 /** Reads stored rows over the defaults; a malformed stored value falls back to its default. */
 export function settingsFromRows(rows: ReadonlyArray<{ key: string; value: string }>): Settings {
   const stored = new Map(rows.map((row) => [row.key, row.value]));
   const approvals = parseApprovalsRequired(stored.get("approvalsRequired") ?? "");
   const validity = parseValidityDays(stored.get("certificationValidityDays") ?? "");
   const openRequests = parseOpenRequestsPerApplicant(stored.get("openRequestsPerApplicant") ?? "");
+  const contact = parseContactAddress(stored.get("contactAddress") ?? "");
   return {
     approvalsRequired: typeof approvals === "number" ? approvals : DEFAULT_SETTINGS.approvalsRequired,
     certificationValidityDays: typeof validity === "number" ? validity : DEFAULT_SETTINGS.certificationValidityDays,
@@ -111,6 +143,7 @@ export function settingsFromRows(rows: ReadonlyArray<{ key: string; value: strin
     policyUrl: stored.get("policyUrl") ?? DEFAULT_SETTINGS.policyUrl,
     organisationName: stored.get("organisationName") ?? DEFAULT_SETTINGS.organisationName,
     certificationDomain: stored.get("certificationDomain") ?? DEFAULT_SETTINGS.certificationDomain,
+    contactAddress: typeof contact === "string" ? contact : DEFAULT_SETTINGS.contactAddress,
     masterPublicKey: stored.get("masterPublicKey") ?? "",
     masterFingerprint: stored.get("masterFingerprint") ?? "",
   };

@@ -1,9 +1,12 @@
 import * as openpgp from "openpgp";
-import { SETTING_LIMITS, type Settings } from "../core/settings.ts";
+import { SETTING_LIMITS, senderAddress, type Settings } from "../core/settings.ts";
 import type { FormProblem } from "../errors.ts";
 import { formatFingerprint } from "../core/key-policy.ts";
 
-export async function settingsModel(settings: Settings, extra: { problems?: FormProblem[]; values?: Record<string, string | undefined>; saved: boolean; masterSaved?: boolean }) {
+export async function settingsModel(
+  settings: Settings,
+  extra: { problems?: FormProblem[]; values?: Record<string, string | undefined>; saved: boolean; masterSaved?: boolean; mailFrom: string },
+) {
   return {
     title: "Settings",
     saved: extra.saved && !extra.problems,
@@ -16,7 +19,10 @@ export async function settingsModel(settings: Settings, extra: { problems?: Form
       policyUrl: extra.values?.policyUrl ?? settings.policyUrl,
       organisationName: extra.values?.organisationName ?? settings.organisationName,
       certificationDomain: extra.values?.certificationDomain ?? settings.certificationDomain,
+      contactAddress: extra.values?.contactAddress ?? settings.contactAddress,
     },
+    /** What pages and emails show while the contact address is empty. */
+    contactFallback: senderAddress(extra.mailFrom),
     limits: SETTING_LIMITS,
     master: settings.masterPublicKey ? await masterFacts(settings) : null,
   };

@@ -1,7 +1,7 @@
 import type { Config } from "../config.ts";
 import type { Tx } from "../db/client.ts";
 import { enqueueEmail } from "../repositories/outbox.ts";
-import { renderEmail, type EmailTemplate } from "./mail-templates.ts";
+import { emailCommon, renderEmail, type EmailTemplate } from "./mail-templates.ts";
 import { messageIdDomain } from "./context.ts";
 
 /**
@@ -21,6 +21,6 @@ export async function notifyApplicantOfRequest(
     ...input.data,
     fingerprint: request.keys[0]?.fingerprint ?? "",
     link: `${config.PUBLIC_URL}/requests/${input.requestId}`,
-  });
+  }, await emailCommon(tx, config));
   await enqueueEmail(tx, { ...email, recipient: request.applicant.email }, messageIdDomain(config), input.now);
 }

@@ -6,7 +6,7 @@ import { ConflictError, KeysignError, ValidationError } from "../errors.ts";
 import type { Tx } from "../db/client.ts";
 import { appendAuditEvent } from "../repositories/audit.ts";
 import { enqueueEmail } from "../repositories/outbox.ts";
-import { renderEmail } from "./mail-templates.ts";
+import { emailCommon, renderEmail } from "./mail-templates.ts";
 import { messageIdDomain, type ServiceContext } from "./context.ts";
 
 export const LINK_TTL_MINUTES = 15;
@@ -148,7 +148,7 @@ export class AuthService {
       });
       if (owner) {
         throw new ConflictError(
-          "This address is already confirmed on another Keysign account. Sign in with it to use that account, or contact the security team.",
+          "This address is already confirmed on another Keysign account. Sign in with it to use that account, or ask the Keysign staff for help.",
           "KEYSIGN_ERR_ADDRESS_TAKEN",
         );
       }
@@ -172,7 +172,7 @@ export class AuthService {
   ): Promise<string> {
     const token = newToken();
     const expiresAt = new Date(now.getTime() + LINK_TTL_MS);
-    const email = renderEmail(input.purpose, { link: this.linkUrl(input.purpose, token), minutes: LINK_TTL_MINUTES });
+    const email = renderEmail(input.purpose, { link: this.linkUrl(input.purpose, token), minutes: LINK_TTL_MINUTES }, await emailCommon(this.ctx.db, this.ctx.config));
     await this.ctx.db.$transaction(async (tx) => {
       await tx.linkToken.create({
         data: {

@@ -16,7 +16,7 @@ import type { Db, Tx } from "../db/client.ts";
 import { NotFoundError } from "../errors.ts";
 import { enqueueEmail, type MailAttachment } from "../repositories/outbox.ts";
 import { messageIdDomain } from "./context.ts";
-import { renderEmail } from "./mail-templates.ts";
+import { emailCommon, renderEmail } from "./mail-templates.ts";
 import { armorPublicKey } from "../core/key-policy.ts";
 
 export interface CertifiedKeyEmailsInput {
@@ -49,7 +49,7 @@ export async function queueCertifiedKeyEmails(tx: Tx, input: CertifiedKeyEmailsI
       filename: attachment.filename,
       encrypted,
       link: `${input.config.PUBLIC_URL}/requests/${input.requestId}`,
-    });
+    }, await emailCommon(tx, input.config));
     const recipient = recipientFor(entry.userId, confirmed, request.applicant.email);
     await enqueueEmail(tx, { ...email, recipient, attachments: [attachment] }, messageIdDomain(input.config), input.now);
   }

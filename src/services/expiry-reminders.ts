@@ -13,7 +13,7 @@ import { enqueueEmail } from "../repositories/outbox.ts";
 import { findPublishedKeys } from "../repositories/publication.ts";
 import { formatDate } from "../presenters/helpers.ts";
 import { messageIdDomain, type ServiceContext } from "./context.ts";
-import { renderEmail, type RenderedEmail } from "./mail-templates.ts";
+import { emailCommon, renderEmail, type RenderedEmail } from "./mail-templates.ts";
 
 /** How often the check runs while the portal is up. */
 export const EXPIRY_CHECK_INTERVAL_MS = 60 * 60_000;
@@ -69,7 +69,7 @@ export class ExpiryService {
       ...this.expiryFacts(certification.fingerprint, certification.expiresAt, now),
       requestsLink: `${PUBLIC_URL}/requests`,
       requestLink: `${PUBLIC_URL}/requests/${certification.requestId}`,
-    });
+    }, await emailCommon(this.ctx.db, this.ctx.config));
     const reminder = { kind: "certification", subject: certification.requestId, expiresAt: certification.expiresAt, thresholdDays: threshold, recipient: certification.ownerEmail } as const;
     return this.queueOnce(reminder, email, now);
   }
@@ -85,7 +85,7 @@ export class ExpiryService {
       sendCommand: `gpg --keyserver ${keyserverAddress(this.ctx.config.PUBLIC_URL)} --send-keys ${fingerprint}`,
       requestLink: `${this.ctx.config.PUBLIC_URL}/requests/${certification.requestId}`,
       keyLink: `${this.ctx.config.PUBLIC_URL}/keys/${fingerprint}`,
-    });
+    }, await emailCommon(this.ctx.db, this.ctx.config));
     return this.queueOnce({ kind: "key", subject: fingerprint, expiresAt, thresholdDays: threshold, recipient: certification.ownerEmail }, email, now);
   }
 
@@ -139,7 +139,7 @@ export class ExpiryService {
           expiresOn: formatDate(c.expiresAt),
           link: `${this.ctx.config.PUBLIC_URL}/admin/requests/${c.requestId}`,
         })),
-      });
+      }, await emailCommon(tx, this.ctx.config));
       const recipients = await findDigestRecipients(tx);
       for (const recipient of recipients) await enqueueEmail(tx, { ...email, recipient }, messageIdDomain(this.ctx.config), now);
       return recipients.length;

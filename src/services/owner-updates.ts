@@ -16,7 +16,7 @@ import { countKeyUpdates, createKeyUpdate, findKeyOwner, findOwnedRequestKey, ty
 import { enqueueEmail } from "../repositories/outbox.ts";
 import { findPublishedKeys } from "../repositories/publication.ts";
 import { messageIdDomain, type ServiceContext } from "./context.ts";
-import { renderEmail } from "./mail-templates.ts";
+import { emailCommon, renderEmail } from "./mail-templates.ts";
 
 export interface OwnerUpdateInput {
   upload: Uint8Array;
@@ -105,7 +105,7 @@ export class OwnerUpdateService {
       stripped: describeStripped(summary.stripped),
       link: `${this.ctx.config.PUBLIC_URL}/requests/${owner.requestId}`,
       keyPage: `${this.ctx.config.PUBLIC_URL}/keys/${fingerprint}`,
-    });
+    }, await emailCommon(tx, this.ctx.config));
     // The recipient is the owner's verified sign-in address, never an address taken from the key.
     await enqueueEmail(tx, { ...email, recipient: owner.email }, messageIdDomain(this.ctx.config), now);
   }

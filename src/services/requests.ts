@@ -25,7 +25,7 @@ import {
 import { readSettings } from "../repositories/settings.ts";
 import { findKeyRevocationHistory } from "../repositories/revocations.ts";
 import { messageIdDomain, type Actor, type ServiceContext } from "./context.ts";
-import { renderEmail } from "./mail-templates.ts";
+import { emailCommon, renderEmail } from "./mail-templates.ts";
 import { notifyApplicantOfRequest } from "./applicant-notices.ts";
 import { applyTransition } from "./request-transitions.ts";
 
@@ -390,7 +390,7 @@ export class RequestService {
       fingerprint: valid.checked.facts.fingerprint,
       userIds: valid.certifyUserIds,
       link: `${this.ctx.config.PUBLIC_URL}/requests/${requestId}`,
-    });
+    }, await emailCommon(tx, this.ctx.config));
     await enqueueEmail(tx, { ...email, recipient: applicant.email }, messageIdDomain(this.ctx.config), now);
   }
 

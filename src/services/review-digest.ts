@@ -1,7 +1,7 @@
 import { parseRoles } from "../core/roles.ts";
 import { enqueueEmail } from "../repositories/outbox.ts";
 import { messageIdDomain, type ServiceContext } from "./context.ts";
-import { renderEmail } from "./mail-templates.ts";
+import { emailCommon, renderEmail } from "./mail-templates.ts";
 
 const DIGEST_SETTING = "reviewDigestUntil";
 /** How often reviewers hear about new requests: one summary per period, never one email per request. */
@@ -28,7 +28,7 @@ export async function sendReviewDigest(ctx: ServiceContext): Promise<number> {
       count: fresh.length,
       dashboard: `${ctx.config.PUBLIC_URL}/admin`,
       requests: fresh.map((r) => ({ fingerprint: r.keys[0]?.fingerprint ?? "", applicant: r.applicant.email, link: `${ctx.config.PUBLIC_URL}/admin/requests/${r.id}` })),
-    });
+    }, await emailCommon(tx, ctx.config));
     for (const reviewer of reviewers) {
       await enqueueEmail(tx, { ...email, recipient: reviewer.email }, messageIdDomain(ctx.config), now);
     }

@@ -9,7 +9,7 @@ import { enqueueEmail } from "../repositories/outbox.ts";
 import { findKeyRevocationHistory, type PastRevocation } from "../repositories/revocations.ts";
 import { readSettings } from "../repositories/settings.ts";
 import { messageIdDomain, type Actor, type ServiceContext, type StaffActor } from "./context.ts";
-import { renderEmail, type EmailTemplate } from "./mail-templates.ts";
+import { emailCommon, renderEmail, type EmailTemplate } from "./mail-templates.ts";
 import { applyTransition, bumpVersion, staleError } from "./request-transitions.ts";
 import { sendReviewDigest } from "./review-digest.ts";
 
@@ -111,7 +111,7 @@ export class ReviewService {
       where: { id: requestId },
       include: { applicant: { select: { email: true } }, keys: { orderBy: { revision: "desc" }, take: 1, select: { fingerprint: true } } },
     });
-    const email = renderEmail(template, { ...data, fingerprint: request.keys[0]?.fingerprint ?? "", link: `${this.ctx.config.PUBLIC_URL}/requests/${requestId}` });
+    const email = renderEmail(template, { ...data, fingerprint: request.keys[0]?.fingerprint ?? "", link: `${this.ctx.config.PUBLIC_URL}/requests/${requestId}` }, await emailCommon(tx, this.ctx.config));
     await enqueueEmail(tx, { ...email, recipient: request.applicant.email }, messageIdDomain(this.ctx.config), now);
   }
 

@@ -16,7 +16,7 @@ import { appendAuditEvent } from "../repositories/audit.ts";
 import { enqueueEmail } from "../repositories/outbox.ts";
 import { readSettings } from "../repositories/settings.ts";
 import { messageIdDomain, type Actor, type ServiceContext, type StaffActor } from "./context.ts";
-import { renderEmail } from "./mail-templates.ts";
+import { emailCommon, renderEmail } from "./mail-templates.ts";
 import { applyTransition, bumpVersion, staleError } from "./request-transitions.ts";
 
 export type RevocationOutcome =
@@ -178,7 +178,7 @@ async function notifyRevoked(tx: Tx, input: { requestId: string; reasonCode: str
     reasonLabel: isRevocationReasonCode(input.reasonCode) ? REVOCATION_REASONS[input.reasonCode] : input.reasonCode,
     reasonText: input.reasonText,
     link: `${input.config.PUBLIC_URL}/requests/${input.requestId}`,
-  });
+  }, await emailCommon(tx, input.config));
   await enqueueEmail(tx, { ...email, recipient: request.applicant.email }, messageIdDomain(input.config), input.now);
 }
 

@@ -1,7 +1,9 @@
 import { armorPublicKey, DEFAULT_KEY_POLICY, inspectKey } from "../core/key-policy.ts";
 import {
+  contactAddressOf,
   parseApprovalsRequired,
   parseCertificationDomain,
+  parseContactAddress,
   parseOpenRequestsPerApplicant,
   parseOrganisationName,
   parsePolicyUrl,
@@ -21,6 +23,8 @@ export interface SettingsInput {
   policyUrl: string;
   organisationName: string;
   certificationDomain: string;
+  /** Absent from a form rendered before this setting existed: the stored value stays. */
+  contactAddress?: string;
 }
 
 /** Admin settings; every change is audited with its old and new value. */
@@ -31,14 +35,21 @@ export class SettingsService {
     return readSettings(this.ctx.db);
   }
 
+  /** The address shown for security questions on every page and in every email, or null when there is none. */
+  async contactAddress(): Promise<string | null> {
+    return contactAddressOf(await this.read(), this.ctx.config.MAIL_FROM);
+  }
+
   async update(input: SettingsInput, staff: StaffActor): Promise<void> {
+    const current = await this.read();
     const approvals = parseApprovalsRequired(input.approvalsRequired);
     const validity = parseValidityDays(input.certificationValidityDays);
-    const openRequests = input.openRequestsPerApplicant === undefined ? (await this.read()).openRequestsPerApplicant : parseOpenRequestsPerApplicant(input.openRequestsPerApplicant);
+    const openRequests = input.openRequestsPerApplicant === undefined ? current.openRequestsPerApplicant : parseOpenRequestsPerApplicant(input.openRequestsPerApplicant);
+    const contactAddress = input.contactAddress === undefined ? current.contactAddress : parseContactAddress(input.contactAddress);
     const policyUrl = parsePolicyUrl(input.policyUrl);
     const organisationName = parseOrganisationName(input.organisationName);
     const certificationDomain = parseCertificationDomain(input.certificationDomain);
-    const problems: FormProblem[] = [approvals, validity, openRequests, policyUrl, organisationName, certificationDomain].flatMap((v) =>
+    const problems: FormProblem[] = [approvals, validity, openRequests, policyUrl, organisationName, certificationDomain, contactAddress].flatMap((v) =>
       typeof v === "object" ? [{ field: v.field, code: "KEYSIGN_ERR_SETTING", message: v.message }] : [],
     );
     if (
@@ -48,11 +59,12 @@ export class SettingsService {
       typeof openRequests !== "number" ||
       typeof policyUrl !== "string" ||
       typeof organisationName !== "string" ||
-      typeof certificationDomain !== "string"
+      typeof certificationDomain !== "string" ||
+      typeof contactAddress !== "string"
     ) {
       throw new FormError(problems);
     }
-    const next = { approvalsRequired: approvals, certificationValidityDays: validity, openRequestsPerApplicant: openRequests, policyUrl, organisationName, certificationDomain };
+    const next = { approvalsRequired: approvals, certificationValidityDays: validity, openRequestsPerApplicant: openRequests, policyUrl, organisationName, certificationDomain, contactAddress };
     await this.save(next, staff, "settings.update");
   }
 

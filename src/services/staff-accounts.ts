@@ -25,7 +25,7 @@ import {
   type StaffRow,
 } from "../repositories/staff.ts";
 import { messageIdDomain, type ServiceContext, type StaffActor } from "./context.ts";
-import { renderEmail } from "./mail-templates.ts";
+import { emailCommon, renderEmail } from "./mail-templates.ts";
 
 export const SETUP_LINK_TTL_HOURS = 24;
 export const INVITE_TTL_HOURS = 72;
@@ -112,7 +112,7 @@ export class StaffAccounts {
         hours: INVITE_TTL_HOURS,
         roles: input.roles.map((role) => ROLE_LABELS[role].toLowerCase()).join(" and "),
         inviter: inviter?.email ?? "A Keysign admin",
-      });
+      }, await emailCommon(tx, this.ctx.config));
       await enqueueEmail(tx, { ...mail, recipient: email, expiresAt }, messageIdDomain(this.ctx.config), now);
       await this.audit(tx, actor, "staff.invited", { linkId, email, roles: input.roles }, now);
       return linkId;

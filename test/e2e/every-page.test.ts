@@ -21,6 +21,7 @@ import { auditHtml, auditUrl, axeViolations, contextFor, newTally, overflows } f
 import { submitRequest } from "../helpers/requests.ts";
 import { queuedRequest, signingDesk, type SigningDesk } from "../helpers/signing-queue.ts";
 import { createStaff } from "../helpers/staff.ts";
+import { sampleEmailData } from "../helpers/email-samples.ts";
 import { findLink, waitForMail } from "../helpers/smtp.ts";
 
 const PASSPHRASE = "a long enough passphrase 42";
@@ -345,13 +346,13 @@ describe("every page in Chromium, for every kind of person, at 390 and 1366 wide
       certifications: [{ link, fingerprint, owner: "dev@example.org", expiresOn: "30 December 2026" }],
     };
     // Fingerprints read in groups of four; a command keeps it whole, so it can be typed as shown.
-    const certified = renderEmail("request-certified", data).html;
+    const certified = renderEmail("request-certified", data, { contactAddress: "security@example.org" }).html;
     assert.match(certified, />0123 4567 89AB CDEF 0123 4567 89AB CDEF 0123 4567</);
     assert.match(certified, new RegExp(`gpg --check-sigs ${fingerprint}<`));
     const page = await portal.browser.newPage({ viewport: { width: 390, height: 900 } });
     try {
       for (const template of Object.keys(EMAIL_SUBJECTS) as EmailTemplate[]) {
-        await page.setContent(renderEmail(template, data).html);
+        await page.setContent(renderEmail(template, data, { contactAddress: "security@example.org" }).html);
         // An email has no page landmarks: the mail client frames it, and the subject is its heading.
         const violations = await axeViolations(page, ["region", "landmark-one-main", "page-has-heading-one"]);
         tally.axe += violations.length;
@@ -368,6 +369,52 @@ describe("every page in Chromium, for every kind of person, at 390 and 1366 wide
     }
     report(from);
   });
+
+  // ——— Contact address and the start page (issue 12): keep additions for this feature in this block. ———
+  it("the contact address: refused and saved on the settings page, then on the start page, an error page and every email without it", async () => {
+    const { t, base } = portal;
+    const from = tally.problems.length;
+    const ada = desk.admin;
+    const current = await t.app.settings.read();
+    const form = {
+      approvalsRequired: String(current.approvalsRequired),
+      certificationValidityDays: String(current.certificationValidityDays),
+      openRequestsPerApplicant: String(current.openRequestsPerApplicant),
+      policyUrl: current.policyUrl,
+      organisationName: current.organisationName,
+      certificationDomain: current.certificationDomain,
+    };
+    const refused = await ada.postForm("/admin/settings", { ...form, contactAddress: "security at example.org" }, "/admin/settings");
+    assert.equal(refused.statusCode, 400);
+    const saved = await ada.postForm("/admin/settings", { ...form, contactAddress: "security@example.org" }, "/admin/settings");
+    assert.equal(saved.statusCode, 303);
+    await as(ada, async (page) => {
+      await auditHtml(page, base, refused.body, "admin settings, contact address refused", tally);
+      await auditUrl(page, base, "/admin/settings?saved=1", "admin settings, contact address saved", tally);
+    });
+    await as(new Browser(t.app), async (page) => {
+      await auditUrl(page, base, "/", "anonymous landing with the contact address", tally);
+      await auditUrl(page, base, "/no-such-page", "anonymous not found with the contact address", tally, 404);
+    });
+    const phone = await portal.browser.newPage({ viewport: { width: 390, height: 900 } });
+    try {
+      for (const template of Object.keys(EMAIL_SUBJECTS) as EmailTemplate[]) {
+        await phone.setContent(renderEmail(template, sampleEmailData(), { contactAddress: null }).html);
+        const violations = await axeViolations(phone, ["region", "landmark-one-main", "page-has-heading-one"]);
+        tally.axe += violations.length;
+        tally.pages += 1;
+        tally.problems.push(...violations.map((v) => `email ${template} without a contact address: ${v}`));
+        if (await overflows(phone)) {
+          tally.overflow += 1;
+          tally.problems.push(`email ${template} without a contact address: scrolls sideways at 390`);
+        }
+      }
+    } finally {
+      await phone.close();
+    }
+    report(from);
+  });
+  // ——— end of the contact address block ———
 
   it("adds up to no axe violation and no sideways scrolling", (context) => {
     context.diagnostic(`${tally.pages} pages and emails, ${tally.axe} axe violations, ${tally.overflow} overflowing`);

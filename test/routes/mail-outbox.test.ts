@@ -56,7 +56,7 @@ describe("mail delivery through the outbox", () => {
   it("makes every waiting email due at once when a delivery succeeds after failures", async () => {
     smtp.mode = "down";
     smtp.received.length = 0;
-    const receipt = renderEmail("request-received", { fingerprint: "F".repeat(40), userIds: [], link: "http://localhost/r" });
+    const receipt = renderEmail("request-received", { fingerprint: "F".repeat(40), userIds: [], link: "http://localhost/r" }, { contactAddress: null });
     const queue = (recipient: string) => t.app.db.$transaction((tx) => enqueueEmail(tx, { ...receipt, recipient }, "localhost", t.clock.now));
     for (const n of [1, 2, 3]) await queue(`waiting${n}@example.org`);
     // Three failed attempts each: the next one is minutes away.
@@ -113,7 +113,7 @@ describe("mail delivery through the outbox", () => {
 
   it("gives up after the last attempt", async () => {
     smtp.mode = "down";
-    const receipt = renderEmail("request-received", { fingerprint: "F".repeat(40), userIds: ["Dev <never@example.org>"], link: "http://localhost/r" });
+    const receipt = renderEmail("request-received", { fingerprint: "F".repeat(40), userIds: ["Dev <never@example.org>"], link: "http://localhost/r" }, { contactAddress: null });
     await t.app.db.$transaction((tx) => enqueueEmail(tx, { ...receipt, recipient: "never@example.org" }, "localhost", t.clock.now));
     for (let i = 0; i < MAX_ATTEMPTS; i++) {
       await t.app.mail.deliverDue();
@@ -142,7 +142,7 @@ describe("mail delivery through the outbox", () => {
     smtp.received.length = 0;
     const binary = randomBytes(5000);
     const armored = Buffer.from("-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nxjMEZ\n-----END PGP PUBLIC KEY BLOCK-----\n");
-    const receipt = renderEmail("request-received", { fingerprint: "F".repeat(40), userIds: ["Dev <files@example.org>"], link: "http://localhost/r" });
+    const receipt = renderEmail("request-received", { fingerprint: "F".repeat(40), userIds: ["Dev <files@example.org>"], link: "http://localhost/r" }, { contactAddress: null });
     const attachments = [
       { filename: "ABCDEF-certified.asc", contentType: "application/pgp-keys", content: armored },
       { filename: "ABCDEF-certified.asc.gpg", contentType: "application/octet-stream", content: binary },
@@ -158,7 +158,7 @@ describe("mail delivery through the outbox", () => {
   });
 
   it("refuses an attachment name or type that could break the MIME headers, and stores nothing", async () => {
-    const receipt = renderEmail("request-received", { fingerprint: "F".repeat(40), userIds: [], link: "http://localhost/r" });
+    const receipt = renderEmail("request-received", { fingerprint: "F".repeat(40), userIds: [], link: "http://localhost/r" }, { contactAddress: null });
     const before = await t.app.db.outboxEmail.count();
     for (const attachment of [
       { filename: 'key.asc"\r\nBcc: x@example.org', contentType: "application/pgp-keys" },
@@ -198,7 +198,7 @@ describe("mail without an SMTP server", () => {
       // The text part is quoted-printable: soft line breaks and "=3D" undone.
       assert.match(eml.replace(/=\r?\n/g, "").replaceAll("=3D", "="), /\/sign-in\/link\?token=/);
 
-      const receipt = renderEmail("request-received", { fingerprint: "F".repeat(40), userIds: [], link: "http://localhost/r" });
+      const receipt = renderEmail("request-received", { fingerprint: "F".repeat(40), userIds: [], link: "http://localhost/r" }, { contactAddress: null });
       const content = randomBytes(300);
       await t.app.db.$transaction((tx) => enqueueEmail(tx, { ...receipt, recipient: "attached@example.org", attachments: [{ filename: "key.asc.gpg", contentType: "application/octet-stream", content }] }, "localhost", t.clock.now));
       await t.app.mail.deliverDue();

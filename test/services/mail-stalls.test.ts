@@ -35,7 +35,7 @@ async function beforeGuard<T>(work: Promise<T>, what: string): Promise<T> {
 }
 
 async function queueEmail(t: TestApp, recipient: string, at = t.clock.now): Promise<string> {
-  const email = renderEmail("request-received", { fingerprint: "F".repeat(40), userIds: [], link: "http://portal.keysign.test/r" });
+  const email = renderEmail("request-received", { fingerprint: "F".repeat(40), userIds: [], link: "http://portal.keysign.test/r" }, { contactAddress: null });
   return t.app.db.$transaction((tx) => enqueueEmail(tx, { ...email, recipient }, "portal.keysign.test", at));
 }
 

@@ -1,5 +1,6 @@
 import fp from "fastify-plugin";
 import type { FastifyInstance, FastifyReply } from "fastify";
+import { senderAddress } from "../../core/settings.ts";
 import { staffNavigation } from "../../presenters/navigation.ts";
 
 declare module "fastify" {
@@ -9,12 +10,26 @@ declare module "fastify" {
   }
 }
 
+/**
+ * The footer's contact address. A page that reports a failure (the database among them) still
+ * renders: it then shows the sender address, as when no contact address is set.
+ */
+async function contactAddress(reply: FastifyReply): Promise<string | null> {
+  const { settings, config } = reply.server;
+  try {
+    return await settings.contactAddress();
+  } catch {
+    return senderAddress(config.MAIL_FROM);
+  }
+}
+
 async function render(app: FastifyInstance): Promise<void> {
   app.decorateReply(
     "render",
     async function renderPage(this: FastifyReply, page: string, model: Record<string, unknown> = {}, status = 200) {
       const html = await this.viewAsync(page, {
         ...model,
+        contactAddress: await contactAddress(this),
         csrfToken: this.generateCsrf(),
         signedIn: this.request.applicantId !== null,
         staff: this.request.staff,
@@ -25,4 +40,4 @@ async function render(app: FastifyInstance): Promise<void> {
   );
 }
 
-export default fp(render, { name: "keysign-render" });
+export default fp(render, { name: "keysign-render", dependencies: ["keysign-services"] });

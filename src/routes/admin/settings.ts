@@ -16,6 +16,7 @@ const SettingsBody = Type.Object({
   policyUrl: Type.String({ maxLength: 400, default: "" }),
   organisationName: Type.String({ maxLength: 200, default: "" }),
   certificationDomain: Type.String({ maxLength: 300, default: "" }),
+  contactAddress: Type.Optional(Type.String({ maxLength: 300 })),
 });
 
 /**
@@ -63,7 +64,7 @@ const settingsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const saved = savedParam !== null;
     const queueKey = formatFingerprint(app.signingQueue.queueKey.fingerprint);
     const publicationKey = formatFingerprint(app.statusFeed.key.fingerprint);
-    return reply.render("admin/settings.hbs", { ...(await settingsModel(settings, { ...extra, saved, masterSaved: savedParam === "master" })), queueKey, publicationKey }, status);
+    return reply.render("admin/settings.hbs", { ...(await settingsModel(settings, { ...extra, saved, masterSaved: savedParam === "master", mailFrom: app.config.MAIL_FROM })), queueKey, publicationKey }, status);
   }
 };
 

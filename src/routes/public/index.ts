@@ -2,6 +2,7 @@ import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import { LINK_TTL_MINUTES } from "../../services/auth.ts";
 import { KeysignError } from "../../errors.ts";
+import { acceptedKeyPolicy } from "../../core/key-policy.ts";
 import { landingModel } from "../../presenters/landing.ts";
 
 const SignInBody = Type.Object({
@@ -12,7 +13,11 @@ const TokenQuery = Type.Object({ token: Type.String({ maxLength: 64, default: ""
 const TokenBody = Type.Object({ _csrf: Type.Optional(Type.String()), token: Type.String({ maxLength: 64, default: "" }) });
 
 export default async function publicRoutes(app: FastifyInstance): Promise<void> {
-  app.get("/", async (_request, reply) => reply.render("public/landing.hbs", landingModel()));
+  app.get("/", async (_request, reply) => {
+    const settings = await app.settings.read();
+    const model = landingModel({ policy: acceptedKeyPolicy(app.config.MIN_RSA_BITS), approvalsRequired: settings.approvalsRequired, schedule: app.config.SIGNING_SCHEDULE });
+    return reply.render("public/landing.hbs", model);
+  });
 
   app.get("/sign-in", async (request, reply) => {
     if (request.applicantId) return reply.redirect("/requests", 303);
