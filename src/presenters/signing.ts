@@ -54,17 +54,22 @@ export function signingQueueModel(input: {
   revocations: QueuedRevocation[];
   batches: BatchRow[];
   queueKey: QueueKey;
+  /** Empty until an admin registers the master key. */
+  masterFingerprint: string;
   now: Date;
   exportBlocker: string | null;
   error?: string;
 }) {
+  const queueKeyFile = `keysign-queue-key-${input.queueKey.fingerprint}.asc`;
   return {
     title: "Signing queue",
     error: input.error,
     exportBlocker: input.exportBlocker,
     queueKey: formatFingerprint(input.queueKey.fingerprint),
     // The name the download route gives the file, so the signer's command can be typed as shown.
-    queueKeyFile: `keysign-queue-key-${input.queueKey.fingerprint}.asc`,
+    queueKeyFile,
+    // The GnuPG backend needs only fingerprints; a master key file's path is known only on the signing machine.
+    initCommand: input.masterFingerprint ? `${SIGNER} init --queue-key ${queueKeyFile} --gpg --master ${input.masterFingerprint}` : null,
     requests: input.requests.map((request) => ({
       link: `/admin/requests/${request.id}`,
       applicantEmail: request.applicantEmail,

@@ -12,6 +12,7 @@ import { after, before, describe, it } from "node:test";
 import { formatFingerprint } from "../../src/core/key-policy.ts";
 import { createTestApp, type TestApp } from "../helpers/app.ts";
 import { runKeysign } from "../helpers/cli.ts";
+import { withGpgHome } from "../helpers/gpg.ts";
 import { exportBatch, importResult, queuedRequest, queuedRevocation, signBatch, signingDesk, type SigningDesk } from "../helpers/signing-queue.ts";
 
 function unescape(html: string): string {
@@ -72,6 +73,22 @@ describe("signing pages", () => {
     assert.match(page.body, /Key compromised: The laptop was stolen\./);
     // No request id is shown as text: only inside links.
     assert.doesNotMatch(page.body, new RegExp(`>${ids.certify}<`));
+  });
+
+  it("the queue shows the command that sets up a signing machine, and the CLI takes it as shown", async () => {
+    const page = await desk.officer.get("/admin/signing");
+    const init = signerArgs(page.body, "init");
+    const queueKeyFile = init[2] ?? "";
+    assert.deepEqual(init, ["init", "--queue-key", queueKeyFile, "--gpg", "--master", desk.master.getFingerprint().toUpperCase()]);
+    const download = await desk.officer.get("/admin/signing/queue-key.asc");
+    assert.equal(/filename="([^"]+)"/.exec(String(download.headers["content-disposition"]))?.[1], queueKeyFile);
+    await writeFile(path.join(dir, queueKeyFile), download.body);
+    await withGpgHome(async (gpg) => {
+      await gpg.ok(["--import"], { input: desk.master.armor() });
+      const args = init.map((word) => (word === queueKeyFile ? path.join(dir, queueKeyFile) : word));
+      const run = await runKeysign([...args, "--gpg-home", gpg.dir, "--home", path.join(dir, "signer-home")], dir);
+      assert.equal(run.code, 0, run.stdout + run.stderr);
+    });
   });
 
   it("the batch page shows the commands with the real file name, and the CLI takes them as shown", async () => {

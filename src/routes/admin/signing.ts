@@ -98,8 +98,9 @@ const signingRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }
 
   async function showQueue(reply: FastifyReply, error?: string, status = 200) {
-    const overview = await app.signingQueue.overview();
-    return reply.render("admin/signing/queue.hbs", signingQueueModel({ ...overview, queueKey: app.signingQueue.queueKey, now: app.now(), error }), status);
+    const [overview, settings] = await Promise.all([app.signingQueue.overview(), app.settings.read()]);
+    const model = signingQueueModel({ ...overview, queueKey: app.signingQueue.queueKey, masterFingerprint: settings.masterFingerprint, now: app.now(), error });
+    return reply.render("admin/signing/queue.hbs", model, status);
   }
 };
 
