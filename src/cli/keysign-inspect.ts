@@ -12,6 +12,7 @@
 import { readFile } from "node:fs/promises";
 import type { PublicKey } from "openpgp";
 import { formatFingerprint } from "../core/key-policy.ts";
+import { formatSha256 } from "../core/sha256-display.ts";
 import { openEnvelope, sha256Hex } from "../core/transfer/envelope.ts";
 import { parseBatchPayload, parseEnvelope, parseResultPayload, type BatchPayload, type TransferKind } from "../core/transfer/formats.ts";
 import { checkResult } from "../core/transfer/result-check.ts";
@@ -22,7 +23,7 @@ import { TransferError } from "../core/transfer/transfer-error.ts";
 import { EXIT, type CommandIo } from "./exit-codes.ts";
 import { parseOptions, runCommand, usageError } from "./signer-errors.ts";
 import { readPinnedKey, readPins, signerHome, type Pins } from "./signer-home.ts";
-import { batchHeader, batchItem, printable, resultSummary } from "./signer-summary.ts";
+import { batchHeader, batchItem, printable, resultSummary, sha256Row } from "./signer-summary.ts";
 
 export const INSPECT_USAGE = "keysign inspect FILE [--batch BATCH] [--home DIR]";
 
@@ -37,7 +38,7 @@ export function keysignInspect(args: string[], io: CommandIo): Promise<number> {
     const kind = parseEnvelope(bytes).keysign;
     if (batchFile !== null && kind !== "result") throw usageError("--batch goes with a result file: keysign inspect RESULT --batch BATCH");
     const out = (lines: string[]) => io.stdout.write(`${lines.join("\n")}\n`);
-    out([`File        ${file}`, `SHA-256     ${sha256Hex(bytes)}`, `Kind        ${kind}`]);
+    out([`File        ${file}`, ...sha256Row("SHA-256", sha256Hex(bytes)), `Kind        ${kind}`]);
     if (pins === null) return unchecked(bytes, kind, io);
     const signer = await pinnedSigner(pins, kind);
     try {
@@ -90,7 +91,7 @@ async function showResult(payload: Uint8Array, pins: Pins, files: { file: string
   const batchPayload = parseBatchPayload(batch.payload);
   const checked = await checkResult(result, { batch: batchPayload, batchSha256: batch.sha256, master, now, config: inspectionConfig({ minRsaBits: 2048 }) });
   const expired = now > new Date(batchPayload.expiresAt) ? [`the batch expired at ${batchPayload.expiresAt}; the portal refuses its result`] : [];
-  const lines = [`Checked against ${files.batchFile.path} (SHA-256 ${batch.sha256}), as the portal's import checks it:`];
+  const lines = [`Checked against ${files.batchFile.path} (SHA-256 ${formatSha256(batch.sha256)}), as the portal's import checks it:`];
   for (const verdict of resultVerdicts(batchPayload, checked)) {
     lines.push(`  ${verdict.verdict.toUpperCase().padEnd(9)} ${printable(verdict.label)}`, ...verdict.details.map((detail) => `            ${printable(detail)}`));
   }

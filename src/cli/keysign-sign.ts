@@ -18,7 +18,7 @@ import { openGpgSigner } from "./gpg-signer.ts";
 import { AnswerReader, canPrompt, promptHidden, readPassphraseFile } from "./prompt.ts";
 import { CommandError, parseOptions, runCommand, usageError } from "./signer-errors.ts";
 import { readPinnedKey, requirePins, signerHome, writeFileAtomically, type Pins } from "./signer-home.ts";
-import { batchHeader, batchItem, printable } from "./signer-summary.ts";
+import { batchHeader, batchItem, printable, sha256Row } from "./signer-summary.ts";
 
 export const SIGN_USAGE = "keysign sign BATCH [--out RESULT] [--yes] [--passphrase-file FILE] [--gpg [--gpg-home DIR]] [--home DIR] [--force]";
 
@@ -51,7 +51,7 @@ export function keysignSign(args: string[], io: CommandIo): Promise<number> {
       throw usageError(`cannot read ${batchPath}`);
     });
     const opened = await openBatch(new Uint8Array(file), { queueKey: await readPinnedKey(pins.queueKey.armored), master: pins.master.fingerprint }, new Date());
-    io.stdout.write(`File        ${batchPath}\nSHA-256     ${opened.sha256}\nSignature   good: by the pinned queue key\n${batchHeader(opened.batch).join("\n")}\n`);
+    io.stdout.write(`${[`File        ${batchPath}`, ...sha256Row("SHA-256", opened.sha256), "Signature   good: by the pinned queue key", ...batchHeader(opened.batch)].join("\n")}\n`);
     const signer = await openSigner(pins, values, io);
     try {
       return await signAndWrite(opened, signer, pins, { output, yes: values.yes === true }, io);
@@ -126,7 +126,7 @@ async function signAndWrite(opened: OpenedBatch, signer: MasterSigner, pins: Pin
     io.stdout.write(
       `\nResult written to ${destination.output}\n` +
         `  ${certified} certified, ${revoked} revoked, ${declined} declined\n` +
-        `  SHA-256 ${sha256Hex(signed.file)}\n` +
+        `${sha256Row("SHA-256", sha256Hex(signed.file), "  ").join("\n")}\n` +
         "Carry it back to the portal and import it there.\n",
     );
     return certified + revoked === 0 ? EXIT.nothingSigned : EXIT.ok;

@@ -4,6 +4,7 @@
  * bidi characters are shown as escapes and never reach the terminal.
  */
 import { formatFingerprint, type KeyFacts } from "../core/key-policy.ts";
+import { sha256Lines } from "../core/sha256-display.ts";
 import type { BatchItem, BatchPayload, ResultItem, ResultPayload } from "../core/transfer/formats.ts";
 import { batchRevocationText } from "../core/transfer/revocation-text.ts";
 import type { ItemReview } from "../core/transfer/sign-batch.ts";
@@ -19,6 +20,11 @@ function row(label: string, values: readonly string[], indent = "      "): strin
   const [first = "", ...rest] = values;
   const pad = " ".repeat(LABEL_WIDTH);
   return [`${indent}${label.padEnd(LABEL_WIDTH)}${first}`, ...rest.map((value) => `${indent}${pad}${value}`)];
+}
+
+/** A file's SHA-256 under its label, grouped exactly as the portal's signing pages show it. */
+export function sha256Row(label: string, hex: string, indent = ""): string[] {
+  return row(label, sha256Lines(hex), indent);
 }
 
 export function batchHeader(batch: BatchPayload): string[] {
@@ -73,7 +79,7 @@ export function resultSummary(result: ResultPayload): string[] {
   const count = (status: ResultItem["status"]) => result.items.filter((item) => item.status === status).length;
   const lines = [
     ...row("Result for", [`batch ${result.batch}`], ""),
-    ...row("Batch file", [`SHA-256 ${result.batchSha256}`], ""),
+    ...row("Batch file", sha256Lines(result.batchSha256).map((line, index) => `${index === 0 ? "SHA-256" : "       "} ${line}`), ""),
     ...row("Master", [formatFingerprint(result.master)], ""),
     ...row("Signed", [result.signedAt], ""),
     ...row("Items", [`${result.items.length}: ${count("certified")} certified, ${count("revoked")} revoked, ${count("declined")} declined`], ""),

@@ -9,6 +9,7 @@ export async function queuedRequests(db: Db | Tx) {
       id: true,
       version: true,
       updatedAt: true,
+      applicant: { select: { email: true } },
       keys: { orderBy: { revision: "desc" }, take: 1 },
       agreements: { orderBy: { revision: "desc" }, take: 1, select: { sha256: true } },
       approvals: { orderBy: { createdAt: "asc" }, select: { revision: true, createdAt: true, staff: { select: { email: true } } } },
@@ -18,7 +19,7 @@ export async function queuedRequests(db: Db | Tx) {
     const [key] = request.keys;
     if (!key) return [];
     const approvals = request.approvals.filter((approval) => approval.revision === key.revision).map((approval) => ({ staff: approval.staff.email, at: approval.createdAt }));
-    return [{ id: request.id, version: request.version, queuedAt: request.updatedAt, key, agreementSha256: request.agreements[0]?.sha256 ?? "", approvals }];
+    return [{ id: request.id, version: request.version, queuedAt: request.updatedAt, applicantEmail: request.applicant.email, key, agreementSha256: request.agreements[0]?.sha256 ?? "", approvals }];
   });
 }
 export type QueuedRequest = Awaited<ReturnType<typeof queuedRequests>>[number];
@@ -35,14 +36,14 @@ export async function queuedRevocations(db: Db | Tx) {
       reasonText: true,
       createdAt: true,
       approvals: { orderBy: { createdAt: "asc" }, select: { createdAt: true, staff: { select: { email: true } } } },
-      request: { select: { keys: { orderBy: { revision: "desc" }, take: 1 }, certifications: { where: { revokedAt: null }, orderBy: { userId: "asc" } } } },
+      request: { select: { applicant: { select: { email: true } }, keys: { orderBy: { revision: "desc" }, take: 1 }, certifications: { where: { revokedAt: null }, orderBy: { userId: "asc" } } } },
     },
   });
   return revocations.flatMap((revocation) => {
     const [key] = revocation.request.keys;
     if (!key || revocation.request.certifications.length === 0) return [];
     const approvals = revocation.approvals.map((approval) => ({ staff: approval.staff.email, at: approval.createdAt }));
-    return [{ ...revocation, key, certifications: revocation.request.certifications, approvals }];
+    return [{ ...revocation, applicantEmail: revocation.request.applicant.email, key, certifications: revocation.request.certifications, approvals }];
   });
 }
 export type QueuedRevocation = Awaited<ReturnType<typeof queuedRevocations>>[number];
@@ -63,6 +64,14 @@ export async function listBatches(db: Db, take = 20) {
 export async function findBatch(db: Db | Tx, number: number) {
   return db.batch.findUnique({
     where: { number },
-    include: { items: { orderBy: { id: "asc" }, include: { request: { select: { id: true, state: true, keys: { orderBy: { revision: "desc" }, take: 1, select: { fingerprint: true } } } } } } },
+    include: {
+      items: {
+        orderBy: { id: "asc" },
+        include: {
+          request: { select: { id: true, state: true, applicant: { select: { email: true } }, keys: { orderBy: { revision: "desc" }, take: 1, select: { fingerprint: true, certifyUserIds: true } } } },
+          revocation: { select: { reasonCode: true, reasonText: true } },
+        },
+      },
+    },
   });
 }

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { formatFingerprint } from "../../src/core/key-policy.ts";
+import { sha256Lines } from "../../src/core/sha256-display.ts";
 import { openEnvelope } from "../../src/core/transfer/envelope.ts";
 import { parseEnvelope, parseResultPayload, type BatchItem, type ResultPayload } from "../../src/core/transfer/formats.ts";
 import { runKeysign, type CliRun } from "../helpers/cli.ts";
@@ -129,7 +130,9 @@ describe("keysign inspect", () => {
     const batch = await writeBatch([item]);
     const run = await keysign(["inspect", batch.path, "--home", home]);
     assert.equal(run.code, 0, run.stdout + run.stderr);
-    assert.match(run.stdout, new RegExp(`SHA-256 +${batch.sha256}`));
+    // Two lines of four groups of eight, as the portal's batch page shows them.
+    const [first, second] = sha256Lines(batch.sha256);
+    assert.ok(run.stdout.includes(`SHA-256     ${first}\n            ${second}\n`), run.stdout);
     assert.match(run.stdout, /Signature {3}good: by the pinned queue key/);
     assert.ok(run.stdout.includes(formatFingerprint(item.fingerprint)));
     assert.ok(run.stdout.includes(BOB));

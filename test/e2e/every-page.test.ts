@@ -20,6 +20,8 @@ import { moduleTgz, signModule } from "../helpers/module-archive.ts";
 import { auditHtml, auditUrl, axeViolations, contextFor, newTally, overflows } from "../helpers/page-audit.ts";
 import { submitRequest } from "../helpers/requests.ts";
 import { queuedRequest, signingDesk, type SigningDesk } from "../helpers/signing-queue.ts";
+// Signing pages and the admin's setup checklist (issue 12).
+import { exportBatch, queuedRevocation, signBatch } from "../helpers/signing-queue.ts";
 import { createStaff } from "../helpers/staff.ts";
 import { sampleEmailData } from "../helpers/email-samples.ts";
 import { findLink, waitForMail } from "../helpers/smtp.ts";
@@ -415,6 +417,39 @@ describe("every page in Chromium, for every kind of person, at 390 and 1366 wide
     report(from);
   });
   // ——— end of the contact address block ———
+
+  // ---- Signing pages and the admin's setup checklist (issue 12): keep additions in this block ----
+  it("signing pages with every kind of item, an import that certifies, revokes and declines; an admin's setup checklist", async () => {
+    const { base } = portal;
+    const from = tally.problems.length;
+    await queuedRequest(desk, "walk-certify@example.org", "Walk Certify");
+    const declined = await queuedRequest(desk, "walk-decline@example.org", "Walk Decline");
+    await queuedRevocation(desk, "walk-revoke@example.org", "Walk Revoke");
+    await as(desk.officer, async (page) => auditUrl(page, base, "/admin/signing", "officer signing queue with keys and a revocation", tally));
+    const { number, file } = await exportBatch(desk);
+    await as(desk.officer, async (page) => auditUrl(page, base, `/admin/signing/batches/${number}`, "officer batch with every kind of item", tally));
+    const result = await signBatch(file, desk.master, { decline: new Map([[declined.id, "The second page of the agreement is not signed."]]) });
+    // The live portal runs on the real clock; the signatures' minute ahead is within the allowed skew.
+    const imported = await desk.officer.postMultipart("/admin/signing/import", [{ name: "result", filename: "result.json", content: Buffer.from(result) }], "/admin/signing/import");
+    assert.equal(imported.statusCode, 200, imported.body.slice(0, 500));
+    assert.match(imported.body, /<h2 id="imported-certified">[\s\S]*<h2 id="imported-revoked">[\s\S]*<h2 id="imported-declined">/);
+    await as(desk.officer, async (page) => {
+      await auditHtml(page, base, imported.body, "officer import certified, revoked and declined", tally);
+      await auditUrl(page, base, `/admin/signing/batches/${number}`, "officer imported batch", tally);
+    });
+    // The live portal sends mail and has a master key, a domain and two reviewers, but no signing schedule.
+    const ada = desk.admin;
+    const dashboard = (await ada.get("/admin")).body;
+    assert.match(dashboard, /Set up the portal/);
+    assert.match(dashboard, /id="setup-schedule-status"><strong class="task-tag">To do/);
+    assert.match(dashboard, /id="setup-master-key-status">Done/);
+    await as(ada, async (page) => auditUrl(page, base, "/admin", "admin dashboard, setup checklist partly done", tally));
+    await ada.postForm("/admin/setup-checklist", { show: "no" }, "/admin");
+    await as(ada, async (page) => auditUrl(page, base, "/admin", "admin dashboard, setup checklist hidden", tally));
+    await ada.postForm("/admin/setup-checklist", { show: "yes" }, "/admin");
+    report(from);
+  });
+  // ---- end of issue 12's signing pages and setup checklist ----
 
   it("adds up to no axe violation and no sideways scrolling", (context) => {
     context.diagnostic(`${tally.pages} pages and emails, ${tally.axe} axe violations, ${tally.overflow} overflowing`);

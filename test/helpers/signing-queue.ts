@@ -9,6 +9,8 @@ import { sealEnvelope, sha256Hex, signDetached } from "../../src/core/transfer/e
 import { encodePayload, FORMAT_VERSION, parseBatchPayload, parseEnvelope, type BatchPayload, type ResultItem, type ResultPayload } from "../../src/core/transfer/formats.ts";
 import { batchRevocationText, sealedRevocationText } from "../../src/core/transfer/revocation-text.ts";
 import type { TestApp } from "./app.ts";
+// certified.ts imports this module too; each uses the other's functions only when called.
+import { certifyRequest } from "./certified.ts";
 import type { TestKey } from "./keys.ts";
 import type { Browser } from "./http.ts";
 import { submitRequest } from "./requests.ts";
@@ -161,3 +163,21 @@ export function b64(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString("base64");
 }
 
+
+/**
+ * A certified request without sealed revocations whose revocation both reviewers approved, so
+ * it waits in the queue for the master key to sign it.
+ */
+export async function queuedRevocation(desk: SigningDesk, address: string, name = "Dev") {
+  const submitted = await submitRequest(desk.t, address, name);
+  await certifyRequest(desk.t, submitted.id, { master: desk.master, sealed: false });
+  const [rita, ravi] = desk.reviewers;
+  const page = `/admin/requests/${submitted.id}`;
+  const versionOf = async (browser: Browser) => /name="version" value="(\d+)"/.exec((await browser.get(page)).body)?.[1] ?? "";
+  const proposed = await rita.postForm(`${page}/revocations`, { version: await versionOf(rita), reasonCode: "key_compromised", reasonText: "The laptop was stolen." }, page);
+  if (proposed.statusCode !== 303) throw new Error(`revocation proposal failed: ${proposed.statusCode} ${proposed.body.slice(0, 300)}`);
+  const revocation = await desk.t.app.db.revocation.findFirstOrThrow({ where: { requestId: submitted.id } });
+  const approved = await ravi.postForm(`${page}/revocations/${revocation.id}/approve`, { version: await versionOf(ravi) }, page);
+  if (approved.statusCode !== 303) throw new Error(`revocation approval failed: ${approved.statusCode} ${approved.body.slice(0, 300)}`);
+  return submitted;
+}

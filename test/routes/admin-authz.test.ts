@@ -85,6 +85,7 @@ describe("admin authorisation matrix", () => {
       { method: "POST", path: `/admin/staff/${target.id}/reset-second-factor`, allowed: ["admin"], form: {} },
       { method: "GET", path: "/admin/publication", allowed: ["admin"] },
       { method: "POST", path: `/admin/publication/pushes/${NO_ID}/retry`, allowed: ["admin"], form: {} },
+      { method: "POST", path: "/admin/setup-checklist", allowed: ["admin"], form: { show: "yes" } },
     ];
   });
   after(async () => t.close());

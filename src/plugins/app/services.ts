@@ -13,6 +13,7 @@ import { ReviewService } from "../../services/review.ts";
 import { RevocationService } from "../../services/revocations.ts";
 import { DIGEST_INTERVAL_MS } from "../../services/review-digest.ts";
 import { SettingsService } from "../../services/settings.ts";
+import { SetupChecklistService } from "../../services/setup-checklist.ts";
 import { SigningQueueService } from "../../services/signing-queue.ts";
 import { StaffAuthService } from "../../services/staff-auth.ts";
 import { PublicationSignal } from "../../services/publication-signal.ts";
@@ -36,6 +37,7 @@ declare module "fastify" {
     review: ReviewService;
     revocations: RevocationService;
     settings: SettingsService;
+    setupChecklist: SetupChecklistService;
     signingQueue: SigningQueueService;
     statusFeed: StatusFeedService;
     files: FileStore;
@@ -99,6 +101,7 @@ async function services(app: FastifyInstance, opts: ServicesOptions): Promise<vo
   app.decorate("review", new ReviewService(ctx));
   app.decorate("revocations", new RevocationService(ctx));
   app.decorate("settings", new SettingsService(ctx));
+  app.decorate("setupChecklist", new SetupChecklistService(ctx));
   app.decorate("ownerUpdates", new OwnerUpdateService(ctx));
   const expiry = new ExpiryService(ctx);
   app.decorate("expiry", expiry);

@@ -7,6 +7,7 @@ import settingsRoutes from "./settings.ts";
 import revocationRoutes from "./revocations.ts";
 import signingRoutes from "./signing.ts";
 import publicationRoutes from "./publication.ts";
+import setupChecklistRoutes from "./setup-checklist.ts";
 
 /** The staff side, under /admin. Each file guards its own routes with the predicates of authorization.ts. */
 const adminRoutes: FastifyPluginAsync = async (app) => {
@@ -18,6 +19,7 @@ const adminRoutes: FastifyPluginAsync = async (app) => {
   await app.register(revocationRoutes);
   await app.register(signingRoutes);
   await app.register(publicationRoutes);
+  await app.register(setupChecklistRoutes);
 };
 
 export default adminRoutes;

@@ -5,6 +5,7 @@ import { REQUEST_STATES } from "../../core/request-lifecycle.ts";
 import { KeysignError, NotFoundError } from "../../errors.ts";
 import { requireStaff, staffActorOf, staffOf } from "../../plugins/app/authorization.ts";
 import { dashboardModel, reviewListModel } from "../../presenters/review.ts";
+import { setupChecklistModel } from "../../presenters/setup-checklist.ts";
 import { countByStatus } from "../../repositories/outbox.ts";
 import { countByState, findOldestWaiting, listForReview, listWaitingFor } from "../../repositories/review.ts";
 import { loadCertifiedKey } from "../../services/certified-delivery.ts";
@@ -33,14 +34,15 @@ const reviewRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get("/", { onRequest: anyStaff }, async (request, reply) => {
     const staff = staffOf(request);
-    const [counts, oldest, mine, mail, expiring] = await Promise.all([
+    const [counts, oldest, mine, mail, expiring, setup] = await Promise.all([
       countByState(app.db),
       findOldestWaiting(app.db),
       listWaitingFor(app.db, staff.id),
       countByStatus(app.db),
       app.expiry.expiringSoon(),
+      app.setupChecklist.forDashboard(staff.roles),
     ]);
-    return reply.render("admin/dashboard.hbs", dashboardModel({ counts, oldest, mine, mail, expiring, now: app.now() }));
+    return reply.render("admin/dashboard.hbs", { ...dashboardModel({ counts, oldest, mine, mail, expiring, now: app.now() }), setup: setupChecklistModel(setup) });
   });
 
   app.get("/requests", { onRequest: anyStaff, schema: { querystring: ListQuery } }, async (request, reply) => {

@@ -4,8 +4,8 @@ import type { FastifyReply } from "fastify";
 import { Envelope } from "../../core/transfer/formats.ts";
 import { isKeysignError } from "../../errors.ts";
 import { requireStaff, staffActorOf } from "../../plugins/app/authorization.ts";
-import { batchModel, IMPORT_TITLE, importProblemsModel, signingQueueModel } from "../../presenters/signing.ts";
-import { ImportRefusedError } from "../../services/result-import.ts";
+import { batchFileName, batchModel, IMPORT_TITLE, importedModel, importProblemsModel, signingQueueModel } from "../../presenters/signing.ts";
+import { ImportRefusedError, type ImportOutcome } from "../../services/result-import.ts";
 import { sendKeyFile } from "../downloads.ts";
 import { multipartBody } from "../body-rules.ts";
 import { multipartFormOf } from "../forms.ts";
@@ -59,7 +59,7 @@ const signingRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const batch = await app.signingQueue.batch(request.params.number);
     return reply
       .type("application/octet-stream")
-      .header("content-disposition", `attachment; filename="keysign-batch-${batch.number}.json"`)
+      .header("content-disposition", `attachment; filename="${batchFileName(batch.number)}"`)
       .send(Buffer.from(batch.file));
   });
 
@@ -82,7 +82,7 @@ const signingRoutes: FastifyPluginAsyncTypebox = async (app) => {
     if (!file) return reply.render("admin/signing/import.hbs", { title: IMPORT_TITLE, error: "Choose the result file the signer wrote, then import it." }, 400);
     try {
       const outcome = await app.signingQueue.importResult(file.bytes, staffActorOf(request));
-      return reply.render("admin/signing/import.hbs", { title: IMPORT_TITLE, outcome, already: outcome.kind === "already_imported" });
+      return await showImported(reply, outcome);
     } catch (error) {
       if (!isKeysignError(error) || error.statusCode >= 500) throw error;
       const problems = error instanceof ImportRefusedError ? importProblemsModel(error.problems, error.items) : [];
@@ -90,9 +90,17 @@ const signingRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   });
 
+  /** What the import changed, item by item, read back from the batch it just closed. */
+  async function showImported(reply: FastifyReply, outcome: ImportOutcome) {
+    if (outcome.kind === "already_imported") return reply.render("admin/signing/import.hbs", { title: IMPORT_TITLE, already: outcome });
+    const imported = importedModel(outcome, await app.signingQueue.batch(outcome.batch));
+    return reply.render("admin/signing/import.hbs", { title: `Batch ${outcome.batch} imported`, imported });
+  }
+
   async function showQueue(reply: FastifyReply, error?: string, status = 200) {
-    const overview = await app.signingQueue.overview();
-    return reply.render("admin/signing/queue.hbs", signingQueueModel({ ...overview, queueKey: app.signingQueue.queueKey, now: app.now(), error }), status);
+    const [overview, settings] = await Promise.all([app.signingQueue.overview(), app.settings.read()]);
+    const model = signingQueueModel({ ...overview, queueKey: app.signingQueue.queueKey, masterFingerprint: settings.masterFingerprint, now: app.now(), error });
+    return reply.render("admin/signing/queue.hbs", model, status);
   }
 };
 
