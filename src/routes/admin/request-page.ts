@@ -1,14 +1,15 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { holdsAnyRole, type StaffRole } from "../../core/roles.ts";
+import type { Settings } from "../../core/settings.ts";
 import { NotFoundError, type FormProblem } from "../../errors.ts";
 import { staffOf } from "../../plugins/app/authorization.ts";
 import { PDFJS_URLS } from "../../plugins/external/pdfjs.ts";
 import { staffRevocationModel, type RevocationFormValues } from "../../presenters/revocations.ts";
 import { decisionOutcomeModel, decisionPanelModel, isOwnRequest, type Decision } from "../../presenters/review-decision.ts";
 import { staffRequestModel } from "../../presenters/review.ts";
-import { loadRequestDetail } from "../../repositories/requests.ts";
-import { findNextForReviewer } from "../../repositories/next-request.ts";
-import { loadStaffView } from "../../repositories/review.ts";
+import { loadRequestDetail, type RequestDetail } from "../../repositories/requests.ts";
+import { findNextForReviewer, type NextRequest } from "../../repositories/next-request.ts";
+import { loadStaffView, type StaffView } from "../../repositories/review.ts";
 import { loadRevocationView } from "../../repositories/revocations.ts";
 import { readSettings } from "../../repositories/settings.ts";
 import { listKeyUpdates } from "../../repositories/key-updates.ts";
@@ -44,25 +45,7 @@ export async function renderStaffRequest(app: FastifyInstance, request: FastifyR
   ]);
   const now = app.now();
   const page = staffRequestModel({ detail, view, settings, staffId: staff.id, keyHistory, now, problems: extra.problems });
-  const decision = decisionPanelModel({
-    state: detail.state,
-    mayDecide,
-    approvedByMe: page.approvedByMe,
-    ownRequest: isOwnRequest(view.addresses, staff.email),
-    keyEnded: Boolean(page.keyHistory?.ended),
-    reasons: extra.reasons,
-  });
-  const outcome = decisionOutcomeModel({
-    decided: extra.decided,
-    state: detail.state,
-    staffId: staff.id,
-    approvedByMe: page.approvedByMe,
-    approvals: view.approvals.length,
-    required: settings.approvalsRequired,
-    timeline: detail.timeline,
-    next,
-    now,
-  });
+  const { decision, outcome } = decisionModels({ detail, view, settings, staff, mayDecide, page, next, now, extra });
   return reply.render(
     "admin/requests/show.hbs",
     {
@@ -75,6 +58,41 @@ export async function renderStaffRequest(app: FastifyInstance, request: FastifyR
     },
     status,
   );
+}
+
+/** The decision panel and the banner after a decision, from the page's facts. */
+function decisionModels(input: {
+  detail: RequestDetail;
+  view: StaffView;
+  settings: Settings;
+  staff: { id: string; email: string };
+  mayDecide: boolean;
+  page: { approvedByMe: boolean; keyHistory: { ended: string | null } | null };
+  next: NextRequest | null;
+  now: Date;
+  extra: StaffRequestPageExtra;
+}) {
+  const { detail, view, page, staff } = input;
+  const decision = decisionPanelModel({
+    state: detail.state,
+    mayDecide: input.mayDecide,
+    approvedByMe: page.approvedByMe,
+    ownRequest: isOwnRequest(view.addresses, staff.email),
+    keyEnded: Boolean(page.keyHistory?.ended),
+    reasons: input.extra.reasons,
+  });
+  const outcome = decisionOutcomeModel({
+    decided: input.extra.decided,
+    state: detail.state,
+    staffId: staff.id,
+    approvedByMe: page.approvedByMe,
+    approvals: view.approvals.length,
+    required: input.settings.approvalsRequired,
+    timeline: detail.timeline,
+    next: input.next,
+    now: input.now,
+  });
+  return { decision, outcome };
 }
 
 /** Owner updates belong to the published key: shown on the requests that certified it. */
