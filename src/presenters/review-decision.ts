@@ -15,7 +15,7 @@ const CLOSED: Partial<Record<RequestState, string>> = {
   approved: "Approved. It waits for the next signing batch.",
   queued: "Approved. It waits for the next signing batch.",
   exported: "Approved. It is at the signing ceremony now.",
-  certified: "Certified. To withdraw the certification, propose a revocation below.",
+  certified: "Certified. To withdraw the certification, propose a revocation in the Certification section.",
   revoked: "The certification was revoked. Nothing more can be decided here.",
   withdrawn: "The applicant withdrew the request. Nothing more can be decided here.",
   rejected: "The request was rejected. Nothing more can be decided here.",
@@ -30,6 +30,9 @@ export interface DecisionPanelInput {
   ownRequest: boolean;
   /** A revocation of this key ended it for good: no approval is possible. */
   keyEnded: boolean;
+  /** Approvals of the current revision so far, and how many the quorum needs. */
+  approvals: number;
+  required: number;
   /** What the viewer typed into a decision's box before it was refused, by form. */
   reasons?: Partial<Record<"reject" | "request-changes", string>>;
 }
@@ -42,6 +45,7 @@ export function decisionPanelModel(input: DecisionPanelInput) {
     mayDecide: input.mayDecide,
     open,
     canApprove: open && events.includes("approve") && !input.approvedByMe && !input.ownRequest && !input.keyEnded,
+    approveHint: approveHint(input.approvals, input.required),
     canRequestChanges: open && events.includes("request_changes"),
     canReject: open && events.includes("reject"),
     approvedByMe: input.approvedByMe,
@@ -50,6 +54,12 @@ export function decisionPanelModel(input: DecisionPanelInput) {
     changesReason: input.reasons?.["request-changes"] ?? "",
     rejectReason: input.reasons?.reject ?? "",
   };
+}
+
+/** What an approval by the viewer would do, said before they click. */
+function approveHint(approvals: number, required: number): string {
+  if (approvals + 1 >= required) return "Yours is the last approval needed: the request then goes to the signing queue and the applicant is emailed.";
+  return `Yours would be approval ${approvals + 1} of ${required}; the request goes to signing once ${required} staff members have approved it.`;
 }
 
 export interface OutcomeInput {

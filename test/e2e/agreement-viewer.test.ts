@@ -97,6 +97,7 @@ describe("the agreement viewer on the staff request page", () => {
       const options = await page.evaluate<Record<string, unknown>>("window.__pdfOptions");
       assert.equal(options.isEvalSupported, false, "pdf.js never evaluates strings as code");
       assert.equal(options.useWasm, false, "no WebAssembly, which the CSP would have to allow");
+      assert.ok(typeof options.maxImageSize === "number" && options.maxImageSize > 0 && options.maxImageSize <= 25_000_000, "huge images are not drawn");
       for (const fetched of ["cMapUrl", "standardFontDataUrl", "wasmUrl", "iccUrl", "url"]) assert.equal(options[fetched], undefined, `no ${fetched}: pdf.js fetches nothing itself`);
       assert.deepEqual(requested.filter((url) => !url.startsWith(`${portal.base}/`)), [], "nothing is fetched from another origin");
       assert.doesNotMatch(csp, /unsafe-/);

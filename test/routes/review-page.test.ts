@@ -174,6 +174,7 @@ describe("after a decision", () => {
 
   it("says how many approvals are still needed, or that the request is queued, and links to the oldest request that needs this reviewer", async () => {
     const [first, second, third, fourth] = ids as [string, string, string, string];
+    assert.match((await alice.get(`/admin/requests/${second}`)).body, /Yours would be approval 1 of 2; the request goes to signing once 2 staff members have approved it\./);
     let page = await follow(alice, await decide(alice, second, "approve"));
     assert.match(page, /<h2>You approved this request<\/h2>/);
     assert.match(page, /1 of 2 approvals: one more reviewer must approve it before it goes to signing\./);
@@ -182,6 +183,7 @@ describe("after a decision", () => {
     page = await follow(alice, await decide(alice, first, "approve"));
     assert.match(page, new RegExp(`href="/admin/requests/${third}">Next request`), "the requests Alice approved are not next");
 
+    assert.match((await bob.get(`/admin/requests/${second}`)).body, /Yours is the last approval needed: the request then goes to the signing queue/);
     page = await follow(bob, await decide(bob, second, "approve"));
     assert.match(page, /That was the last approval it needed: it is now queued for the next signing batch/);
     // Alice's approval moved the first request last in the list's order (oldest waiting first).

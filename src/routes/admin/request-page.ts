@@ -79,6 +79,8 @@ function decisionModels(input: {
     approvedByMe: page.approvedByMe,
     ownRequest: isOwnRequest(view.addresses, staff.email),
     keyEnded: Boolean(page.keyHistory?.ended),
+    approvals: view.approvals.length,
+    required: input.settings.approvalsRequired,
     reasons: input.extra.reasons,
   });
   const outcome = decisionOutcomeModel({
