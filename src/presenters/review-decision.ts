@@ -126,8 +126,13 @@ function decidedByViewer(input: OutcomeInput, state: RequestState): boolean {
  */
 export function decisionProblem(form: "approve" | "reject" | "request-changes", error: { statusCode: number; code: string; message: string }): FormProblem {
   const atBox = form !== "approve" && error.statusCode === 400;
-  return { field: atBox ? form : "decision", code: error.code, message: error.message };
+  // The page answering the refusal already shows the request as it is now: no reload needed.
+  const message = error.code === STALE_CODE ? STALE_ON_PAGE : error.message;
+  return { field: atBox ? form : "decision", code: error.code, message };
 }
+
+const STALE_CODE = "KEYSIGN_ERR_STALE";
+const STALE_ON_PAGE = "This request changed after you loaded the page, so your decision was not recorded. The page now shows it as it is: check it, then decide again.";
 
 /** Staff may apply too: a request whose applicant confirmed the viewer's address is their own (the approval service refuses it). */
 export function isOwnRequest(addresses: readonly { address: string; confirmed: boolean }[], staffEmail: string): boolean {
