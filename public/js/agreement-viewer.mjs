@@ -84,7 +84,8 @@ function start(root) {
     state.zoom = Math.min(Math.max(index, 0), ZOOMS.length - 1);
     root.querySelector("[data-zoom='out']").disabled = state.zoom === 0;
     root.querySelector("[data-zoom='in']").disabled = state.zoom === ZOOMS.length - 1;
-    renderAll().catch(fail);
+    // Still loading: the first drawing uses the zoom chosen meanwhile.
+    if (state.pdf) renderAll().catch(fail);
   }
 
   root.querySelector("[data-zoom='out']").addEventListener("click", () => zoomTo(state.zoom - 1));
