@@ -76,6 +76,8 @@ describe("the agreement viewer on the staff request page", () => {
     const console: string[] = [];
     page.on("console", (message) => console.push(`${message.type()}: ${message.text()}`));
     page.on("pageerror", (error) => console.push(`pageerror: ${error.message}`));
+    // pdf.js's worker runs under the CSP its script was served with; its console is checked too.
+    page.on("worker", (worker) => worker.on("console", (message) => console.push(`worker ${message.type()}: ${message.text()}`)));
     const response = await page.goto(`${portal.base}/admin/requests/${id}`);
     assert.equal(response?.status(), 200);
     await page.locator(`[data-pdf-viewer][data-state="${state}"]`).waitFor({ state: "attached" });
