@@ -9,6 +9,7 @@ import { registerCsrf } from "./plugins/external/csrf.ts";
 import { FORM_BODY_LIMIT, registerFormbody } from "./plugins/external/formbody.ts";
 import { registerHelmet } from "./plugins/external/helmet.ts";
 import { registerMultipart } from "./plugins/external/multipart.ts";
+import { registerPdfjs } from "./plugins/external/pdfjs.ts";
 import { registerRateLimit } from "./plugins/external/rate-limit.ts";
 import { registerStatic } from "./plugins/external/static.ts";
 import { registerView } from "./plugins/external/view.ts";
@@ -107,6 +108,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await registerMultipart(app);
   await registerRateLimit(app);
   await registerStatic(app);
+  await registerPdfjs(app);
   await registerView(app, { production: config.LOG_LEVEL !== "debug" });
 
   await app.register(services, { config, db, paths, now });

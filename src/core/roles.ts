@@ -20,3 +20,12 @@ export function parseRoles(stored: string): StaffRole[] {
 export function serialiseRoles(roles: readonly StaffRole[]): string {
   return STAFF_ROLES.filter((role) => roles.includes(role)).join(",");
 }
+
+/**
+ * Whether someone holding `held` may use what needs any one of `needed` (nothing needed: every
+ * staff member may). The route guards and the pages ask this same question, so a page shows
+ * a button exactly when its route would accept the click.
+ */
+export function holdsAnyRole(held: readonly StaffRole[], needed: readonly StaffRole[]): boolean {
+  return needed.length === 0 || needed.some((role) => held.includes(role));
+}

@@ -1,5 +1,5 @@
 import { describePastRevocation, keyEndedApprovalMessage, keyEndingRevocation, type KeyRevocationRecord } from "../core/key-history.ts";
-import { availableEvents, REQUEST_STATES, STATE_LABELS, type RequestState } from "../core/request-lifecycle.ts";
+import { REQUEST_STATES, STATE_LABELS, type RequestState } from "../core/request-lifecycle.ts";
 import { DIGEST_HORIZON_DAYS } from "../core/expiry.ts";
 import type { Settings } from "../core/settings.ts";
 import type { FormProblem } from "../errors.ts";
@@ -86,19 +86,15 @@ export function staffRequestModel(input: {
   view: StaffView;
   settings: Settings;
   staffId: string;
-  /** Whether the viewer holds the reviewer role: only reviewers get the decision forms. */
-  mayReview: boolean;
   now: Date;
   /** Applied revocations of this key on other requests, oldest first. */
   keyHistory?: readonly KeyRevocationRecord[];
   problems?: FormProblem[];
-  reason?: string;
 }) {
   const { detail, view } = input;
   const keyHistory = keyHistoryModel(input.keyHistory ?? []);
   const key = detail.keys[0];
   const agreement = detail.agreements[0];
-  const staffEvents = availableEvents(detail.state, "staff");
   const approvedByMe = view.approvals.some((a) => a.staffId === input.staffId);
   return {
     title: "Review request",
@@ -131,8 +127,6 @@ export function staffRequestModel(input: {
     approvals: view.approvals.map((a) => ({ staffEmail: a.staffEmail, at: formatDateTime(a.at) })),
     approvalsRequired: input.settings.approvalsRequired,
     keyHistory,
-    canDecide: input.mayReview && (staffEvents.includes("approve") || staffEvents.includes("reject")),
-    canApprove: input.mayReview && staffEvents.includes("approve") && !approvedByMe && !keyHistory?.ended,
     approvedByMe,
     notes: view.notes.map((n) => ({ staffEmail: n.staffEmail, body: n.body, at: formatDateTime(n.at) })),
     timeline: detail.timeline.map((e) => ({
@@ -143,7 +137,6 @@ export function staffRequestModel(input: {
       reason: typeof e.data.reason === "string" ? e.data.reason : null,
     })),
     problems: input.problems ?? [],
-    reason: input.reason ?? "",
   };
 }
 

@@ -17,7 +17,7 @@ import { certifyRequest } from "../helpers/certified.ts";
 import { Browser } from "../helpers/http.ts";
 import { makeTestKey } from "../helpers/keys.ts";
 import { moduleTgz, signModule } from "../helpers/module-archive.ts";
-import { auditHtml, auditUrl, axeViolations, contextFor, newTally, overflows } from "../helpers/page-audit.ts";
+import { auditHtml, auditLoadedPage, auditUrl, axeViolations, contextFor, newTally, overflows } from "../helpers/page-audit.ts";
 import { submitRequest } from "../helpers/requests.ts";
 import { queuedRequest, signingDesk, type SigningDesk } from "../helpers/signing-queue.ts";
 // Signing pages and the admin's setup checklist (issue 12).
@@ -450,6 +450,35 @@ describe("every page in Chromium, for every kind of person, at 390 and 1366 wide
     report(from);
   });
   // ---- end of issue 12's signing pages and setup checklist ----
+
+  // ---- The staff request page (issue 12): the agreement drawn by pdf.js, the banner after each decision, a refused approval. ----
+  it("a reviewer's request page: the agreement viewer drawn, the banner after each decision, and an approval refused", async () => {
+    const { base } = portal;
+    const from = tally.problems.length;
+    const [rita, ravi] = desk.reviewers;
+    const queued = await queuedRequest(desk, "banner-queued@example.org", "Dev");
+    const fresh = await submitRequest(portal.t, "stale-approval@example.org", "Dev");
+    const stalePage = `/admin/requests/${fresh.id}`;
+    const staleVersion = await version(rita, stalePage);
+    await decide(ravi, fresh.id, "approve");
+    const refused = await rita.postForm(`${stalePage}/approve`, { version: staleVersion }, stalePage);
+    assert.equal(refused.statusCode, 409);
+    await as(rita, async (page) => {
+      await page.goto(`${base}/admin/requests/${states.waiting}`);
+      await page.locator('[data-pdf-viewer][data-state="rendered"]').waitFor({ state: "attached" });
+      await auditLoadedPage(page, "reviewer request with the agreement drawn", tally);
+      await auditUrl(page, base, `/admin/requests/${states.halfApproved}?decided=approved`, "reviewer after approving, one more needed", tally);
+      await auditUrl(page, base, `/admin/requests/${states.changes}?decided=changes-requested`, "reviewer after asking for changes", tally);
+      await auditUrl(page, base, `/admin/requests/${states.rejected}?decided=rejected`, "reviewer after rejecting", tally);
+      await auditHtml(page, base, refused.body, "reviewer approval refused, page changed", tally);
+    });
+    await as(ravi, async (page) => {
+      await auditUrl(page, base, `/admin/requests/${queued.id}?decided=approved`, "reviewer after the last approval, queued", tally);
+    });
+    await as(desk.officer, async (page) => auditUrl(page, base, `/admin/requests/${states.waiting}`, "officer request page, no decision buttons", tally));
+    report(from);
+  });
+  // ---- End of the staff request page block. ----
 
   it("adds up to no axe violation and no sideways scrolling", (context) => {
     context.diagnostic(`${tally.pages} pages and emails, ${tally.axe} axe violations, ${tally.overflow} overflowing`);

@@ -59,11 +59,17 @@ describe("staff journey in a real browser", () => {
     await createAccount(rita, `${base}${inviteUrl.pathname}${inviteUrl.search}`, null, "rita's long passphrase 42");
 
     const { id } = await submitRequest(t, "ada@example.org");
+    // Each approval says what it did: the first how many more are needed, the last that the request is queued.
+    const said: string[] = [];
     for (const page of [admin, rita]) {
       await page.goto(`${base}/admin/requests/${id}`);
       await page.getByRole("button", { name: "Approve" }).click();
       await page.getByRole("heading", { name: "Review request" }).waitFor();
+      said.push((await page.locator("#outcome").textContent()) ?? "");
     }
+    assert.match(said[0] ?? "", /1 of 2 approvals: one more reviewer must approve it before it goes to signing/);
+    assert.match(said[1] ?? "", /it is now queued for the next signing batch/);
+    assert.match(said[1] ?? "", /No other request needs your approval now/);
     assert.equal(await rita.locator(".page-head .state").textContent(), "Waiting for signing");
     assert.equal((await t.app.db.request.findUniqueOrThrow({ where: { id } })).state, "queued");
     await mkdir(SCREENSHOTS, { recursive: true });

@@ -198,14 +198,19 @@ describe("staff review", () => {
     assert.match(page.body, /Waiting for you/);
   });
 
-  it("serves the agreement inline only in a sandbox", async () => {
+  it("serves the agreement only as a download under a sandbox CSP, which the page's viewer fetches", async () => {
     const { id } = await submitRequest(t, "inline@example.org");
     const agreement = await t.app.db.agreement.findFirstOrThrow({ where: { requestId: id } });
-    const response = await alice.get(`/admin/requests/${id}/agreements/${agreement.id}?inline=1`);
-    assert.equal(response.statusCode, 200);
-    assert.match(String(response.headers["content-security-policy"]), /^sandbox/);
-    assert.equal(response.headers["x-content-type-options"], "nosniff");
-    assert.match(String(response.headers["content-disposition"]), /^inline;/);
+    const url = `/admin/requests/${id}/agreements/${agreement.id}`;
+    assert.match((await alice.get(`/admin/requests/${id}`)).body, new RegExp(`data-src="${url}"`));
+    for (const asked of [url, `${url}?inline=1`]) {
+      const response = await alice.get(asked);
+      assert.equal(response.statusCode, 200);
+      assert.match(String(response.headers["content-security-policy"]), /^sandbox/);
+      assert.equal(response.headers["x-content-type-options"], "nosniff");
+      assert.match(String(response.headers["content-disposition"]), /^attachment;/);
+      assert.deepEqual(response.rawPayload, AGREEMENT_PDF);
+    }
   });
 
   it("lets only reviewers decide", async () => {

@@ -175,7 +175,7 @@ describe("a key whose certification was revoked", () => {
       const line = `Revoked on ${entry.date}: ${entry.label}${entry.text ? `: ${entry.text}` : ""} (<a href="/admin/requests/${entry.id}">earlier request</a>)`;
       assert.ok(text.includes(line), `missing: ${line}`);
     }
-    assert.ok(text.indexOf("This key was revoked before") < text.indexOf("<h2>Applicant</h2>"), "the panel comes before the rest of the page");
+    assert.ok(text.indexOf("This key was revoked before") < text.indexOf(`<h2 id="summary-title">Summary</h2>`), "the panel comes before the rest of the page");
     assert.match(page.body, /CVE-2026-0001 &lt;ignored&gt;/, "staff's words are escaped");
     assert.doesNotMatch(text, /never certified again/);
 

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from "fastify";
-import { ROLE_LABELS, type StaffRole } from "../../core/roles.ts";
+import { holdsAnyRole, ROLE_LABELS, type StaffRole } from "../../core/roles.ts";
 import { KeysignError } from "../../errors.ts";
 import type { StaffActor } from "../../services/context.ts";
 
@@ -39,7 +39,7 @@ export function requireStaff(...roles: StaffRole[]): preHandlerAsyncHookHandler 
       await reply.redirect(request.staffPending ? "/admin/login/totp" : "/admin/login", 303);
       return;
     }
-    if (roles.length > 0 && !roles.some((role) => staff.roles.includes(role))) {
+    if (!holdsAnyRole(staff.roles, roles)) {
       throw new ForbiddenError(`This page needs the ${roles.map((r) => ROLE_LABELS[r]).join(" or ")} role. Ask an admin if you need it.`);
     }
   };

@@ -2,8 +2,10 @@ import helmet from "helmet";
 import type { FastifyInstance } from "fastify";
 
 /**
- * Security headers on every answer, with a CSP with no 'unsafe-inline': styles and scripts come
- * only from /public. The headers are built once: @fastify/helmet built them anew for every
+ * Security headers on every answer, with a CSP with no 'unsafe-*' source: styles and scripts come
+ * only from the portal (/public, and pdf.js under /vendor with its worker), and the agreement
+ * viewer fetches the PDF from the portal too. No page frames anything: agreements are drawn on
+ * canvases, not in a frame. The headers are built once: @fastify/helmet built them anew for every
  * request, which halved the throughput of the busiest route (docs/decisions.md).
  */
 export async function registerHelmet(app: FastifyInstance, opts: { secure: boolean }): Promise<void> {
@@ -13,11 +15,13 @@ export async function registerHelmet(app: FastifyInstance, opts: { secure: boole
       directives: {
         defaultSrc: ["'self'"],
         scriptSrc: ["'self'"],
+        workerSrc: ["'self'"],
+        connectSrc: ["'self'"],
         styleSrc: ["'self'"],
         imgSrc: ["'self'", "data:"],
         formAction: ["'self'"],
         frameAncestors: ["'none'"],
-        frameSrc: ["'self'"],
+        frameSrc: ["'none'"],
         objectSrc: ["'none'"],
         baseUri: ["'none'"],
         ...(opts.secure ? { upgradeInsecureRequests: [] } : {}),

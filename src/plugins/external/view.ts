@@ -25,6 +25,17 @@ export async function registerView(app: FastifyInstance, opts: { production: boo
         key_update_form: "../partials/key-update-form.hbs",
         key_updates_list: "../partials/key-updates-list.hbs",
         status_tracker: "../partials/status-tracker.hbs",
+        // The staff request page's sections (views/pages/admin/requests/show.hbs).
+        review_outcome: "../partials/review/outcome.hbs",
+        review_key_history: "../partials/review/key-history.hbs",
+        review_summary: "../partials/review/summary.hbs",
+        review_decision: "../partials/review/decision.hbs",
+        review_agreement: "../partials/review/agreement.hbs",
+        review_declarations: "../partials/review/declarations.hbs",
+        review_key_details: "../partials/review/key-details.hbs",
+        review_certification: "../partials/review/certification.hbs",
+        review_notes: "../partials/review/notes.hbs",
+        review_timeline: "../partials/review/timeline.hbs",
       },
     },
   });

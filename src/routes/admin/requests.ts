@@ -6,11 +6,14 @@ import { KeysignError, NotFoundError } from "../../errors.ts";
 import { requireStaff, staffActorOf, staffOf } from "../../plugins/app/authorization.ts";
 import { dashboardModel, reviewListModel } from "../../presenters/review.ts";
 import { setupChecklistModel } from "../../presenters/setup-checklist.ts";
+
+import { DECISIONS, decisionProblem } from "../../presenters/review-decision.ts";
+import { findAgreementOf } from "../../repositories/agreements.ts";
 import { countByStatus } from "../../repositories/outbox.ts";
 import { countByState, findOldestWaiting, listForReview, listWaitingFor } from "../../repositories/review.ts";
 import { loadCertifiedKey } from "../../services/certified-delivery.ts";
 import type { StaffActor } from "../../services/context.ts";
-import { renderStaffRequest } from "./request-page.ts";
+import { DECISION_ROLES, renderStaffRequest } from "./request-page.ts";
 import { sendKeyFile } from "../downloads.ts";
 
 const IdParams = Type.Object({ id: Type.String({ format: "uuid" }) });
@@ -20,6 +23,7 @@ const ListQuery = Type.Object({
   q: Type.Optional(Type.String({ maxLength: 200 })),
   page: Type.Integer({ minimum: 1, maximum: 100_000, default: 1 }),
 });
+const PageQuery = Type.Object({ decided: Type.Optional(Type.Union(DECISIONS.map((d) => Type.Literal(d)))) });
 const DecisionBody = Type.Object({
   _csrf: Type.Optional(Type.String()),
   version: Type.Integer({ minimum: 1 }),
@@ -30,7 +34,7 @@ const NoteBody = Type.Object({ _csrf: Type.Optional(Type.String()), body: Type.S
 /** Review: dashboard, request list and page, decisions and notes. */
 const reviewRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const anyStaff = requireStaff();
-  const reviewer = requireStaff("reviewer");
+  const reviewer = requireStaff(...DECISION_ROLES);
 
   app.get("/", { onRequest: anyStaff }, async (request, reply) => {
     const staff = staffOf(request);
@@ -51,8 +55,8 @@ const reviewRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.render("admin/requests/list.hbs", reviewListModel({ items, total, filter, now: app.now() }));
   });
 
-  app.get("/requests/:id", { onRequest: anyStaff, schema: { params: IdParams } }, async (request, reply) =>
-    renderStaffRequest(app, request, reply, request.params.id, {}),
+  app.get("/requests/:id", { onRequest: anyStaff, schema: { params: IdParams, querystring: PageQuery } }, async (request, reply) =>
+    renderStaffRequest(app, request, reply, request.params.id, { decided: request.query.decided }),
   );
 
   // The full certified key: every certification, and the revocations once published.
@@ -61,38 +65,37 @@ const reviewRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return sendKeyFile(reply, file);
   });
 
-  // Inline for the sandboxed frame on the review page, or as a download.
-  app.get("/requests/:id/agreements/:agreementId", { onRequest: anyStaff, schema: { params: AgreementParams, querystring: Type.Object({ inline: Type.Optional(Type.String()) }) } }, async (request, reply) => {
-    const agreement = await app.db.agreement.findFirst({ where: { id: request.params.agreementId, requestId: request.params.id } });
+  // The agreement as a download, under a sandbox CSP so the PDF can never act as a page of
+  // this origin. The review page's viewer fetches the same bytes and draws them with pdf.js.
+  app.get("/requests/:id/agreements/:agreementId", { onRequest: anyStaff, schema: { params: AgreementParams } }, async (request, reply) => {
+    const agreement = await findAgreementOf(app.db, request.params.id, request.params.agreementId);
     if (!agreement) throw new NotFoundError();
-    const disposition = request.query.inline === "1" ? "inline" : "attachment";
     return reply
       .header("Content-Type", "application/pdf")
-      .header("Content-Disposition", `${disposition}; filename="agreement-${agreement.revision}.pdf"`)
-      .header("Content-Security-Policy", "sandbox; frame-ancestors 'self'")
-      .header("X-Frame-Options", "SAMEORIGIN")
+      .header("Content-Disposition", `attachment; filename="agreement-${agreement.revision}.pdf"`)
+      .header("Content-Security-Policy", "sandbox; frame-ancestors 'none'")
       .header("X-Content-Type-Options", "nosniff")
       .send(createReadStream(app.files.agreementPath(agreement.storageName)));
   });
 
-  app.post("/requests/:id/approve", { onRequest: reviewer, schema: { params: IdParams, body: DecisionBody } }, async (request, reply) => {
-    await app.review.approve({ requestId: request.params.id, version: request.body.version, staff: staffActorOf(request) });
-    return reply.redirect(`/admin/requests/${request.params.id}`, 303);
-  });
-
-  for (const [path, decide] of [
-    ["reject", (input: DecisionInput) => app.review.reject(input)],
-    ["request-changes", (input: DecisionInput) => app.review.requestChanges(input)],
-  ] as const) {
+  // A decision answers with the request page: after it, a banner says what happened and
+  // links to the next request; when refused, the message sits where the decision was made.
+  const decisions = [
+    ["approve", "approved", (input: DecisionInput) => app.review.approve(input)],
+    ["request-changes", "changes-requested", (input: DecisionInput) => app.review.requestChanges(input)],
+    ["reject", "rejected", (input: DecisionInput) => app.review.reject(input)],
+  ] as const;
+  for (const [path, decided, decide] of decisions) {
     app.post(`/requests/:id/${path}`, { onRequest: reviewer, schema: { params: IdParams, body: DecisionBody } }, async (request, reply) => {
+      const { id } = request.params;
       try {
-        await decide({ requestId: request.params.id, version: request.body.version, staff: staffActorOf(request), reason: request.body.reason });
+        await decide({ requestId: id, version: request.body.version, staff: staffActorOf(request), reason: request.body.reason });
       } catch (error) {
-        if (!(error instanceof KeysignError) || error.statusCode !== 400) throw error;
-        const problems = [{ field: path, code: error.code, message: error.message }];
-        return renderStaffRequest(app, request, reply, request.params.id, { problems, reason: request.body.reason }, 400);
+        if (!(error instanceof KeysignError) || !REFUSALS_SHOWN_ON_PAGE.includes(error.statusCode)) throw error;
+        const extra = { problems: [decisionProblem(path, error)], reasons: path === "approve" ? {} : { [path]: request.body.reason } };
+        return renderStaffRequest(app, request, reply, id, extra, error.statusCode);
       }
-      return reply.redirect(`/admin/requests/${request.params.id}`, 303);
+      return reply.redirect(`/admin/requests/${id}?decided=${decided}`, 303);
     });
   }
 
@@ -103,5 +106,8 @@ const reviewRoutes: FastifyPluginAsyncTypebox = async (app) => {
 };
 
 type DecisionInput = { requestId: string; version: number; staff: StaffActor; reason: string };
+
+/** Refusals a reviewer can act on from the page: a box to fill in, a stale page, an approval not allowed. Others get the error page. */
+const REFUSALS_SHOWN_ON_PAGE = [400, 403, 409];
 
 export default reviewRoutes;
