@@ -1,6 +1,6 @@
 import { availableEvents, STATE_LABELS, type RequestState } from "../core/request-lifecycle.ts";
 import { GPL_COMPATIBLE_LICENCES } from "../core/submission.ts";
-import type { FormProblem } from "../errors.ts";
+import type { FormProblem, KeptFiles } from "../errors.ts";
 import type { TimelineEntry } from "../repositories/audit.ts";
 import type { RequestDetail, RequestSummary } from "../repositories/requests.ts";
 import type { CheckedKey } from "../services/requests.ts";
@@ -112,8 +112,12 @@ export function detailsFormModel(input: {
   problems: FormProblem[];
   action: string;
   revising: boolean;
+  /** Files kept from the form's earlier try, and a notice when named files could not be used. */
+  kept?: KeptFiles | null;
+  notice?: string | null;
 }) {
   const { checked, values } = input;
+  const kept = input.kept ?? null;
   return {
     title: input.revising ? "Revise your request" : "New certification request",
     action: input.action,
@@ -128,5 +132,13 @@ export function detailsFormModel(input: {
     })),
     licences: GPL_COMPATIBLE_LICENCES.map((l) => ({ ...l, selected: l.id === values.licence })),
     values,
+    kept: kept && {
+      handle: kept.handle,
+      agreement: kept.agreement && { fileName: kept.agreement.fileName, size: formatBytes(kept.agreement.size) },
+      signature: kept.signature,
+    },
+    heldNotice: input.notice ?? null,
+    agreementHint: kept?.agreement ? "agreement-kept" : "",
+    signatureHint: kept?.signature ? "signature-kept" : "",
   };
 }

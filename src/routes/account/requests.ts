@@ -5,7 +5,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyReply } from "fastify";
 import { MAX_AGREEMENT_BYTES } from "../../core/agreement-pdf.ts";
 import { LIMITS } from "../../core/key-policy.ts";
-import { FormError, NotFoundError, type FormProblem } from "../../errors.ts";
+import { FormError, HeldFilesFormError, NotFoundError, type FormProblem } from "../../errors.ts";
 import { applicantOf, requireApplicant } from "../../plugins/app/authorization.ts";
 import {
   detailsFormModel,
@@ -197,7 +197,7 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.render("account/details-step.hbs", { ...model, ...(await carried(applicantId, form, flow)) });
   }
 
-  /** Re-renders step two with every message and everything typed (files must be chosen again). */
+  /** Re-renders step two with every message, everything typed, and the files kept for the next try. */
   async function rerenderDetails(reply: FastifyReply, error: unknown, applicantId: string, form: MultipartForm, flow: Flow) {
     if (!(error instanceof FormError)) throw error;
     let checkedKey: CheckedKey;
@@ -208,7 +208,8 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const model = { ...keyStepModel(flow), ...(await carried(applicantId, form, flow)), problems: error.problems };
       return reply.render("account/key-step.hbs", model, error.statusCode);
     }
-    const model = detailsFormModel({ checked: checkedKey, values: valuesFrom(form), problems: error.problems, action: flow.detailsAction, revising: flow.requestId !== null });
+    const held = error instanceof HeldFilesFormError ? { kept: error.kept, notice: error.notice } : { kept: null, notice: null };
+    const model = detailsFormModel({ checked: checkedKey, values: valuesFrom(form), problems: error.problems, action: flow.detailsAction, revising: flow.requestId !== null, ...held });
     return reply.render("account/details-step.hbs", { ...model, ...(await carried(applicantId, form, flow)) }, error.statusCode);
   }
 };
@@ -241,7 +242,9 @@ function submissionFrom(form: MultipartForm, applicantId: string, ip: string): S
     publishUserIds: values.publishUserIds,
     agreement: agreement ? { bytes: agreement.bytes, fileName: agreement.filename } : null,
     signature: form.files.get("signature")?.bytes ?? Buffer.from(field(form, "signatureText"), "utf8"),
+    signatureFileName: form.files.get("signature")?.filename,
     declarations: values,
+    heldHandle: field(form, "heldFiles"),
   };
 }
 
