@@ -3,7 +3,7 @@ import { GPL_COMPATIBLE_LICENCES } from "../core/submission.ts";
 import type { FormProblem, KeptFiles } from "../errors.ts";
 import type { TimelineEntry } from "../repositories/audit.ts";
 import type { RequestDetail, RequestSummary } from "../repositories/requests.ts";
-import type { CheckedKey } from "../services/requests.ts";
+import type { CheckedKey, RevisionStart } from "../services/requests.ts";
 import { formatFingerprint } from "../core/key-policy.ts";
 import { formatBytes, formatDate, formatDateTime, keySummary, requestStateView } from "./helpers.ts";
 
@@ -95,36 +95,68 @@ export interface DetailsFormValues {
   publishUserIds: string[];
 }
 
-export const EMPTY_DETAILS: DetailsFormValues = {
-  licence: "",
-  projectUrls: "",
-  attestOpenSource: false,
-  attestNotCommercial: false,
-  attestAgreement: false,
-  certifyUserIds: [],
-  publishUserIds: [],
-};
+/** Where the two steps of the form live: a new request, or a revision of `requestId`. */
+export interface FormFlow {
+  /** Step one's page, for "Change the key". */
+  keyPage: string;
+  keyAction: string;
+  detailsAction: string;
+  /** Step two shown again with the same values (after sending a confirmation link). */
+  refreshAction: string;
+  requestId: string | null;
+}
+
+/** Step one: the export command names the applicant's own address, the one thing the page knows. */
+export function keyStepModel(flow: FormFlow, signInAddress: string) {
+  const revising = flow.requestId !== null;
+  return {
+    title: revising ? "Replace the key of your request" : "New certification request",
+    action: flow.keyAction,
+    revising,
+    backToRevision: revising ? `/requests/${flow.requestId}/revise` : null,
+    exportCommand: `gpg --armor --export ${signInAddress} > key.asc`,
+    signInAddress,
+  };
+}
+
+/** The top of a revision's form: the reviewer's message and the agreement it keeps unless replaced. */
+export function revisionModel(start: RevisionStart) {
+  return {
+    reason: start.reason,
+    requestId: start.detail.id,
+    agreement: start.agreement && { ...start.agreement, size: formatBytes(start.agreement.size), href: `/requests/${start.detail.id}/agreements/${start.agreement.id}` },
+  };
+}
 
 /** Step two of the form: the checked key's facts, its user IDs to choose from, and the rest of the request. */
 export function detailsFormModel(input: {
   checked: CheckedKey;
   values: DetailsFormValues;
   problems: FormProblem[];
-  action: string;
-  revising: boolean;
+  flow: FormFlow;
+  /** On a revision: the reviewer's message and the current agreement. */
+  revision: ReturnType<typeof revisionModel> | null;
+  /** On a revision whose key was just replaced at step one. */
+  replacingKey?: boolean;
   /** Files kept from the form's earlier try, and a notice when named files could not be used. */
   kept?: KeptFiles | null;
   notice?: string | null;
 }) {
-  const { checked, values } = input;
+  const { checked, values, flow } = input;
   const kept = input.kept ?? null;
+  const revising = flow.requestId !== null;
   return {
-    title: input.revising ? "Revise your request" : "New certification request",
-    action: input.action,
-    revising: input.revising,
+    title: revising ? "Revise your request" : "New certification request",
+    action: flow.detailsAction,
+    refreshAction: flow.refreshAction,
+    keyPage: flow.keyPage,
+    revising,
+    revision: input.revision,
+    replacingKey: input.replacingKey === true,
     problems: input.problems,
     armoredKey: checked.armored,
-    key: keySummary(checked.facts, checked.warnings),
+    key: { ...keySummary(checked.facts, checked.warnings), fingerprintHex: checked.facts.fingerprint.toUpperCase() },
+    signCommand: `gpg --local-user ${checked.facts.fingerprint.toUpperCase()} --armor --detach-sign agreement.pdf`,
     userIds: checked.choices.map((choice) => ({
       ...choice,
       selected: values.certifyUserIds.includes(choice.userId),

@@ -23,6 +23,7 @@ import {
   type RequestDetail,
 } from "../repositories/requests.ts";
 import { readSettings } from "../repositories/settings.ts";
+import { findApplicantEmail, loadRevisionDefaults } from "../repositories/request-form.ts";
 import { findKeyRevocationHistory } from "../repositories/revocations.ts";
 import { messageIdDomain, type Actor, type ServiceContext } from "./context.ts";
 import { renderEmail } from "./mail-templates.ts";
@@ -71,6 +72,16 @@ export interface SubmissionInput {
 /** The purpose a form's held files are bound to: a new request, or the revision of one request. */
 function heldPurpose(requestId: string | null): string {
   return requestId ?? "new";
+}
+
+/** Where a revision's form starts (`revisionStart`); `checked` is null when the current key no longer passes. */
+export interface RevisionStart {
+  detail: RequestDetail;
+  values: DeclarationInput & { certifyUserIds: string[]; publishUserIds: string[] };
+  reason: string | null;
+  agreement: { id: string; fileName: string; size: number } | null;
+  checked: CheckedKey | null;
+  keyProblems: FormProblem[];
 }
 
 interface ValidSubmission {
@@ -277,6 +288,40 @@ export class RequestService {
       await notifyApplicantOfRequest(tx, this.ctx.config, { requestId, template: "request-withdrawn", now });
     });
     this.ctx.mailQueued();
+  }
+
+  /**
+   * The revision form's start: the current key checked again (a key expired or revoked since
+   * then makes the caller ask for a new one), the current declarations and choices, and the
+   * reviewer's message.
+   */
+  async revisionStart(requestId: string, applicantId: string): Promise<RevisionStart> {
+    const detail = await this.detailFor(requestId, applicantId);
+    const defaults = await loadRevisionDefaults(this.ctx.db, requestId, applicantId);
+    const values: DeclarationInput & { certifyUserIds: string[]; publishUserIds: string[] } = {
+      licence: defaults.licence,
+      projectUrls: defaults.projectUrls.join("\n"),
+      attestOpenSource: defaults.attestOpenSource,
+      attestNotCommercial: defaults.attestNotCommercial,
+      attestAgreement: defaults.attestAgreement,
+      certifyUserIds: defaults.certifyUserIds,
+      publishUserIds: defaults.publishedUserIds.filter((userId) => defaults.certifyUserIds.includes(userId)),
+    };
+    const asked = detail.timeline.filter((entry) => entry.action === "request.request_changes").at(-1);
+    const reason = typeof asked?.data.reason === "string" ? asked.data.reason : null;
+    const agreement = detail.agreements[0];
+    const current = agreement ? { id: agreement.id, fileName: agreement.fileName, size: agreement.size } : null;
+    try {
+      return { detail, values, reason, agreement: current, checked: await this.checkKey(applicantId, defaults.canonicalKey, requestId), keyProblems: [] };
+    } catch (error) {
+      if (!(error instanceof FormError)) throw error;
+      return { detail, values, reason, agreement: current, checked: null, keyProblems: error.problems };
+    }
+  }
+
+  /** The address the applicant signs in with, for commands the form fills in. */
+  async signInAddressOf(applicantId: string): Promise<string> {
+    return (await findApplicantEmail(this.ctx.db, applicantId)) ?? "you@example.org";
   }
 
   /** The request with its review progress, as the applicant's page shows it. */
