@@ -67,6 +67,7 @@ export function requestDetailModel(detail: RequestDetail, now: Date) {
       userIds: key.facts.userIds.map((u) => ({ userId: u.userId, certify: key.certifyUserIds.includes(u.userId), published: detail.publishedUserIds.includes(u.userId) })),
       certifyUserIds: key.certifyUserIds.map((userId) => ({ userId, published: detail.publishedUserIds.includes(userId) })),
       sha256: key.canonicalSha256,
+      certifyTag: certifyTagFor(detail.state),
     },
     agreement: agreement && {
       id: agreement.id,
@@ -82,6 +83,14 @@ export function requestDetailModel(detail: RequestDetail, now: Date) {
       : null,
     timeline: timelineModel(detail.timeline),
   };
+}
+
+/** What a chosen user ID's tag says: to be certified until the master key signed it. */
+function certifyTagFor(state: RequestState): string {
+  if (state === "certified") return "certified";
+  if (state === "revoked") return "certification revoked";
+  if (state === "rejected" || state === "withdrawn") return "not certified";
+  return "to be certified";
 }
 
 export interface DetailsFormValues {

@@ -213,6 +213,8 @@ describe("CSRF tokens in every rendered form", () => {
       ...(await inspect("applicant /account", dev, await dev.get("/account"), ["/account/addresses", "/sign-out"])),
       ...(await inspect("applicant /account address sent", dev, await dev.postForm("/account/addresses", { address: "second@example.org" }, "/account"), ["/account/addresses", "/sign-out"])),
     ];
+    const removal = await dev.get("/account/addresses/remove?address=second%40example.org");
+    problems.push(...(await inspect("applicant address removal", dev, removal, ["/account/addresses/remove", "/sign-out"])));
     const confirm = `/account/addresses/confirm?token=${await mailedToken(t, "second@example.org", "/account/addresses/confirm")}`;
     problems.push(...(await inspect("applicant address confirmation", dev, await dev.get(confirm), ["/account/addresses/confirm", "/sign-out"])));
     const stranger = new Browser(t.app);

@@ -3,6 +3,7 @@ import type { FastifyInstance } from "fastify";
 import type { Config } from "../../config.ts";
 import type { Db } from "../../db/client.ts";
 import { AuthService } from "../../services/auth.ts";
+import { AddressService } from "../../services/addresses.ts";
 import type { ServiceContext } from "../../services/context.ts";
 import { EXPIRY_CHECK_INTERVAL_MS, ExpiryService } from "../../services/expiry-reminders.ts";
 import { KeyserverPushService } from "../../services/keyserver-push.ts";
@@ -32,6 +33,7 @@ declare module "fastify" {
     dataPaths: DataPaths;
     mail: MailDelivery;
     auth: AuthService;
+    applicantAddresses: AddressService;
     requests: RequestService;
     staffAuth: StaffAuthService;
     review: ReviewService;
@@ -95,6 +97,7 @@ async function services(app: FastifyInstance, opts: ServicesOptions): Promise<vo
   app.decorate("keyserverPush", keyserverPush);
   app.decorate("mail", mail);
   app.decorate("auth", new AuthService(ctx));
+  app.decorate("applicantAddresses", new AddressService(ctx));
   app.decorate("requests", new RequestService(ctx));
   app.decorate("staffAuth", new StaffAuthService(ctx));
   app.decorate("review", new ReviewService(ctx));
