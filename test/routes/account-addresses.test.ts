@@ -50,7 +50,7 @@ describe("removing an email address from the account", () => {
   it("asks first, saying what follows; without the box ticked nothing changes", async () => {
     const confirm = await dev.get("/account/addresses/remove?address=spare%40example.com");
     assert.equal(confirm.statusCode, 200);
-    assert.match(confirm.body, /<h1>Remove spare@example.com\?<\/h1>/);
+    assert.match(confirm.body, /<h1>Remove an email address<\/h1>\s*<p>Removing <strong class="address">spare@example.com<\/strong> from your account means:/);
     assert.match(confirm.body, /you can no longer sign in with it/);
     assert.match(confirm.body, /name="confirm" value="yes" required> I want to remove spare@example.com from my account/);
     const before = await removed();

@@ -104,6 +104,10 @@ describe("the revision form after changes were requested", () => {
     const request = await t.app.db.request.findUniqueOrThrow({ where: { id } });
     assert.equal(request.state, "in_review");
     assert.equal(request.licence, "MIT");
+    // Sent: the revision form is gone until staff ask again, and its address leads to the request.
+    const again = await dev.get(`/requests/${id}/revise`);
+    assert.equal(again.statusCode, 303);
+    assert.equal(again.headers.location, `/requests/${id}`);
   });
 });
 

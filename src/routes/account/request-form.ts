@@ -79,6 +79,8 @@ const requestFormRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get("/:id/revise", { schema: { params: IdParams } }, async (request, reply) => {
     const applicantId = applicantOf(request);
     const start = await app.requests.revisionStart(request.params.id, applicantId);
+    // Only a request with changes asked can be revised: anything else has its own page to say where it stands.
+    if (start.detail.state !== "changes_requested") return reply.redirect(`/requests/${start.detail.id}`, 303);
     const flow = revisionOf(start.detail.id);
     const carriedValues = { version: String(start.detail.version) };
     if (!start.checked) {
