@@ -34,8 +34,10 @@ export async function createHeldUpload(
   await db.heldUpload.create({ data: { ...input, signature: input.signature ? Buffer.from(input.signature) : null } });
 }
 
-export async function updateHeldUpload(db: Db | Tx, id: string, files: HeldUploadFiles, expiresAt: Date): Promise<void> {
-  await db.heldUpload.update({ where: { id }, data: { ...files, signature: files.signature ? Buffer.from(files.signature) : null, expiresAt } });
+/** False when the set is gone meanwhile (swept, or trimmed by another form of the applicant). */
+export async function updateHeldUpload(db: Db | Tx, id: string, files: HeldUploadFiles, expiresAt: Date): Promise<boolean> {
+  const updated = await db.heldUpload.updateMany({ where: { id }, data: { ...files, signature: files.signature ? Buffer.from(files.signature) : null, expiresAt } });
+  return updated.count === 1;
 }
 
 /** Deletes the rows; returns the agreement files they named, for the caller to remove. */

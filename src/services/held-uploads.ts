@@ -82,17 +82,11 @@ export class HeldUploads {
     const now = this.ctx.now();
     const expiresAt = new Date(now.getTime() + HELD_TTL_MS);
     const replaced = taken.id && valid.agreement?.fromHeld !== true ? await this.heldAgreementOf(taken.handle) : null;
-    const files: HeldUploadFiles = {
-      agreementStorageName: await this.agreementName(taken, valid.agreement),
-      agreementFileName: valid.agreement?.fileName ?? null,
-      agreementSize: valid.agreement?.bytes.length ?? null,
-      signature: valid.signature?.bytes ?? null,
-      signatureFileName: valid.signature?.fileName ?? null,
-    };
+    const files = await this.filesToKeep(taken, valid);
     let handle = taken.handle;
-    if (taken.id) {
-      await updateHeldUpload(this.ctx.db, taken.id, files, expiresAt);
-    } else {
+    if (!taken.id || !(await updateHeldUpload(this.ctx.db, taken.id, files, expiresAt))) {
+      // A new set; also when the one this try came from was swept meanwhile (its file went with it).
+      if (taken.id && valid.agreement?.fromHeld) files.agreementStorageName = await this.ctx.files.saveHeld(valid.agreement.bytes);
       handle = newToken();
       await createHeldUpload(this.ctx.db, { id: randomUUID(), handleHash: hashToken(handle), applicantId, purpose, createdAt: now, expiresAt, ...files });
       await this.trim(applicantId);
@@ -118,6 +112,16 @@ export class HeldUploads {
     for (const name of names) await this.ctx.files.removeHeld(name);
     const strays = await this.ctx.files.removeStrayHeld(await heldAgreementStorageNames(this.ctx.db), now, HELD_TTL_MS);
     return names.length + strays;
+  }
+
+  private async filesToKeep(taken: TakenFiles, valid: { agreement: HeldFile | null; signature: HeldFile | null }): Promise<HeldUploadFiles> {
+    return {
+      agreementStorageName: await this.agreementName(taken, valid.agreement),
+      agreementFileName: valid.agreement?.fileName ?? null,
+      agreementSize: valid.agreement?.bytes.length ?? null,
+      signature: valid.signature?.bytes ?? null,
+      signatureFileName: valid.signature?.fileName ?? null,
+    };
   }
 
   /** The stored name of the agreement to keep: the held one unchanged, or the new upload written anew. */
