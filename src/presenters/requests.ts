@@ -60,6 +60,7 @@ export function requestDetailModel(detail: RequestDetail, now: Date) {
     ...requestStateView(detail.state, detail.certificationExpiresAt, now),
     canWithdraw: events.includes("withdraw"),
     canRevise: events.includes("resubmit"),
+    changesReason: events.includes("resubmit") ? latestChangesReason(detail.timeline) : null,
     licence: detail.licence,
     projectUrls: detail.projectUrls,
     key: key && {
@@ -83,6 +84,12 @@ export function requestDetailModel(detail: RequestDetail, now: Date) {
       : null,
     timeline: timelineModel(detail.timeline),
   };
+}
+
+/** The reviewer's words with the newest "changes requested". */
+function latestChangesReason(timeline: TimelineEntry[]): string | null {
+  const asked = timeline.filter((entry) => entry.action === "request.request_changes").at(-1);
+  return typeof asked?.data.reason === "string" ? asked.data.reason : null;
 }
 
 /** What a chosen user ID's tag says: to be certified until the master key signed it. */

@@ -70,6 +70,12 @@ describe("the revision form after changes were requested", () => {
     assert.match(body, /leave empty to keep my agreement.pdf/);
   });
 
+  it("shows the reviewer's message on the request's page, beside the way to revise", async () => {
+    const page = await dev.get(`/requests/${id}`);
+    assert.match(page.body, /Staff asked for changes:<\/p>\s*<blockquote class="reason">Please sign page 2 of the agreement.<\/blockquote>/);
+    assert.match(page.body, /needs a fresh signature over the agreement. <a class="button" href="\/requests\/[0-9a-f-]+\/revise">Revise the request<\/a>/);
+  });
+
   it("offers step one only to replace the key, with a way back", async () => {
     const page = await dev.get(`/requests/${id}/revise/key`);
     assert.equal(page.statusCode, 200);
