@@ -112,7 +112,7 @@ describe("the body each route takes", () => {
     const pending = new Browser(t.app);
     assert.equal((await pending.postForm("/admin/login", { email: "half-signed-in@keysign.example", password }, "/admin/login")).headers.location, "/admin/login/totp");
     // Each route with a visitor it lets in, so that only the token is missing.
-    const visitorFor = (url: string) => (/^\/(requests|account\/addresses$|account\/requests)/.test(url) ? applicant : /^\/admin\/(login\/totp|enrol)$/.test(url) ? pending : admin);
+    const visitorFor = (url: string) => (/^\/(requests|account\/addresses(\/remove)?$|account\/requests)/.test(url) ? applicant : /^\/admin\/(login\/totp|enrol)$/.test(url) ? pending : admin);
     const before = await traces(t);
     const wrong: string[] = [];
     // Machine APIs take no token by design; their test (key-updates.test.ts) shows they need no cookie.
