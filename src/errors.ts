@@ -105,3 +105,26 @@ export class FeedRefusedError extends KeysignError {
 export class OwnerUpdateRefusedError extends KeysignError {
   override name = "OwnerUpdateRefusedError";
 }
+
+/** The files a re-rendered request form keeps for the next try (src/services/held-uploads.ts). */
+export interface KeptFiles {
+  /** The random handle the form carries; only its SHA-256 is stored. */
+  handle: string;
+  agreement: { fileName: string; size: number } | null;
+  signature: { fileName: string } | null;
+}
+
+/**
+ * A request form that failed, with the files that were valid kept for the next try, and a
+ * notice when files the form named earlier could not be used (expired, or not this form's).
+ */
+export class HeldFilesFormError extends FormError {
+  constructor(
+    problems: FormProblem[],
+    statusCode: number,
+    readonly kept: KeptFiles | null,
+    readonly notice: string | null,
+  ) {
+    super(problems, statusCode);
+  }
+}

@@ -1,7 +1,8 @@
-import type { AddressRow } from "../repositories/applicants.ts";
+import type { FormProblem } from "../errors.ts";
+import type { AddressEntry } from "../services/addresses.ts";
 import { formatDate } from "./helpers.ts";
 
-export function accountModel(addresses: AddressRow[], extra: Record<string, unknown>) {
+export function accountModel(addresses: AddressEntry[], extra: Record<string, unknown>) {
   return {
     title: "Your account",
     addresses: addresses.map((a) => ({
@@ -9,7 +10,22 @@ export function accountModel(addresses: AddressRow[], extra: Record<string, unkn
       primary: a.primary,
       confirmed: a.confirmedAt !== null,
       confirmedOn: formatDate(a.confirmedAt),
+      keptReason: a.kept?.reason ?? null,
+      keptRequest: a.kept?.requestId ? `/requests/${a.kept.requestId}` : null,
+      removeHref: a.kept ? null : `/account/addresses/remove?address=${encodeURIComponent(a.address)}`,
     })),
     ...extra,
+  };
+}
+
+/** The removal's confirmation: what follows, or why the address stays. */
+export function removeAddressModel(entry: AddressEntry, problems: FormProblem[]) {
+  return {
+    title: "Remove an email address",
+    address: entry.address,
+    confirmed: entry.confirmedAt !== null,
+    keptReason: entry.kept?.reason ?? null,
+    keptRequest: entry.kept?.requestId ? `/requests/${entry.kept.requestId}` : null,
+    problems,
   };
 }

@@ -1,9 +1,9 @@
 import { availableEvents, STATE_LABELS, type RequestState } from "../core/request-lifecycle.ts";
 import { GPL_COMPATIBLE_LICENCES } from "../core/submission.ts";
-import type { FormProblem } from "../errors.ts";
+import type { FormProblem, KeptFiles } from "../errors.ts";
 import type { TimelineEntry } from "../repositories/audit.ts";
 import type { RequestDetail, RequestSummary } from "../repositories/requests.ts";
-import type { CheckedKey } from "../services/requests.ts";
+import type { CheckedKey, RevisionStart } from "../services/requests.ts";
 import { formatFingerprint } from "../core/key-policy.ts";
 import { formatBytes, formatDate, formatDateTime, keySummary, requestStateView } from "./helpers.ts";
 
@@ -60,6 +60,7 @@ export function requestDetailModel(detail: RequestDetail, now: Date) {
     ...requestStateView(detail.state, detail.certificationExpiresAt, now),
     canWithdraw: events.includes("withdraw"),
     canRevise: events.includes("resubmit"),
+    changesReason: events.includes("resubmit") ? latestChangesReason(detail.timeline) : null,
     licence: detail.licence,
     projectUrls: detail.projectUrls,
     key: key && {
@@ -67,6 +68,7 @@ export function requestDetailModel(detail: RequestDetail, now: Date) {
       userIds: key.facts.userIds.map((u) => ({ userId: u.userId, certify: key.certifyUserIds.includes(u.userId), published: detail.publishedUserIds.includes(u.userId) })),
       certifyUserIds: key.certifyUserIds.map((userId) => ({ userId, published: detail.publishedUserIds.includes(userId) })),
       sha256: key.canonicalSha256,
+      certifyTag: certifyTagFor(detail.state),
     },
     agreement: agreement && {
       id: agreement.id,
@@ -84,6 +86,20 @@ export function requestDetailModel(detail: RequestDetail, now: Date) {
   };
 }
 
+/** The reviewer's words with the newest "changes requested". */
+function latestChangesReason(timeline: TimelineEntry[]): string | null {
+  const asked = timeline.filter((entry) => entry.action === "request.request_changes").at(-1);
+  return typeof asked?.data.reason === "string" ? asked.data.reason : null;
+}
+
+/** What a chosen user ID's tag says: to be certified until the master key signed it. */
+function certifyTagFor(state: RequestState): string {
+  if (state === "certified") return "certified";
+  if (state === "revoked") return "certification revoked";
+  if (state === "rejected" || state === "withdrawn") return "not certified";
+  return "to be certified";
+}
+
 export interface DetailsFormValues {
   licence: string;
   projectUrls: string;
@@ -95,32 +111,68 @@ export interface DetailsFormValues {
   publishUserIds: string[];
 }
 
-export const EMPTY_DETAILS: DetailsFormValues = {
-  licence: "",
-  projectUrls: "",
-  attestOpenSource: false,
-  attestNotCommercial: false,
-  attestAgreement: false,
-  certifyUserIds: [],
-  publishUserIds: [],
-};
+/** Where the two steps of the form live: a new request, or a revision of `requestId`. */
+export interface FormFlow {
+  /** Step one's page, for "Change the key". */
+  keyPage: string;
+  keyAction: string;
+  detailsAction: string;
+  /** Step two shown again with the same values (after sending a confirmation link). */
+  refreshAction: string;
+  requestId: string | null;
+}
+
+/** Step one: the export command names the applicant's own address, the one thing the page knows. */
+export function keyStepModel(flow: FormFlow, signInAddress: string) {
+  const revising = flow.requestId !== null;
+  return {
+    title: revising ? "Replace the key of your request" : "New certification request",
+    action: flow.keyAction,
+    revising,
+    backToRevision: revising ? `/requests/${flow.requestId}/revise` : null,
+    exportCommand: `gpg --armor --export ${signInAddress} > key.asc`,
+    signInAddress,
+  };
+}
+
+/** The top of a revision's form: the reviewer's message and the agreement it keeps unless replaced. */
+export function revisionModel(start: RevisionStart) {
+  return {
+    reason: start.reason,
+    requestId: start.detail.id,
+    agreement: start.agreement && { ...start.agreement, size: formatBytes(start.agreement.size), href: `/requests/${start.detail.id}/agreements/${start.agreement.id}` },
+  };
+}
 
 /** Step two of the form: the checked key's facts, its user IDs to choose from, and the rest of the request. */
 export function detailsFormModel(input: {
   checked: CheckedKey;
   values: DetailsFormValues;
   problems: FormProblem[];
-  action: string;
-  revising: boolean;
+  flow: FormFlow;
+  /** On a revision: the reviewer's message and the current agreement. */
+  revision: ReturnType<typeof revisionModel> | null;
+  /** On a revision whose key was just replaced at step one. */
+  replacingKey?: boolean;
+  /** Files kept from the form's earlier try, and a notice when named files could not be used. */
+  kept?: KeptFiles | null;
+  notice?: string | null;
 }) {
-  const { checked, values } = input;
+  const { checked, values, flow } = input;
+  const kept = input.kept ?? null;
+  const revising = flow.requestId !== null;
   return {
-    title: input.revising ? "Revise your request" : "New certification request",
-    action: input.action,
-    revising: input.revising,
+    title: revising ? "Revise your request" : "New certification request",
+    action: flow.detailsAction,
+    refreshAction: flow.refreshAction,
+    keyPage: flow.keyPage,
+    revising,
+    revision: input.revision,
+    replacingKey: input.replacingKey === true,
     problems: input.problems,
     armoredKey: checked.armored,
-    key: keySummary(checked.facts, checked.warnings),
+    key: { ...keySummary(checked.facts, checked.warnings), fingerprintHex: checked.facts.fingerprint.toUpperCase() },
+    signCommand: `gpg --local-user ${checked.facts.fingerprint.toUpperCase()} --armor --detach-sign agreement.pdf`,
     userIds: checked.choices.map((choice) => ({
       ...choice,
       selected: values.certifyUserIds.includes(choice.userId),
@@ -128,5 +180,13 @@ export function detailsFormModel(input: {
     })),
     licences: GPL_COMPATIBLE_LICENCES.map((l) => ({ ...l, selected: l.id === values.licence })),
     values,
+    kept: kept && {
+      handle: kept.handle,
+      agreement: kept.agreement && { fileName: kept.agreement.fileName, size: formatBytes(kept.agreement.size) },
+      signature: kept.signature,
+    },
+    heldNotice: input.notice ?? null,
+    agreementHint: kept?.agreement ? "agreement-kept" : "",
+    signatureHint: kept?.signature ? "signature-kept" : "",
   };
 }

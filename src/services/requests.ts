@@ -8,7 +8,7 @@ import { checkTransition, STATE_LABELS } from "../core/request-lifecycle.ts";
 import { checkDeclarations, SUBMISSION_CODES, submissionMessages, type DeclarationInput, type Declarations } from "../core/submission.ts";
 import { hashToken, isWellFormedToken, newToken } from "../core/tokens.ts";
 import type { Db, Tx } from "../db/client.ts";
-import { FormAlreadySentError, FormError, NotFoundError, type FormProblem } from "../errors.ts";
+import { FormAlreadySentError, FormError, HeldFilesFormError, NotFoundError, type FormProblem, type KeptFiles } from "../errors.ts";
 import { appendAuditEvent } from "../repositories/audit.ts";
 import { enqueueEmail } from "../repositories/outbox.ts";
 import {
@@ -23,11 +23,13 @@ import {
   type RequestDetail,
 } from "../repositories/requests.ts";
 import { readSettings } from "../repositories/settings.ts";
+import { findApplicantEmail, loadRevisionDefaults } from "../repositories/request-form.ts";
 import { findKeyRevocationHistory } from "../repositories/revocations.ts";
 import { messageIdDomain, type Actor, type ServiceContext } from "./context.ts";
 import { emailCommon, renderEmail } from "./mail-templates.ts";
 import { notifyApplicantOfRequest } from "./applicant-notices.ts";
 import { applyTransition } from "./request-transitions.ts";
+import { HeldUploads, type HeldFile, type TakenFiles } from "./held-uploads.ts";
 
 export const MAX_SIGNATURE_BYTES = 64 * 1024;
 /** How long a new-request form may stay open before it is sent. */
@@ -57,10 +59,29 @@ export interface SubmissionInput {
   certifyUserIds: string[];
   /** The certified user IDs whose names and addresses the applicant agreed to publish. */
   publishUserIds: string[];
-  /** Null on a revision that keeps the current agreement. */
+  /** Null when none was chosen: the held one, or on a revision the current one, is used. */
   agreement: { bytes: Uint8Array; fileName: string | undefined } | null;
+  /** Empty when none was chosen: the held one is used. */
   signature: Uint8Array;
+  signatureFileName: string | undefined;
   declarations: DeclarationInput;
+  /** The handle of the files kept from this form's earlier try ("" for none). */
+  heldHandle: string;
+}
+
+/** The purpose a form's held files are bound to: a new request, or the revision of one request. */
+function heldPurpose(requestId: string | null): string {
+  return requestId ?? "new";
+}
+
+/** Where a revision's form starts (`revisionStart`); `checked` is null when the current key no longer passes. */
+export interface RevisionStart {
+  detail: RequestDetail;
+  values: DeclarationInput & { certifyUserIds: string[]; publishUserIds: string[] };
+  reason: string | null;
+  agreement: { id: string; fileName: string; size: number } | null;
+  checked: CheckedKey | null;
+  keyProblems: FormProblem[];
 }
 
 interface ValidSubmission {
@@ -74,7 +95,11 @@ interface ValidSubmission {
 }
 
 export class RequestService {
-  constructor(private readonly ctx: ServiceContext) {}
+  readonly held: HeldUploads;
+
+  constructor(private readonly ctx: ServiceContext) {
+    this.held = new HeldUploads(ctx);
+  }
 
   private policy(): KeyPolicyOptions {
     return { ...DEFAULT_KEY_POLICY, minRsaBits: this.ctx.config.MIN_RSA_BITS, now: this.ctx.now() };
@@ -139,7 +164,8 @@ export class RequestService {
     const tokenHash = isWellFormedToken(formToken) ? hashToken(formToken) : null;
     const earlier = await this.requestCreatedWith(tokenHash, input.applicantId);
     if (earlier) return { requestId: earlier, replayed: true };
-    const valid = await this.validate(input, null, null, await this.formTokenProblems(tokenHash, input.applicantId));
+    const taken = await this.held.take(input.applicantId, heldPurpose(null), input.heldHandle);
+    const valid = await this.validate(input, taken, null, null, await this.formTokenProblems(tokenHash, input.applicantId));
     const requestId = randomUUID();
     try {
       await this.create(requestId, valid, input, tokenHash ?? "");
@@ -150,6 +176,7 @@ export class RequestService {
       if (!created) throw error;
       return { requestId: created, replayed: true };
     }
+    await this.held.discard(taken.id);
     return { requestId, replayed: false };
   }
 
@@ -213,7 +240,8 @@ export class RequestService {
     const kept = current.latestAgreement
       ? { bytes: await readFile(this.ctx.files.agreementPath(current.latestAgreement.storageName)), fileName: current.latestAgreement.fileName }
       : null;
-    const valid = await this.validate(input, kept, requestId);
+    const taken = await this.held.take(input.applicantId, heldPurpose(requestId), input.heldHandle);
+    const valid = await this.validate(input, taken, kept, requestId);
     const actor: Actor = { type: "applicant", id: input.applicantId, ip: input.ip };
     await this.persist(valid, async (tx, now, storageName) => {
       await applyTransition(tx, { requestId, event: "resubmit", actor, expectedVersion: version, now, data: revisionData(valid) });
@@ -232,6 +260,7 @@ export class RequestService {
       await this.storeRevision(tx, requestId, current.revision + 1, valid, storageName, now);
       await notifyApplicantOfRequest(tx, this.ctx.config, { requestId, template: "revision-received", now });
     });
+    await this.held.discard(taken.id);
   }
 
   /**
@@ -261,6 +290,40 @@ export class RequestService {
     this.ctx.mailQueued();
   }
 
+  /**
+   * The revision form's start: the current key checked again (a key expired or revoked since
+   * then makes the caller ask for a new one), the current declarations and choices, and the
+   * reviewer's message.
+   */
+  async revisionStart(requestId: string, applicantId: string): Promise<RevisionStart> {
+    const detail = await this.detailFor(requestId, applicantId);
+    const defaults = await loadRevisionDefaults(this.ctx.db, requestId, applicantId);
+    const values: DeclarationInput & { certifyUserIds: string[]; publishUserIds: string[] } = {
+      licence: defaults.licence,
+      projectUrls: defaults.projectUrls.join("\n"),
+      attestOpenSource: defaults.attestOpenSource,
+      attestNotCommercial: defaults.attestNotCommercial,
+      attestAgreement: defaults.attestAgreement,
+      certifyUserIds: defaults.certifyUserIds,
+      publishUserIds: defaults.publishedUserIds.filter((userId) => defaults.certifyUserIds.includes(userId)),
+    };
+    const asked = detail.timeline.filter((entry) => entry.action === "request.request_changes").at(-1);
+    const reason = typeof asked?.data.reason === "string" ? asked.data.reason : null;
+    const agreement = detail.agreements[0];
+    const current = agreement ? { id: agreement.id, fileName: agreement.fileName, size: agreement.size } : null;
+    try {
+      return { detail, values, reason, agreement: current, checked: await this.checkKey(applicantId, defaults.canonicalKey, requestId), keyProblems: [] };
+    } catch (error) {
+      if (!(error instanceof FormError)) throw error;
+      return { detail, values, reason, agreement: current, checked: null, keyProblems: error.problems };
+    }
+  }
+
+  /** The address the applicant signs in with, for commands the form fills in. */
+  async signInAddressOf(applicantId: string): Promise<string> {
+    return (await findApplicantEmail(this.ctx.db, applicantId)) ?? "you@example.org";
+  }
+
   /** The request with its review progress, as the applicant's page shows it. */
   async progressFor(requestId: string, applicantId: string): Promise<{ detail: RequestDetail; approvals: number; required: number }> {
     const detail = await this.detailFor(requestId, applicantId);
@@ -275,8 +338,13 @@ export class RequestService {
     return detail;
   }
 
+  /**
+   * Checks a whole form. On failure the files that were themselves valid (a PDF, a signature that
+   * verifies over it with the key) are kept for the next try and named in the error.
+   */
   private async validate(
     input: SubmissionInput,
+    taken: TakenFiles,
     keptAgreement: { bytes: Uint8Array; fileName: string } | null,
     requestId: string | null,
     formProblems: FormProblem[] = [],
@@ -293,22 +361,64 @@ export class RequestService {
     }
     if (checked) problems.push(...checkUserIdChoice(checked.choices, input.certifyUserIds));
     problems.push(...checkPublishChoice(input.certifyUserIds, input.publishUserIds));
-    const agreement = input.agreement
-      ? { bytes: input.agreement.bytes, fileName: displayFileName(input.agreement.fileName) }
-      : keptAgreement;
-    const agreementProblem = agreement ? checkAgreementPdf(agreement.bytes) : checkAgreementPdf(new Uint8Array());
-    if (agreementProblem) problems.push({ field: "agreement", ...agreementProblem });
-    const signature = await this.checkSignature(checked, agreementProblem ? null : agreement, input.signature, problems);
-    if (problems.length > 0 || !checked || !agreement || !signature) throw new FormError(problems, statusFor(problems));
+    const files = await this.checkFiles(checked, input, taken, keptAgreement, problems);
+    const agreement = files.agreement ?? keptAgreement;
+    if (problems.length > 0 || !checked || !agreement || !files.signature) {
+      const kept = await this.held.keep(input.applicantId, heldPurpose(requestId), taken, files.valid);
+      throw new HeldFilesFormError(problems, statusFor(problems), kept, taken.notice);
+    }
     return {
       checked,
       certifyUserIds: input.certifyUserIds,
       publishUserIds: input.publishUserIds,
       declarations,
-      agreement: { ...agreement, sha256: sha256Hex(agreement.bytes) },
-      signerFingerprint: signature.signerFingerprint,
-      signature: signature.armored,
+      agreement: { bytes: agreement.bytes, fileName: agreement.fileName, sha256: sha256Hex(agreement.bytes) },
+      signerFingerprint: files.signature.signerFingerprint,
+      signature: files.signature.armored,
     };
+  }
+
+  /**
+   * The agreement (chosen now, else held, else on a revision the current one) and its signature
+   * (chosen now, else held), checked; `valid` holds those chosen now or held that passed.
+   */
+  private async checkFiles(
+    checked: CheckedKey | null,
+    input: SubmissionInput,
+    taken: TakenFiles,
+    keptAgreement: { bytes: Uint8Array; fileName: string } | null,
+    problems: FormProblem[],
+  ) {
+    const uploaded: HeldFile | null = input.agreement ? { bytes: input.agreement.bytes, fileName: displayFileName(input.agreement.fileName), fromHeld: false } : null;
+    const chosen = uploaded ?? taken.agreement;
+    const agreement = chosen ?? keptAgreement;
+    const agreementProblem = checkAgreementPdf(agreement?.bytes ?? new Uint8Array());
+    if (agreementProblem) problems.push({ field: "agreement", ...agreementProblem });
+    const signatureFile: HeldFile | null = input.signature.length > 0
+      ? { bytes: input.signature, fileName: displaySignatureName(input.signatureFileName), fromHeld: false }
+      : taken.signature;
+    const signature = await this.checkSignature(checked, agreementProblem ? null : agreement, signatureFile?.bytes ?? new Uint8Array(), problems);
+    return {
+      agreement: agreementProblem ? null : agreement,
+      signature,
+      valid: { agreement: agreementProblem ? null : chosen, signature: signature ? signatureFile : null },
+    };
+  }
+
+  /**
+   * Keeps the valid files of a form that is not sent yet (step two shown again, e.g. after
+   * sending a confirmation link), so the applicant need not choose them again.
+   */
+  async keepFiles(input: SubmissionInput, requestId: string | null): Promise<{ kept: KeptFiles | null; notice: string | null }> {
+    const taken = await this.held.take(input.applicantId, heldPurpose(requestId), input.heldHandle);
+    let checked: CheckedKey | null = null;
+    try {
+      checked = await this.checkKey(input.applicantId, input.key, requestId);
+    } catch (error) {
+      if (!(error instanceof FormError)) throw error;
+    }
+    const files = await this.checkFiles(checked, input, taken, null, []);
+    return { kept: await this.held.keep(input.applicantId, heldPurpose(requestId), taken, files.valid), notice: taken.notice };
   }
 
   private async checkSignature(
@@ -398,6 +508,12 @@ export class RequestService {
     const rows = await this.ctx.db.emailAddress.findMany({ where: { applicantId, confirmedAt: { not: null } }, select: { address: true } });
     return new Set(rows.map((row) => row.address));
   }
+}
+
+/** A signature file's name as shown back to the applicant; pasted text has none. */
+function displaySignatureName(name: string | undefined): string {
+  const base = (name ?? "").split(/[\\/]/).pop() ?? "";
+  return base.replace(/[\p{Cc}\p{Cf}\u2028\u2029]/gu, "").trim().slice(0, 120) || "agreement.pdf.asc";
 }
 
 /** Only a user ID chosen for certification can be published: the directory lists certified names only. */

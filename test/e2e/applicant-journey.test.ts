@@ -65,7 +65,7 @@ describe("applicant journey in a real browser", () => {
     assert.equal(await page.getByRole("checkbox", { name: "List and find me as Ada Developer <ada@example.org>" }).isChecked(), false, "publishing is off unless ticked");
     await page.locator("#agreement").setInputFiles(key.pdfPath);
     await page.locator("#signature").setInputFiles(key.signaturePath);
-    await page.getByLabel("Licence (SPDX)").selectOption("GPL-3.0-or-later");
+    await page.getByLabel("Licence", { exact: true }).selectOption("GPL-3.0-or-later");
     await page.getByLabel("Project or repository addresses, one per line").fill("https://github.com/ada/freepbx-module");
     await page.getByLabel("My modules are open source under the licence above.").check();
     await page.getByLabel("I will not sign commercial modules with this key.").check();

@@ -7,6 +7,8 @@
  * are shown at a portal address exactly as the portal answered them.
  */
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Page } from "playwright-core";
 import { renderEmail, EMAIL_SUBJECTS, type EmailTemplate } from "../../src/services/mail-templates.ts";
@@ -479,6 +481,37 @@ describe("every page in Chromium, for every kind of person, at 390 and 1366 wide
     report(from);
   });
   // ---- End of the staff request page block. ----
+
+  // ---- The applicant's forms (issue 12): held files after an error, the revision, sending a
+  // confirmation link from step two, and removing an address. ----
+  it("an applicant's forms: files kept after an error, the revision and its key step, a link sent from step two, removing an address", async () => {
+    const { base } = portal;
+    const from = tally.problems.length;
+    const dev = states.applicant;
+    const key = await makeTestKey([{ name: "Dev", email: "certified@example.org" }, { name: "Dev at Work", email: "dev@work.example" }]);
+    const agreement = { name: "agreement", filename: "my signed agreement.pdf", content: await readFile(path.resolve(import.meta.dirname, "../../public/keysign-agreement.pdf")) };
+    const fields = [{ name: "keyText", value: key.publicArmored }, { name: "certifyUserIds", value: "Dev <certified@example.org>" }, { name: "licence", value: "GPL-3.0-or-later" }];
+    const held = await dev.postMultipart("/requests", [...fields, agreement], "/requests/new");
+    assert.match(held.body, /is kept — choose another file to replace it/);
+    const sent = await dev.postMultipart("/requests/refresh", [...fields, { name: "sendConfirmation", value: "dev@work.example" }], "/requests/new");
+    assert.match(sent.body, /We sent a confirmation link to/);
+    await dev.postForm("/account/addresses", { address: "spare@work.example" }, "/account");
+    const removed = await dev.postForm("/account/addresses/remove", { address: "spare@work.example", confirm: "yes" }, "/account");
+    assert.match(removed.body, /was removed from your account/);
+    await dev.postForm("/account/addresses", { address: "other@work.example" }, "/account");
+    await as(dev, async (page) => {
+      await auditHtml(page, base, held.body, "applicant details refused, files kept", tally);
+      await auditHtml(page, base, sent.body, "applicant details, confirmation link sent", tally);
+      await auditUrl(page, base, "/account/addresses/remove?address=other%40work.example", "applicant address removal confirmation", tally);
+      await auditUrl(page, base, "/account/addresses/remove?address=certified%40example.org", "applicant address removal refused", tally);
+      await auditHtml(page, base, removed.body, "applicant account, address removed", tally);
+    });
+    await as(states.owners.get(states.changes), async (page) => {
+      await auditUrl(page, base, `/requests/${states.changes}/revise/key`, "applicant revision, replace the key", tally);
+    });
+    report(from);
+  });
+  // ---- end of the applicant's forms ----
 
   it("adds up to no axe violation and no sideways scrolling", (context) => {
     context.diagnostic(`${tally.pages} pages and emails, ${tally.axe} axe violations, ${tally.overflow} overflowing`);

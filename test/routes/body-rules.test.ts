@@ -21,7 +21,7 @@ const MULTIPART = `multipart/form-data; boundary=${BOUNDARY}`;
 const URLENCODED = "application/x-www-form-urlencoded";
 
 /** The routes that take files; every other POST route takes an urlencoded form. */
-const MULTIPART_ROUTES = ["/account/requests/:id/key-update", "/admin/settings/master-key", "/admin/signing/import", "/check-module", "/requests", "/requests/:id/revise", "/requests/:id/revise/key", "/requests/new"];
+const MULTIPART_ROUTES = ["/account/requests/:id/key-update", "/admin/settings/master-key", "/admin/signing/import", "/check-module", "/requests", "/requests/:id/revise", "/requests/:id/revise/key", "/requests/:id/revise/refresh", "/requests/new", "/requests/refresh"];
 /**
  * Machine APIs: an urlencoded body sent by a program without cookies, so no CSRF token (HKP's
  * `POST /pks/add`, which `gpg --send-keys` calls). Their own limit and messages are below.
@@ -112,7 +112,7 @@ describe("the body each route takes", () => {
     const pending = new Browser(t.app);
     assert.equal((await pending.postForm("/admin/login", { email: "half-signed-in@keysign.example", password }, "/admin/login")).headers.location, "/admin/login/totp");
     // Each route with a visitor it lets in, so that only the token is missing.
-    const visitorFor = (url: string) => (/^\/(requests|account\/addresses$|account\/requests)/.test(url) ? applicant : /^\/admin\/(login\/totp|enrol)$/.test(url) ? pending : admin);
+    const visitorFor = (url: string) => (/^\/(requests|account\/addresses(\/remove)?$|account\/requests)/.test(url) ? applicant : /^\/admin\/(login\/totp|enrol)$/.test(url) ? pending : admin);
     const before = await traces(t);
     const wrong: string[] = [];
     // Machine APIs take no token by design; their test (key-updates.test.ts) shows they need no cookie.

@@ -47,7 +47,7 @@ function attributes(tag: string): Map<string, string> {
   return found;
 }
 
-/** Every `<form method="post">` of a page, with its action and CSRF inputs. */
+/** Every `<form method="post">` of a page, with its action and CSRF inputs; a button's `formaction` posts the same form elsewhere. */
 function postForms(html: string): { forms: PostForm[]; openings: number; parsed: number } {
   const forms: PostForm[] = [];
   let parsed = 0;
@@ -56,11 +56,14 @@ function postForms(html: string): { forms: PostForm[]; openings: number; parsed:
     const form = attributes(tag ?? "");
     if ((form.get("method") ?? "get").toLowerCase() !== "post") continue;
     const inputs = [...(body ?? "").matchAll(/<input\b[^>]*>/gi)].map(([input]) => attributes(input));
-    forms.push({
-      action: (form.get("action") ?? "").replaceAll("&amp;", "&"),
-      multipart: form.get("enctype") === "multipart/form-data",
-      tokens: inputs.filter((input) => input.get("name") === "_csrf" && input.get("type") === "hidden").map((input) => input.get("value") ?? ""),
-    });
+    const formActions = [...(body ?? "").matchAll(/<button\b[^>]*>/gi)].flatMap(([button]) => attributes(button).get("formaction") ?? []);
+    for (const action of [form.get("action") ?? "", ...new Set(formActions)]) {
+      forms.push({
+        action: action.replaceAll("&amp;", "&"),
+        multipart: form.get("enctype") === "multipart/form-data",
+        tokens: inputs.filter((input) => input.get("name") === "_csrf" && input.get("type") === "hidden").map((input) => input.get("value") ?? ""),
+      });
+    }
   }
   return { forms, openings: html.match(/<form\b/gi)?.length ?? 0, parsed };
 }
@@ -210,15 +213,18 @@ describe("CSRF tokens in every rendered form", () => {
       ...(await inspect("applicant /account", dev, await dev.get("/account"), ["/account/addresses", "/sign-out"])),
       ...(await inspect("applicant /account address sent", dev, await dev.postForm("/account/addresses", { address: "second@example.org" }, "/account"), ["/account/addresses", "/sign-out"])),
     ];
+    const removal = await dev.get("/account/addresses/remove?address=second%40example.org");
+    problems.push(...(await inspect("applicant address removal", dev, removal, ["/account/addresses/remove", "/sign-out"])));
     const confirm = `/account/addresses/confirm?token=${await mailedToken(t, "second@example.org", "/account/addresses/confirm")}`;
     problems.push(...(await inspect("applicant address confirmation", dev, await dev.get(confirm), ["/account/addresses/confirm", "/sign-out"])));
     const stranger = new Browser(t.app);
     problems.push(...(await inspect("anonymous address confirmation", stranger, await stranger.get(confirm), ["/account/addresses/confirm"])));
 
-    const key = await makeTestKey([{ name: "Dev", email: "dev@example.org" }]);
+    // A user ID whose address is not confirmed: step two offers to send its confirmation link.
+    const key = await makeTestKey([{ name: "Dev", email: "dev@example.org" }, { name: "Dev", email: "dev@unconfirmed.example" }]);
     problems.push(...(await inspect("applicant /requests/new", dev, await dev.get("/requests/new"), ["/requests/new", "/sign-out"])));
     const details = await dev.postMultipart("/requests/new", [{ name: "keyText", value: key.publicArmored }], "/requests/new");
-    problems.push(...(await inspect("applicant request details step", dev, details, ["/requests", "/sign-out"])));
+    problems.push(...(await inspect("applicant request details step", dev, details, ["/requests", "/requests/refresh", "/sign-out"])));
     const refusedKey = await dev.postMultipart("/requests/new", [{ name: "keyText", value: "not a key" }], "/requests/new");
     problems.push(...(await inspect("applicant request key refused", dev, refusedKey, ["/requests/new", "/sign-out"], 400)));
 
@@ -232,10 +238,11 @@ describe("CSRF tokens in every rendered form", () => {
     assert.equal(asked.statusCode, 303);
     problems.push(...(await inspect("applicant request with changes asked", owner, await owner.get(`/requests/${waiting.id}`), ["/sign-out"])));
     const revise = `/requests/${waiting.id}/revise`;
-    const revision = await owner.get(revise);
-    problems.push(...(await inspect("applicant revision key step", owner, revision, [`${revise}/key`, "/sign-out"])));
-    const revisedDetails = await owner.postMultipart(`${revise}/key`, [{ name: "version", value: await version(owner, revise) }, { name: "keyText", value: waiting.key.publicArmored }], revise);
-    problems.push(...(await inspect("applicant revision details step", owner, revisedDetails, [revise, "/sign-out"])));
+    problems.push(...(await inspect("applicant revision", owner, await owner.get(revise), [revise, "/sign-out"])));
+    problems.push(...(await inspect("applicant revision key step", owner, await owner.get(`${revise}/key`), [`${revise}/key`, "/sign-out"])));
+    const replacement = await makeTestKey([{ name: "Owner", email: "owner@example.org" }, { name: "Owner", email: "owner@unconfirmed.example" }]);
+    const revisedDetails = await owner.postMultipart(`${revise}/key`, [{ name: "version", value: await version(owner, revise) }, { name: "keyText", value: replacement.publicArmored }], `${revise}/key`);
+    problems.push(...(await inspect("applicant revision details step", owner, revisedDetails, [revise, `${revise}/refresh`, "/sign-out"])));
     assert.deepEqual(problems, []);
   });
 

@@ -71,7 +71,8 @@ describe("the applicant's requests", () => {
     assert.equal(response.statusCode, 200);
     assert.match(response.body, new RegExp(formatFingerprint(key.fingerprint)));
     assert.match(response.body, /name="certifyUserIds" value="Dev &lt;dev@example.org&gt;" checked/);
-    assert.match(response.body, /Dev Elsewhere &lt;dev@elsewhere.example&gt;\s*<a href="\/account#add-address">confirm this address<\/a>/);
+    assert.match(response.body, /<input type="checkbox" disabled> Dev Elsewhere &lt;dev@elsewhere.example&gt;<\/label>/);
+    assert.match(response.body, /name="sendConfirmation" value="dev@elsewhere.example">Send a confirmation link to dev@elsewhere.example<\/button>/);
   });
 
   it("accepts the key as an uploaded binary file too", async () => {

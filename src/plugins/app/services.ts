@@ -3,12 +3,14 @@ import type { FastifyInstance } from "fastify";
 import type { Config } from "../../config.ts";
 import type { Db } from "../../db/client.ts";
 import { AuthService } from "../../services/auth.ts";
+import { AddressService } from "../../services/addresses.ts";
 import type { ServiceContext } from "../../services/context.ts";
 import { EXPIRY_CHECK_INTERVAL_MS, ExpiryService } from "../../services/expiry-reminders.ts";
 import { KeyserverPushService } from "../../services/keyserver-push.ts";
 import { MailDelivery } from "../../services/mail-delivery.ts";
 import { OwnerUpdateService } from "../../services/owner-updates.ts";
 import { RequestService } from "../../services/requests.ts";
+import { HELD_SWEEP_INTERVAL_MS } from "../../services/held-uploads.ts";
 import { ReviewService } from "../../services/review.ts";
 import { RevocationService } from "../../services/revocations.ts";
 import { DIGEST_INTERVAL_MS } from "../../services/review-digest.ts";
@@ -32,6 +34,7 @@ declare module "fastify" {
     dataPaths: DataPaths;
     mail: MailDelivery;
     auth: AuthService;
+    applicantAddresses: AddressService;
     requests: RequestService;
     staffAuth: StaffAuthService;
     review: ReviewService;
@@ -96,6 +99,7 @@ async function services(app: FastifyInstance, opts: ServicesOptions): Promise<vo
   app.decorate("keyserverPush", keyserverPush);
   app.decorate("mail", mail);
   app.decorate("auth", new AuthService(ctx));
+  app.decorate("applicantAddresses", new AddressService(ctx));
   app.decorate("requests", new RequestService(ctx));
   app.decorate("staffAuth", new StaffAuthService(ctx));
   app.decorate("review", new ReviewService(ctx));
@@ -111,6 +115,18 @@ async function services(app: FastifyInstance, opts: ServicesOptions): Promise<vo
   const statusFeed = new StatusFeedService(ctx, await loadOrCreatePublicationKey(opts.paths.publicationKey, hostname, opts.now()));
   publication.subscribe(() => statusFeed.invalidate());
   app.decorate("statusFeed", statusFeed);
+
+  // Files held from failed request forms: expired ones go at start and every few minutes, worker or not.
+  let heldTimer: NodeJS.Timeout | null = null;
+  const sweepHeld = () => app.requests.held.sweep().catch((err: unknown) => app.log.error({ err }, "sweeping held uploads failed"));
+  app.addHook("onReady", async () => {
+    await sweepHeld();
+    heldTimer = setInterval(() => void sweepHeld(), HELD_SWEEP_INTERVAL_MS);
+    heldTimer.unref();
+  });
+  app.addHook("onClose", async () => {
+    if (heldTimer) clearInterval(heldTimer);
+  });
 
   // The background workers (MAIL_WORKER): mail, the review digest, expiry reminders and the keyserver pushes.
   let digestTimer: NodeJS.Timeout | null = null;
