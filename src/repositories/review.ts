@@ -1,9 +1,6 @@
 import { isRequestState, REQUEST_STATES, type RequestState } from "../core/request-lifecycle.ts";
 import type { Db } from "../db/client.ts";
-import type { Prisma } from "../generated/prisma/client.ts";
 import { certificationExpiresAt, parseStrings } from "./requests.ts";
-
-export const PAGE_SIZE = 25;
 
 export interface ReviewListItem {
   id: string;
@@ -15,13 +12,6 @@ export interface ReviewListItem {
   updatedAt: Date;
   /** When the master's certification lapses (null: not certified, or never). */
   certificationExpiresAt: Date | null;
-}
-
-export interface ReviewFilter {
-  state?: RequestState;
-  /** A fingerprint (16 or more hex digits, spaces allowed), an email address or a name. */
-  query?: string;
-  page: number;
 }
 
 interface ListRow {
@@ -51,41 +41,6 @@ function toListItem(row: ListRow): ReviewListItem {
 export function fingerprintQuery(query: string): string | null {
   const hex = query.replace(/\s+/g, "").toUpperCase();
   return /^[0-9A-F]{16,40}$/.test(hex) ? hex : null;
-}
-
-function whereFor(filter: ReviewFilter): Prisma.RequestWhereInput {
-  const where: Prisma.RequestWhereInput = filter.state ? { state: filter.state } : {};
-  const query = filter.query?.trim();
-  if (!query) return where;
-  const hex = fingerprintQuery(query);
-  if (hex) return { ...where, keys: { some: { fingerprint: { contains: hex } } } };
-  const text = query.toLowerCase();
-  return {
-    ...where,
-    OR: [
-      { applicant: { addresses: { some: { address: { contains: text } } } } },
-      { keys: { some: { certifyUserIds: { contains: query } } } },
-    ],
-  };
-}
-
-/** Oldest waiting first: the request whose state has not moved for longest leads. */
-export async function listForReview(db: Db, filter: ReviewFilter): Promise<{ items: ReviewListItem[]; total: number }> {
-  const where = whereFor(filter);
-  const [total, rows] = await Promise.all([
-    db.request.count({ where }),
-    db.request.findMany({
-      where,
-      orderBy: [{ updatedAt: "asc" }, { id: "asc" }],
-      skip: (filter.page - 1) * PAGE_SIZE,
-      take: PAGE_SIZE,
-      include: { applicant: { select: { email: true } }, keys: { orderBy: { revision: "desc" }, take: 1 }, certifications: { select: { signature: true } } },
-    }),
-  ]);
-  return {
-    total,
-    items: rows.map(toListItem),
-  };
 }
 
 export async function countByState(db: Db): Promise<Record<RequestState, number>> {

@@ -1,12 +1,11 @@
 import { createReadStream } from "node:fs";
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import { REQUEST_STATES } from "../../core/request-lifecycle.ts";
 import { KeysignError, NotFoundError } from "../../errors.ts";
 import { requireStaff, staffActorOf, staffOf } from "../../plugins/app/authorization.ts";
-import { dashboardModel, reviewListModel } from "../../presenters/review.ts";
+import { dashboardModel } from "../../presenters/review.ts";
 import { countByStatus } from "../../repositories/outbox.ts";
-import { countByState, findOldestWaiting, listForReview, listWaitingFor } from "../../repositories/review.ts";
+import { countByState, findOldestWaiting, listWaitingFor } from "../../repositories/review.ts";
 import { loadCertifiedKey } from "../../services/certified-delivery.ts";
 import type { StaffActor } from "../../services/context.ts";
 import { renderStaffRequest } from "./request-page.ts";
@@ -14,11 +13,6 @@ import { sendKeyFile } from "../downloads.ts";
 
 const IdParams = Type.Object({ id: Type.String({ format: "uuid" }) });
 const AgreementParams = Type.Object({ id: Type.String({ format: "uuid" }), agreementId: Type.String({ format: "uuid" }) });
-const ListQuery = Type.Object({
-  state: Type.Optional(Type.Union([Type.Literal(""), ...REQUEST_STATES.map((s) => Type.Literal(s))])),
-  q: Type.Optional(Type.String({ maxLength: 200 })),
-  page: Type.Integer({ minimum: 1, maximum: 100_000, default: 1 }),
-});
 const DecisionBody = Type.Object({
   _csrf: Type.Optional(Type.String()),
   version: Type.Integer({ minimum: 1 }),
@@ -26,7 +20,7 @@ const DecisionBody = Type.Object({
 });
 const NoteBody = Type.Object({ _csrf: Type.Optional(Type.String()), body: Type.String({ maxLength: 8000, default: "" }) });
 
-/** Review: dashboard, request list and page, decisions and notes. */
+/** Review: dashboard, request page, decisions and notes (the list is in request-list.ts). */
 const reviewRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const anyStaff = requireStaff();
   const reviewer = requireStaff("reviewer");
@@ -41,12 +35,6 @@ const reviewRoutes: FastifyPluginAsyncTypebox = async (app) => {
       app.expiry.expiringSoon(),
     ]);
     return reply.render("admin/dashboard.hbs", dashboardModel({ counts, oldest, mine, mail, expiring, now: app.now() }));
-  });
-
-  app.get("/requests", { onRequest: anyStaff, schema: { querystring: ListQuery } }, async (request, reply) => {
-    const filter = { state: request.query.state || undefined, query: request.query.q, page: request.query.page };
-    const { items, total } = await listForReview(app.db, filter);
-    return reply.render("admin/requests/list.hbs", reviewListModel({ items, total, filter, now: app.now() }));
   });
 
   app.get("/requests/:id", { onRequest: anyStaff, schema: { params: IdParams } }, async (request, reply) =>
