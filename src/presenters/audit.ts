@@ -94,7 +94,7 @@ function eventRow(row: AuditPageRow) {
     seq: row.seq,
     at: formatDateTime(row.at),
     actor: actor.name,
-    actorFilter: actor.filter,
+    actorLink: actor.filter ? `/admin/audit?${new URLSearchParams({ actor: actor.filter }).toString()}` : null,
     story: describeAction(row.action, data),
     action: row.action,
     request: row.requestId
