@@ -31,6 +31,7 @@ const DETAIL_LABELS: Readonly<Record<string, string>> = {
 
 const MAX_VALUE = 300;
 const FINGERPRINT = /^[0-9A-F]{40}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
 
 function humanise(key: string): string {
@@ -77,7 +78,8 @@ function stateLabel(state: string | null): string {
 
 function details(row: AuditPageRow, data: Record<string, unknown>) {
   const transition = row.fromState || row.toState ? [{ label: "State", value: `${stateLabel(row.fromState)} → ${stateLabel(row.toState)}` }] : [];
-  const fields = Object.entries(data).map(([key, value]) => ({ label: DETAIL_LABELS[key] ?? humanise(key), value: formatValue(value) }));
+  // Internal ids (of a note, a link, a push) tell a reader nothing; the CSV export keeps them.
+  const fields = Object.entries(data).filter(([key, value]) => !(key.endsWith("Id") && typeof value === "string" && UUID.test(value))).map(([key, value]) => ({ label: DETAIL_LABELS[key] ?? humanise(key), value: formatValue(value) }));
   return [...transition, ...fields, ...(row.ip ? [{ label: "IP address", value: row.ip }] : [])];
 }
 
@@ -92,7 +94,8 @@ function eventRow(row: AuditPageRow) {
   const actor = actorOf(row);
   return {
     seq: row.seq,
-    at: formatDateTime(row.at),
+    date: row.at.toISOString().slice(0, 10),
+    time: `${row.at.toISOString().slice(11, 16)} UTC`,
     actor: actor.name,
     actorLink: actor.filter ? `/admin/audit?${new URLSearchParams({ actor: actor.filter }).toString()}` : null,
     story: describeAction(row.action, data),
