@@ -72,7 +72,7 @@ function parseData(text: string): Record<string, unknown> {
 }
 
 function stateLabel(state: string | null): string {
-  if (state === null) return "new";
+  if (state === null) return "New";
   return isRequestState(state) ? STATE_LABELS[state] : state;
 }
 

@@ -56,11 +56,11 @@ describe("the audit log as a story", () => {
   it("shows details as a short list of facts, never JSON, and links to the request", async () => {
     const page = (await root.get("/admin/audit")).body;
     const approval = rowWith(page, "request.approval");
-    assert.match(approval, /<dt>Revision<\/dt><dd>1<\/dd><dt>Approvals<\/dt><dd>1<\/dd><dt>Approvals needed<\/dt><dd>2<\/dd>/);
+    assert.match(approval, /<div><dt>Revision<\/dt> <dd>1<\/dd><\/div><div><dt>Approvals<\/dt> <dd>1<\/dd><\/div><div><dt>Approvals needed<\/dt> <dd>2<\/dd><\/div>/);
     assert.match(approval, new RegExp(`<a href="/admin/requests/${requestId}">Request by <span class="address">dev@example.org</span></a>`));
-    assert.match(rowWith(page, "request.start_review"), /<dt>State<\/dt><dd>Submitted → In review<\/dd>/);
+    assert.match(rowWith(page, "request.start_review"), /<dt>State<\/dt> <dd>Submitted → In review<\/dd>/);
     const submitted = rowWith(page, "request.submit");
-    assert.match(submitted, /<dt>Key<\/dt><dd>[0-9A-F]{4}( [0-9A-F]{4}){9}<\/dd>/);
+    assert.match(submitted, /<dt>Key<\/dt> <dd>[0-9A-F]{4}( [0-9A-F]{4}){9}<\/dd>/);
     assert.doesNotMatch(page, /\{&quot;|&quot;:/, "no JSON on the page");
   });
 
