@@ -62,14 +62,25 @@ export async function findOldestWaiting(db: Db): Promise<ReviewListItem | null> 
   return row ? toListItem(row) : null;
 }
 
-/** Requests waiting for review whose current revision this staff member has not approved. */
+/**
+ * Requests waiting for review whose current revision this staff member has not approved, minus
+ * their own (nobody approves those): the same requests as the list's "Needs my approval".
+ */
 export async function listWaitingFor(db: Db, staffId: string): Promise<ReviewListItem[]> {
+  const staff = await db.staff.findUnique({ where: { id: staffId }, select: { email: true } });
   const rows = await db.request.findMany({
-    where: { state: { in: WAITING_FOR_REVIEW } },
+    where: {
+      state: { in: WAITING_FOR_REVIEW },
+      ...(staff ? { NOT: { applicant: { addresses: { some: { address: staff.email.toLowerCase(), confirmedAt: { not: null } } } } } } : {}),
+    },
     orderBy: { updatedAt: "asc" },
-    include: {
+    select: {
+      id: true,
+      state: true,
+      createdAt: true,
+      updatedAt: true,
       applicant: { select: { email: true } },
-      keys: { orderBy: { revision: "desc" }, take: 1 },
+      keys: { orderBy: { revision: "desc" }, take: 1, select: { revision: true, fingerprint: true, certifyUserIds: true } },
       approvals: { where: { staffId }, select: { revision: true } },
     },
   });

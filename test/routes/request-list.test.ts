@@ -179,6 +179,10 @@ describe("the staff request list: needs my approval", () => {
     assert.match(rowOf(forBob, revised.id), /<span class="approvals">0 of 2<\/span>/);
     assert.match(forBob, /Needs my approval <span class="choice-count">\(4\)<\/span>/);
 
+    // The dashboard's "Waiting for you" lists the same requests.
+    const dashboard = (await alice.get("/admin")).body;
+    assert.deepEqual(listed(dashboard.slice(dashboard.indexOf("Waiting for you"))), expect(fresh, revised));
+
     const everything = (await alice.get("/admin/requests?state=")).body;
     assert.deepEqual(listed(everything), expect(fresh, half, own, revised, done, rejected));
     assert.match(rowOf(everything, done.id), /<span class="muted">–<\/span>/, "no approval count once the quorum is reached");
