@@ -4,7 +4,7 @@ import { DIGEST_HORIZON_DAYS } from "../core/expiry.ts";
 import type { Settings } from "../core/settings.ts";
 import type { FormProblem } from "../errors.ts";
 import type { RequestDetail } from "../repositories/requests.ts";
-import { PAGE_SIZE, type ReviewFilter, type ReviewListItem, type StaffView } from "../repositories/review.ts";
+import { type ReviewListItem, type StaffView } from "../repositories/review.ts";
 import { formatFingerprint } from "../core/key-policy.ts";
 import { formatBytes, formatDateTime, keySummary, requestStateView } from "./helpers.ts";
 
@@ -43,22 +43,6 @@ export function dashboardModel(input: {
     mail: { failed: input.mail.failed ?? 0, waiting: (input.mail.pending ?? 0) + (input.mail.sending ?? 0) },
     mine: input.mine.map((item) => listItem(item, input.now)),
     expiring: { count: input.expiring.count, horizon: DIGEST_HORIZON_DAYS, lastRun: input.expiring.lastRun ? formatDateTime(input.expiring.lastRun) : "never" },
-  };
-}
-
-export function reviewListModel(input: { items: ReviewListItem[]; total: number; filter: ReviewFilter; now: Date }) {
-  const pages = Math.max(1, Math.ceil(input.total / PAGE_SIZE));
-  const query = (page: number) => new URLSearchParams({ ...(input.filter.state ? { state: input.filter.state } : {}), ...(input.filter.query ? { q: input.filter.query } : {}), page: String(page) }).toString();
-  return {
-    title: "Requests",
-    items: input.items.map((item) => listItem(item, input.now)),
-    total: input.total,
-    q: input.filter.query ?? "",
-    states: REQUEST_STATES.map((state) => ({ state, label: STATE_LABELS[state], selected: state === input.filter.state })),
-    page: input.filter.page,
-    pages,
-    previous: input.filter.page > 1 ? query(input.filter.page - 1) : null,
-    next: input.filter.page < pages ? query(input.filter.page + 1) : null,
   };
 }
 

@@ -1,9 +1,6 @@
 import { isRequestState, REQUEST_STATES, type RequestState } from "../core/request-lifecycle.ts";
 import type { Db } from "../db/client.ts";
-import type { Prisma } from "../generated/prisma/client.ts";
 import { certificationExpiresAt, parseStrings } from "./requests.ts";
-
-export const PAGE_SIZE = 25;
 
 export interface ReviewListItem {
   id: string;
@@ -15,13 +12,6 @@ export interface ReviewListItem {
   updatedAt: Date;
   /** When the master's certification lapses (null: not certified, or never). */
   certificationExpiresAt: Date | null;
-}
-
-export interface ReviewFilter {
-  state?: RequestState;
-  /** A fingerprint (16 or more hex digits, spaces allowed), an email address or a name. */
-  query?: string;
-  page: number;
 }
 
 interface ListRow {
@@ -53,41 +43,6 @@ export function fingerprintQuery(query: string): string | null {
   return /^[0-9A-F]{16,40}$/.test(hex) ? hex : null;
 }
 
-function whereFor(filter: ReviewFilter): Prisma.RequestWhereInput {
-  const where: Prisma.RequestWhereInput = filter.state ? { state: filter.state } : {};
-  const query = filter.query?.trim();
-  if (!query) return where;
-  const hex = fingerprintQuery(query);
-  if (hex) return { ...where, keys: { some: { fingerprint: { contains: hex } } } };
-  const text = query.toLowerCase();
-  return {
-    ...where,
-    OR: [
-      { applicant: { addresses: { some: { address: { contains: text } } } } },
-      { keys: { some: { certifyUserIds: { contains: query } } } },
-    ],
-  };
-}
-
-/** Oldest waiting first: the request whose state has not moved for longest leads. */
-export async function listForReview(db: Db, filter: ReviewFilter): Promise<{ items: ReviewListItem[]; total: number }> {
-  const where = whereFor(filter);
-  const [total, rows] = await Promise.all([
-    db.request.count({ where }),
-    db.request.findMany({
-      where,
-      orderBy: [{ updatedAt: "asc" }, { id: "asc" }],
-      skip: (filter.page - 1) * PAGE_SIZE,
-      take: PAGE_SIZE,
-      include: { applicant: { select: { email: true } }, keys: { orderBy: { revision: "desc" }, take: 1 }, certifications: { select: { signature: true } } },
-    }),
-  ]);
-  return {
-    total,
-    items: rows.map(toListItem),
-  };
-}
-
 export async function countByState(db: Db): Promise<Record<RequestState, number>> {
   const groups = await db.request.groupBy({ by: ["state"], _count: { _all: true } });
   const counts = Object.fromEntries(REQUEST_STATES.map((s) => [s, 0])) as Record<RequestState, number>;
@@ -107,14 +62,25 @@ export async function findOldestWaiting(db: Db): Promise<ReviewListItem | null> 
   return row ? toListItem(row) : null;
 }
 
-/** Requests waiting for review whose current revision this staff member has not approved. */
+/**
+ * Requests waiting for review whose current revision this staff member has not approved, minus
+ * their own (nobody approves those): the same requests as the list's "Needs my approval".
+ */
 export async function listWaitingFor(db: Db, staffId: string): Promise<ReviewListItem[]> {
+  const staff = await db.staff.findUnique({ where: { id: staffId }, select: { email: true } });
   const rows = await db.request.findMany({
-    where: { state: { in: WAITING_FOR_REVIEW } },
+    where: {
+      state: { in: WAITING_FOR_REVIEW },
+      ...(staff ? { NOT: { applicant: { addresses: { some: { address: staff.email.toLowerCase(), confirmedAt: { not: null } } } } } } : {}),
+    },
     orderBy: { updatedAt: "asc" },
-    include: {
+    select: {
+      id: true,
+      state: true,
+      createdAt: true,
+      updatedAt: true,
       applicant: { select: { email: true } },
-      keys: { orderBy: { revision: "desc" }, take: 1 },
+      keys: { orderBy: { revision: "desc" }, take: 1, select: { revision: true, fingerprint: true, certifyUserIds: true } },
       approvals: { where: { staffId }, select: { revision: true } },
     },
   });

@@ -513,6 +513,30 @@ describe("every page in Chromium, for every kind of person, at 390 and 1366 wide
   });
   // ---- end of the applicant's forms ----
 
+  // ---- Staff lists: the request list (choices, approvals, warnings, empty) and the audit log (filters, empty, refused range) ----
+  it("staff lists: the request list's choices and warnings, and the audit log's filters and empty states", async () => {
+    const { t, base } = portal;
+    const from = tally.problems.length;
+    const [rita] = desk.reviewers;
+    // A key that expires within 60 days, so the list shows a warning tag.
+    const soon = await makeTestKey([{ name: "Dev", email: "soon@example.org" }], { expiresInSeconds: Math.round((t.clock.now.getTime() - Date.UTC(2026, 0, 1)) / 1000) + 30 * 86_400 });
+    const expiring = await submitRequest(t, "soon@example.org", "Dev", soon);
+    await as(rita, async (page) => {
+      await auditUrl(page, base, "/admin/requests?state=", "reviewer requests, all, with warnings", tally);
+      await auditUrl(page, base, "/admin/requests?state=mine&q=nobody%40example.org", "reviewer requests, nothing matches", tally);
+      await auditUrl(page, base, "/admin/requests?state=in_review", "reviewer requests, one state", tally);
+    });
+    await as(desk.officer, async (page) => auditUrl(page, base, "/admin/requests", "officer requests (all)", tally));
+    await as(desk.admin, async (page) => {
+      await auditUrl(page, base, `/admin/audit?action=request.&requestId=${expiring.id}`, "admin audit, one request", tally);
+      await auditUrl(page, base, "/admin/audit?actor=system", "admin audit, by the system", tally);
+      await auditUrl(page, base, "/admin/audit?action=staff.disabled&from=2020-01-01&to=2020-01-31", "admin audit, nothing matches", tally);
+      await auditUrl(page, base, "/admin/audit?from=2026-11-24&to=2026-11-01", "admin audit, dates refused", tally, 400);
+    });
+    report(from);
+  });
+  // ---- end of staff lists ----
+
   it("adds up to no axe violation and no sideways scrolling", (context) => {
     context.diagnostic(`${tally.pages} pages and emails, ${tally.axe} axe violations, ${tally.overflow} overflowing`);
     assert.equal(tally.axe, 0);

@@ -1,9 +1,10 @@
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { csvRow } from "../../core/csv.ts";
+import type { FormProblem } from "../../errors.ts";
 import { requireStaff } from "../../plugins/app/authorization.ts";
-import { auditPageModel } from "../../presenters/audit.ts";
-import { AUDIT_PAGE_SIZE, listAuditEvents, type AuditFilter } from "../../repositories/audit-log.ts";
+import { auditPageModel, type AuditQuery } from "../../presenters/audit.ts";
+import { AUDIT_PAGE_SIZE, findRequestLabel, listAuditEvents, listAuditPage, listStaffEmails, type AuditFilter } from "../../repositories/audit-log.ts";
 import { verifyAuditLog } from "../../services/audit-verify.ts";
 
 const Filter = Type.Object({
@@ -14,16 +15,24 @@ const Filter = Type.Object({
   to: Type.Optional(Type.Union([Type.Literal(""), Type.String({ format: "date" })])),
   page: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1 }),
 });
-type FilterQuery = { action?: string; actor?: string; requestId?: string; from?: string; to?: string };
 
 /** The audit log for admins: browse and filter, export as CSV, and the chain's state. */
 const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const admin = requireStaff("admin");
 
   app.get("/audit", { onRequest: admin, schema: { querystring: Filter } }, async (request, reply) => {
-    const filter = toFilter(request.query);
-    const [{ rows, total }, verdict] = await Promise.all([listAuditEvents(app.db, filter, request.query.page), verifyAuditLog(app.db)]);
-    return reply.render("admin/audit.hbs", auditPageModel({ rows, total, page: request.query.page, pages: Math.max(1, Math.ceil(total / AUDIT_PAGE_SIZE)), query: request.query, verdict }));
+    const { page, ...query } = request.query;
+    const problems = rangeProblems(query);
+    const filter = toFilter(query);
+    const [{ rows, total }, verdict, staffEmails, requestLabel] = await Promise.all([
+      problems.length > 0 ? { rows: [], total: 0 } : listAuditPage(app.db, filter, page),
+      verifyAuditLog(app.db),
+      listStaffEmails(app.db),
+      filter.requestId ? findRequestLabel(app.db, filter.requestId) : null,
+    ]);
+    const pages = Math.max(1, Math.ceil(total / AUDIT_PAGE_SIZE));
+    const model = auditPageModel({ rows, total, page, pages, query, verdict, staffEmails, request: requestLabel, problems });
+    return reply.render("admin/audit.hbs", model, problems.length > 0 ? 400 : 200);
   });
 
   app.get("/audit.csv", { onRequest: admin, schema: { querystring: Filter } }, async (request, reply) => {
@@ -38,7 +47,13 @@ const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
   });
 };
 
-function toFilter(query: FilterQuery): AuditFilter {
+/** A range that ends before it starts matches nothing: say so by the field instead of showing an empty log. */
+function rangeProblems(query: AuditQuery): FormProblem[] {
+  if (!query.from || !query.to || query.from <= query.to) return [];
+  return [{ field: "to", code: "KEYSIGN_ERR_DATE_RANGE", message: `The end date (${query.to}) is before the start date (${query.from}). Choose an end date on or after the start date.` }];
+}
+
+function toFilter(query: AuditQuery): AuditFilter {
   const day = (value: string | undefined, plusDays = 0) => (value ? new Date(Date.parse(`${value}T00:00:00Z`) + plusDays * 86_400_000) : undefined);
   return {
     action: query.action || undefined,

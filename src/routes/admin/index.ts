@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from "fastify";
 import authRoutes from "./auth.ts";
 import staffRoutes from "./staff.ts";
 import reviewRoutes from "./requests.ts";
+import requestListRoutes from "./request-list.ts";
 import auditRoutes from "./audit.ts";
 import settingsRoutes from "./settings.ts";
 import revocationRoutes from "./revocations.ts";
@@ -14,6 +15,7 @@ const adminRoutes: FastifyPluginAsync = async (app) => {
   await app.register(authRoutes);
   await app.register(staffRoutes, { prefix: "/staff" });
   await app.register(reviewRoutes);
+  await app.register(requestListRoutes);
   await app.register(auditRoutes);
   await app.register(settingsRoutes);
   await app.register(revocationRoutes);

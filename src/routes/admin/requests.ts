@@ -1,16 +1,14 @@
 import { createReadStream } from "node:fs";
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import { REQUEST_STATES } from "../../core/request-lifecycle.ts";
 import { KeysignError, NotFoundError } from "../../errors.ts";
 import { requireStaff, staffActorOf, staffOf } from "../../plugins/app/authorization.ts";
-import { dashboardModel, reviewListModel } from "../../presenters/review.ts";
+import { dashboardModel } from "../../presenters/review.ts";
 import { setupChecklistModel } from "../../presenters/setup-checklist.ts";
-
 import { DECISIONS, decisionProblem } from "../../presenters/review-decision.ts";
 import { findAgreementOf } from "../../repositories/agreements.ts";
 import { countByStatus } from "../../repositories/outbox.ts";
-import { countByState, findOldestWaiting, listForReview, listWaitingFor } from "../../repositories/review.ts";
+import { countByState, findOldestWaiting, listWaitingFor } from "../../repositories/review.ts";
 import { loadCertifiedKey } from "../../services/certified-delivery.ts";
 import type { StaffActor } from "../../services/context.ts";
 import { DECISION_ROLES, renderStaffRequest } from "./request-page.ts";
@@ -18,11 +16,6 @@ import { sendKeyFile } from "../downloads.ts";
 
 const IdParams = Type.Object({ id: Type.String({ format: "uuid" }) });
 const AgreementParams = Type.Object({ id: Type.String({ format: "uuid" }), agreementId: Type.String({ format: "uuid" }) });
-const ListQuery = Type.Object({
-  state: Type.Optional(Type.Union([Type.Literal(""), ...REQUEST_STATES.map((s) => Type.Literal(s))])),
-  q: Type.Optional(Type.String({ maxLength: 200 })),
-  page: Type.Integer({ minimum: 1, maximum: 100_000, default: 1 }),
-});
 const PageQuery = Type.Object({ decided: Type.Optional(Type.Union(DECISIONS.map((d) => Type.Literal(d)))) });
 const DecisionBody = Type.Object({
   _csrf: Type.Optional(Type.String()),
@@ -31,7 +24,7 @@ const DecisionBody = Type.Object({
 });
 const NoteBody = Type.Object({ _csrf: Type.Optional(Type.String()), body: Type.String({ maxLength: 8000, default: "" }) });
 
-/** Review: dashboard, request list and page, decisions and notes. */
+/** Review: dashboard, request page, decisions and notes (the list is in request-list.ts). */
 const reviewRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const anyStaff = requireStaff();
   const reviewer = requireStaff(...DECISION_ROLES);
@@ -47,12 +40,6 @@ const reviewRoutes: FastifyPluginAsyncTypebox = async (app) => {
       app.setupChecklist.forDashboard(staff.roles),
     ]);
     return reply.render("admin/dashboard.hbs", { ...dashboardModel({ counts, oldest, mine, mail, expiring, now: app.now() }), setup: setupChecklistModel(setup) });
-  });
-
-  app.get("/requests", { onRequest: anyStaff, schema: { querystring: ListQuery } }, async (request, reply) => {
-    const filter = { state: request.query.state || undefined, query: request.query.q, page: request.query.page };
-    const { items, total } = await listForReview(app.db, filter);
-    return reply.render("admin/requests/list.hbs", reviewListModel({ items, total, filter, now: app.now() }));
   });
 
   app.get("/requests/:id", { onRequest: anyStaff, schema: { params: IdParams, querystring: PageQuery } }, async (request, reply) =>
