@@ -28,6 +28,7 @@ import { messageIdDomain, type Actor, type ServiceContext } from "./context.ts";
 import { renderEmail } from "./mail-templates.ts";
 import { notifyApplicantOfRequest } from "./applicant-notices.ts";
 import { applyTransition } from "./request-transitions.ts";
+import { approvalsRequiredFor } from "./renewals.ts";
 
 export const MAX_SIGNATURE_BYTES = 64 * 1024;
 /** How long a new-request form may stay open before it is sent. */
@@ -265,8 +266,7 @@ export class RequestService {
   async progressFor(requestId: string, applicantId: string): Promise<{ detail: RequestDetail; approvals: number; required: number }> {
     const detail = await this.detailFor(requestId, applicantId);
     const approvals = await countCurrentApprovals(this.ctx.db, requestId, detail.keys[0]?.revision ?? 1);
-    const { approvalsRequired } = await readSettings(this.ctx.db);
-    return { detail, approvals, required: approvalsRequired };
+    return { detail, approvals, required: await approvalsRequiredFor(this.ctx.db, requestId) };
   }
 
   async detailFor(requestId: string, applicantId: string): Promise<RequestDetail> {

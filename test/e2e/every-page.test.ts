@@ -343,6 +343,9 @@ describe("every page in Chromium, for every kind of person, at 390 and 1366 wide
       sendCommand: `gpg --keyserver hkps://keysign.example.org --send-keys ${fingerprint}`,
       horizon: 60,
       certifications: [{ link, fingerprint, owner: "dev@example.org", expiresOn: "30 December 2026" }],
+      // Renewal (issue 13): the reminder's renew link and the renewed key's wording.
+      renewLink: `${link}/renew`,
+      renewal: false,
     };
     // Fingerprints read in groups of four; a command keeps it whole, so it can be typed as shown.
     const certified = renderEmail("request-certified", data).html;

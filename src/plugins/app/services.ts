@@ -8,6 +8,7 @@ import { EXPIRY_CHECK_INTERVAL_MS, ExpiryService } from "../../services/expiry-r
 import { KeyserverPushService } from "../../services/keyserver-push.ts";
 import { MailDelivery } from "../../services/mail-delivery.ts";
 import { OwnerUpdateService } from "../../services/owner-updates.ts";
+import { RenewalService } from "../../services/renewals.ts";
 import { RequestService } from "../../services/requests.ts";
 import { ReviewService } from "../../services/review.ts";
 import { RevocationService } from "../../services/revocations.ts";
@@ -32,6 +33,7 @@ declare module "fastify" {
     mail: MailDelivery;
     auth: AuthService;
     requests: RequestService;
+    renewals: RenewalService;
     staffAuth: StaffAuthService;
     review: ReviewService;
     revocations: RevocationService;
@@ -95,6 +97,7 @@ async function services(app: FastifyInstance, opts: ServicesOptions): Promise<vo
   app.decorate("mail", mail);
   app.decorate("auth", new AuthService(ctx));
   app.decorate("requests", new RequestService(ctx));
+  app.decorate("renewals", new RenewalService(ctx));
   app.decorate("staffAuth", new StaffAuthService(ctx));
   app.decorate("review", new ReviewService(ctx));
   app.decorate("revocations", new RevocationService(ctx));

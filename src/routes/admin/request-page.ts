@@ -9,6 +9,7 @@ import { loadRevocationView } from "../../repositories/revocations.ts";
 import { readSettings } from "../../repositories/settings.ts";
 import { listKeyUpdates } from "../../repositories/key-updates.ts";
 import { keyUpdateListModel } from "../../presenters/key-updates.ts";
+import { staffKeyHistoryModel } from "../../presenters/renewals.ts";
 
 export interface StaffRequestPageExtra {
   problems?: FormProblem[];
@@ -38,6 +39,7 @@ export async function renderStaffRequest(app: FastifyInstance, request: FastifyR
       ...staffRequestModel({ detail, view, settings, staffId, mayReview, keyHistory, now: app.now(), ...review }),
       ...keyUpdateListModel(keyUpdates),
       ...staffRevocationModel({ state: detail.state, view: revocations, approvalsRequired: settings.approvalsRequired, staffId, mayReview, form: revocationForm }),
+      ...staffKeyHistoryModel(await app.renewals.staffPanelFor(id), detail.state, app.now()),
     },
     status,
   );
