@@ -85,6 +85,8 @@ describe("admin authorisation matrix", () => {
       { method: "POST", path: `/admin/staff/${target.id}/reset-second-factor`, allowed: ["admin"], form: {} },
       { method: "GET", path: "/admin/publication", allowed: ["admin"] },
       { method: "POST", path: `/admin/publication/pushes/${NO_ID}/retry`, allowed: ["admin"], form: {} },
+      // Renewal (issue 13).
+      { method: "POST", path: "/admin/settings/renewal", allowed: ["admin"], form: { renewalApprovalsRequired: "1", agreementVersion: "1" } },
     ];
   });
   after(async () => t.close());
