@@ -6,11 +6,12 @@
  */
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { canonicalizeKey, DEFAULT_KEY_POLICY, inspectKey, type KeyFacts, type KeyPolicyOptions, type PolicyProblem } from "../core/key-policy.ts";
+import { checkAgreementPdf, displayFileName, sha256Hex } from "../core/agreement-pdf.ts";
+import { canonicalizeKey, DEFAULT_KEY_POLICY, inspectKey, verifyPossession, type KeyFacts, type KeyPolicyOptions, type PolicyProblem } from "../core/key-policy.ts";
 import { keyEndedIntakeMessage, keyEndingRevocation } from "../core/key-history.ts";
 import { renewalRefusal, renewedUserIds, type RenewalRefusal } from "../core/renewal.ts";
 import type { Db, Tx } from "../db/client.ts";
-import { ConflictError } from "../errors.ts";
+import { ConflictError, FormError, type FormProblem } from "../errors.ts";
 import { appendAuditEvent } from "../repositories/audit.ts";
 import { listKeyUpdates, updatedKeys } from "../repositories/key-updates.ts";
 import { enqueueEmail } from "../repositories/outbox.ts";
@@ -20,6 +21,7 @@ import { findKeyRevocationHistory, type PastRevocation } from "../repositories/r
 import { readSettings } from "../repositories/settings.ts";
 import { messageIdDomain, type ServiceContext } from "./context.ts";
 import { renderEmail } from "./mail-templates.ts";
+import { armorSignature, MAX_SIGNATURE_BYTES } from "./requests.ts";
 
 /** The renewal as the confirmation page describes it. */
 export interface RenewalPreview {
@@ -36,6 +38,19 @@ export interface RenewInput {
   requestId: string;
   applicantId: string;
   ip: string;
+  /** The current agreement, executed, when the one on file was signed under an older version. */
+  agreement?: { bytes: Uint8Array; fileName: string | undefined } | null;
+  signature?: Uint8Array;
+}
+
+/** The agreement the renewal carries: the copy on file, or the newly signed current version. */
+interface RenewalAgreement {
+  bytes: Uint8Array;
+  fileName: string;
+  sha256: string;
+  signature: string;
+  signerFingerprint: string;
+  agreementVersion: number;
 }
 
 /** The key as it stands now (the owner's updates included), checked and cut down to the user IDs to renew. */
@@ -87,22 +102,15 @@ export class RenewalService {
     const existing = await findRenewalOf(this.ctx.db, source.id);
     if (existing && existing.state !== "certified") return { requestId: existing.id, replayed: true };
     throwRefusal(await this.refusal(this.ctx.db, source));
-    const settings = await readSettings(this.ctx.db);
-    if (source.agreement.agreementVersion < settings.agreementVersion) {
-      throw new ConflictError(
-        `Your agreement was signed under version ${source.agreement.agreementVersion}; the current version is ${settings.agreementVersion}. Sign the current agreement on the renewal page first.`,
-        "KEYSIGN_ERR_AGREEMENT_OUTDATED",
-      );
-    }
     const key = await this.renewedKey(source);
-    const agreementBytes = await readFile(this.ctx.files.agreementPath(source.agreement.storageName));
-    const storageName = await this.ctx.files.saveAgreement(agreementBytes);
+    const agreement = await this.renewalAgreement(source, key, input);
+    const storageName = await this.ctx.files.saveAgreement(agreement.bytes);
     const requestId = randomUUID();
     try {
       await this.ctx.db.$transaction(async (tx) => {
         // Checked again where it counts: a second click or another request may have come in meanwhile.
         throwRefusal(await this.refusal(tx, source));
-        await createRenewal(tx, { requestId, source, key, storageName, now: this.ctx.now(), applicantId: input.applicantId, ip: input.ip });
+        await createRenewal(tx, { requestId, source, key, agreement, storageName, now: this.ctx.now(), applicantId: input.applicantId, ip: input.ip });
         await this.queueReceipt(tx, input.applicantId, requestId, key, this.ctx.now());
       });
     } catch (error) {
@@ -111,6 +119,21 @@ export class RenewalService {
     }
     this.ctx.mailQueued();
     return { requestId, replayed: false };
+  }
+
+  /**
+   * The agreement on file while its version is current; otherwise the owner signs the current
+   * version first, checked as the request form checks it (a PDF, a detached signature by the key).
+   */
+  private async renewalAgreement(source: RenewalSource, key: RenewedKey, input: RenewInput): Promise<RenewalAgreement> {
+    const { agreementVersion } = await readSettings(this.ctx.db);
+    const onFile = source.agreement;
+    if (onFile.agreementVersion >= agreementVersion) {
+      const bytes = await readFile(this.ctx.files.agreementPath(onFile.storageName));
+      return { bytes, fileName: onFile.fileName, sha256: onFile.sha256, signature: onFile.signature, signerFingerprint: onFile.signerFingerprint, agreementVersion: onFile.agreementVersion };
+    }
+    const signed = await checkSignedAgreement(key.canonical.binary, input.agreement ?? null, input.signature ?? new Uint8Array(), { ...this.policy(), agreementVersion: onFile.agreementVersion, current: agreementVersion });
+    return { ...signed, agreementVersion };
   }
 
   /** The key on file, with the owner's later updates (an extended expiry counts), checked against today's policy. */
@@ -189,13 +212,14 @@ interface NewRenewal {
   requestId: string;
   source: RenewalSource;
   key: RenewedKey;
+  agreement: RenewalAgreement;
   storageName: string;
   applicantId: string;
   ip: string;
   now: Date;
 }
 
-async function createRenewal(tx: Tx, { requestId, source, key, storageName, applicantId, ip, now }: NewRenewal): Promise<void> {
+async function createRenewal(tx: Tx, { requestId, source, key, agreement, storageName, applicantId, ip, now }: NewRenewal): Promise<void> {
   const published = source.publishedUserIds.filter((userId) => key.userIds.includes(userId));
   await tx.request.create({
     data: { id: requestId, applicantId, state: "submitted", ...source.declarations, publishedUserIds: JSON.stringify(published), renewsRequestId: source.id, createdAt: now, updatedAt: now },
@@ -216,8 +240,8 @@ async function createRenewal(tx: Tx, { requestId, source, key, storageName, appl
       createdAt: now,
     },
   });
-  const { fileName, sha256, size, signature, signerFingerprint, agreementVersion } = source.agreement;
-  await tx.agreement.create({ data: { id: randomUUID(), requestId, revision: 1, fileName, sha256, size, storageName, signature, signerFingerprint, agreementVersion, createdAt: now } });
+  const { fileName, sha256, signature, signerFingerprint, agreementVersion } = agreement;
+  await tx.agreement.create({ data: { id: randomUUID(), requestId, revision: 1, fileName, sha256, size: agreement.bytes.length, storageName, signature, signerFingerprint, agreementVersion, createdAt: now } });
   const data = { renews: source.id, fingerprint: key.canonical.fingerprint, userIds: key.userIds, agreementSha256: sha256 };
   await appendAuditEvent(tx, { actorType: "applicant", actorId: applicantId, ip, action: "request.submit", requestId, fromState: null, toState: "submitted", data }, now);
   await appendAuditEvent(tx, { actorType: "applicant", actorId: applicantId, ip, action: "request.renewal_requested", requestId: source.id, data: { renewal: requestId } }, now);
@@ -272,4 +296,28 @@ export async function keyHistoryPanel(ctx: ServiceContext, requestId: string): P
     agreementVersion: agreement ? { signed: agreement.agreementVersion, current: settings.agreementVersion } : null,
     approvalsRequired: links.renewsRequestId ? settings.renewalApprovalsRequired : settings.approvalsRequired,
   };
+}
+
+/**
+ * The executed current agreement and its detached signature by `keyBinary`: the request form's
+ * checks (src/services/requests.ts), with problems on the same fields. Nothing is stored here.
+ */
+async function checkSignedAgreement(
+  keyBinary: Uint8Array,
+  agreement: { bytes: Uint8Array; fileName: string | undefined } | null,
+  signature: Uint8Array,
+  options: KeyPolicyOptions & { agreementVersion: number; current: number },
+): Promise<Omit<RenewalAgreement, "agreementVersion">> {
+  const problems: FormProblem[] = [];
+  const pdfProblem = checkAgreementPdf(agreement?.bytes ?? new Uint8Array());
+  if (pdfProblem) {
+    const outdated = `The agreement's text changed since you signed it (version ${options.agreementVersion}; now version ${options.current}). `;
+    problems.push({ field: "agreement", code: pdfProblem.code, message: agreement ? pdfProblem.message : `${outdated}${pdfProblem.message}` });
+  }
+  if (signature.length === 0) problems.push({ field: "signature", code: "KEYSIGN_ERR_SIGNATURE_MISSING", message: "Attach the detached signature of the agreement (agreement.pdf.asc), made with the certified key." });
+  else if (signature.length > MAX_SIGNATURE_BYTES) problems.push({ field: "signature", code: "KEYSIGN_ERR_SIGNATURE_TOO_LARGE", message: "The signature file is far larger than a detached signature. Attach the .asc file that gpg --armor --detach-sign wrote." });
+  if (problems.length > 0 || !agreement) throw new FormError(problems);
+  const verified = await verifyPossession(keyBinary, agreement.bytes, signature, options);
+  if (!verified.ok) throw new FormError([{ field: "signature", ...verified.problem }]);
+  return { bytes: agreement.bytes, fileName: displayFileName(agreement.fileName), sha256: sha256Hex(agreement.bytes), signature: await armorSignature(signature), signerFingerprint: verified.signerFingerprint };
 }

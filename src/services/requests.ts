@@ -379,6 +379,7 @@ export class RequestService {
         storageName,
         signature: valid.signature,
         signerFingerprint: valid.signerFingerprint,
+        agreementVersion: await signedAgreementVersion(tx, requestId, valid.agreement.sha256),
         createdAt: now,
       },
     });
@@ -457,10 +458,20 @@ function throwIfAny(problems: FormProblem[]): void {
 }
 
 /** Stores the verified signature re-encoded from its packets, never the upload's surrounding text. */
-async function armorSignature(signature: Uint8Array): Promise<string> {
+export async function armorSignature(signature: Uint8Array): Promise<string> {
   const text = Buffer.from(signature).toString("utf8");
   const parsed = text.includes("-----BEGIN PGP SIGNATURE-----")
     ? await openpgp.readSignature({ armoredSignature: text })
     : await openpgp.readSignature({ binarySignature: signature });
   return parsed.armor();
+}
+
+/**
+ * The agreement version a revision is signed under: a newly uploaded PDF is the current
+ * version's; the same PDF kept from the previous revision keeps that revision's version.
+ */
+async function signedAgreementVersion(tx: Tx, requestId: string, sha256: string): Promise<number> {
+  const previous = await tx.agreement.findFirst({ where: { requestId }, orderBy: { revision: "desc" }, select: { sha256: true, agreementVersion: true } });
+  if (previous && previous.sha256 === sha256) return previous.agreementVersion;
+  return (await readSettings(tx)).agreementVersion;
 }
