@@ -5,7 +5,8 @@ import { SETTING_LIMITS, type Settings } from "../core/settings.ts";
 import type { FormProblem } from "../errors.ts";
 import { describePastRevocation } from "../core/key-history.ts";
 import type { KeyCertificationRecord } from "../repositories/renewals.ts";
-import type { KeyHistoryPanel, RenewalPanel, RenewalPreview } from "../services/renewals.ts";
+import type { KeyCard, KeyHistoryPanel, RenewalPanel, RenewalPreview } from "../services/renewals.ts";
+import type { ReplacementPanel } from "../services/replacements.ts";
 import { formatDate } from "./helpers.ts";
 
 const DAY_MS = 86_400_000;
@@ -18,6 +19,7 @@ export function renewalPanelModel(id: string, panel: RenewalPanel) {
       renewsRequestId: panel.renewsRequestId,
       renewal: renewal ? { id: renewal.id, certified: renewal.state === "certified", stateLabel: isRequestState(renewal.state) ? STATE_LABELS[renewal.state] : renewal.state } : null,
       canRenew: panel.canRenew,
+      canReplace: panel.canReplace,
     },
   };
 }
@@ -66,9 +68,14 @@ export function staffKeyHistoryModel(panel: KeyHistoryPanel | null, state: strin
       ownerUpdates: panel.ownerUpdates.map((at) => formatDate(at)),
       policyProblems: panel.policyNow.problems,
       policyWarnings: panel.policyNow.warnings,
+      keys: panel.keys ? { old: keyCardModel(panel.keys.old), new: keyCardModel(panel.keys.new) } : null,
       agreement: panel.agreementVersion ? { ...panel.agreementVersion, outdated: panel.agreementVersion.signed < panel.agreementVersion.current } : null,
     },
   };
+}
+
+function keyCardModel(card: KeyCard) {
+  return { fingerprint: formatFingerprint(card.fingerprint), algorithm: card.algorithm, created: formatDate(card.createdAt), expires: card.expiresAt ? formatDate(card.expiresAt) : "never", userIds: card.userIds };
 }
 
 function certificationStatus(c: KeyCertificationRecord, now: Date): string {
@@ -89,4 +96,10 @@ export function renewalSettingsModel(settings: Settings, templateSha256: string,
       templateSha256,
     },
   };
+}
+
+/** The replaced certification's card on the new request's page; nothing for other requests. */
+export function replacementPanelModel(panel: ReplacementPanel | null) {
+  if (!panel) return {};
+  return { replacementPanel: { ...panel, revoke: panel.choice === "revoke", expire: panel.choice === "expire", mayChoose: panel.certified && !panel.oldRevoked } };
 }

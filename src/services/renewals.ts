@@ -252,12 +252,14 @@ export interface RenewalPanel {
   renewsRequestId: string | null;
   renewal: { id: string; state: string } | null;
   canRenew: boolean;
+  /** A certified key can be replaced by a new one (a new request linked to this one). */
+  canReplace: boolean;
 }
 
 export async function renewalPanel(service: RenewalService, db: Db, input: { requestId: string; applicantId: string; state: string }): Promise<RenewalPanel> {
   const [links, renewal] = await Promise.all([findRequestLinks(db, input.requestId), findRenewalOf(db, input.requestId)]);
   const canRenew = input.state === "certified" && renewal === null && (await service.preview(input.requestId, input.applicantId)).refusal === null;
-  return { renewsRequestId: links.renewsRequestId, renewal, canRenew };
+  return { renewsRequestId: links.renewsRequestId, renewal, canRenew, canReplace: input.state === "certified" };
 }
 
 /** What reviewers of a renewal or replacement read about the key: earlier certifications, revocations, owner updates, today's policy. */
@@ -271,6 +273,27 @@ export interface KeyHistoryPanel {
   policyNow: { problems: string[]; warnings: string[] };
   agreementVersion: { signed: number; current: number } | null;
   approvalsRequired: number;
+  /** On a replacement: the replaced key beside this request's key. */
+  keys: { old: KeyCard; new: KeyCard } | null;
+}
+
+export interface KeyCard {
+  fingerprint: string;
+  algorithm: string;
+  createdAt: Date;
+  expiresAt: Date | null;
+  userIds: string[];
+}
+
+async function keyCard(db: Db, requestId: string): Promise<KeyCard | null> {
+  const key = await db.requestKey.findFirst({ where: { requestId }, orderBy: { revision: "desc" }, select: { fingerprint: true, algorithm: true, keyCreatedAt: true, keyExpiresAt: true, certifyUserIds: true } });
+  return key ? { fingerprint: key.fingerprint, algorithm: key.algorithm, createdAt: key.keyCreatedAt, expiresAt: key.keyExpiresAt, userIds: JSON.parse(key.certifyUserIds) as string[] } : null;
+}
+
+async function replacedKeys(db: Db, requestId: string, replacesRequestId: string | null): Promise<{ old: KeyCard; new: KeyCard } | null> {
+  if (!replacesRequestId) return null;
+  const [old, current] = await Promise.all([keyCard(db, replacesRequestId), keyCard(db, requestId)]);
+  return old && current ? { old, new: current } : null;
 }
 
 export async function keyHistoryPanel(ctx: ServiceContext, requestId: string): Promise<KeyHistoryPanel | null> {
@@ -295,6 +318,7 @@ export async function keyHistoryPanel(ctx: ServiceContext, requestId: string): P
     policyNow: inspected.ok ? { problems: [], warnings: inspected.warnings.map((w) => w.message) } : { problems: inspected.problems.map((p) => p.message), warnings: [] },
     agreementVersion: agreement ? { signed: agreement.agreementVersion, current: settings.agreementVersion } : null,
     approvalsRequired: links.renewsRequestId ? settings.renewalApprovalsRequired : settings.approvalsRequired,
+    keys: await replacedKeys(ctx.db, requestId, links.replacesRequestId),
   };
 }
 

@@ -29,6 +29,7 @@ import { renderEmail } from "./mail-templates.ts";
 import { notifyApplicantOfRequest } from "./applicant-notices.ts";
 import { applyTransition } from "./request-transitions.ts";
 import { approvalsRequiredFor } from "./renewals.ts";
+import { linkReplacement } from "./replacements.ts";
 
 export const MAX_SIGNATURE_BYTES = 64 * 1024;
 /** How long a new-request form may stay open before it is sent. */
@@ -203,6 +204,7 @@ export class RequestService {
         },
       });
       await this.storeRevision(tx, requestId, 1, valid, storageName, now);
+      await linkReplacement(tx, { tokenHash, requestId, fingerprint: valid.checked.facts.fingerprint });
       await appendSubmitEvent(tx, requestId, actor, valid, now);
       await this.queueReceipt(tx, input.applicantId, requestId, valid, now);
     });

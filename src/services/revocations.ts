@@ -167,7 +167,7 @@ async function applyRevocation(tx: Tx, input: ApplyInput): Promise<void> {
   await notifyRevoked(tx, { requestId: revocation.requestId, reasonCode: revocation.reasonCode, reasonText: revocation.reasonText, config: input.config, now: input.now });
 }
 
-async function notifyRevoked(tx: Tx, input: { requestId: string; reasonCode: string; reasonText: string; config: Config; now: Date }): Promise<void> {
+export async function notifyRevoked(tx: Tx, input: { requestId: string; reasonCode: string; reasonText: string; config: Config; now: Date }): Promise<void> {
   const request = await tx.request.findUniqueOrThrow({
     where: { id: input.requestId },
     select: { applicant: { select: { email: true } }, keys: { orderBy: { revision: "desc" }, take: 1, select: { fingerprint: true } } },

@@ -4,6 +4,9 @@ ALTER TABLE "Request" ADD COLUMN "replacedChoice" TEXT;
 ALTER TABLE "Request" ADD COLUMN "replacesRequestId" TEXT;
 
 -- AlterTable
+ALTER TABLE "RequestFormToken" ADD COLUMN "replacesRequestId" TEXT;
+
+-- AlterTable
 ALTER TABLE "Agreement" ADD COLUMN "agreementVersion" INTEGER NOT NULL DEFAULT 1;
 
 -- CreateIndex

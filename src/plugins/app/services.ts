@@ -9,6 +9,7 @@ import { KeyserverPushService } from "../../services/keyserver-push.ts";
 import { MailDelivery } from "../../services/mail-delivery.ts";
 import { OwnerUpdateService } from "../../services/owner-updates.ts";
 import { RenewalService } from "../../services/renewals.ts";
+import { ReplacementService } from "../../services/replacements.ts";
 import { RequestService } from "../../services/requests.ts";
 import { ReviewService } from "../../services/review.ts";
 import { RevocationService } from "../../services/revocations.ts";
@@ -34,6 +35,7 @@ declare module "fastify" {
     auth: AuthService;
     requests: RequestService;
     renewals: RenewalService;
+    replacements: ReplacementService;
     staffAuth: StaffAuthService;
     review: ReviewService;
     revocations: RevocationService;
@@ -98,6 +100,7 @@ async function services(app: FastifyInstance, opts: ServicesOptions): Promise<vo
   app.decorate("auth", new AuthService(ctx));
   app.decorate("requests", new RequestService(ctx));
   app.decorate("renewals", new RenewalService(ctx));
+  app.decorate("replacements", new ReplacementService(ctx));
   app.decorate("staffAuth", new StaffAuthService(ctx));
   app.decorate("review", new ReviewService(ctx));
   app.decorate("revocations", new RevocationService(ctx));

@@ -10,6 +10,7 @@ import { multipartBody } from "../body-rules.ts";
 import { field, multipartFormOf, type MultipartForm } from "../forms.ts";
 
 const IdParams = Type.Object({ id: Type.String({ format: "uuid" }) });
+const ChoiceBody = Type.Object({ _csrf: Type.Optional(Type.String()), choice: Type.Optional(Type.String({ maxLength: 10 })) });
 /** The confirmation, and when the agreement's text changed since it was signed, the executed current version and its signature. */
 const RENEW_FORM = multipartBody({
   maxBytes: MAX_AGREEMENT_BYTES + MAX_SIGNATURE_BYTES + 64 * 1024,
@@ -18,7 +19,7 @@ const RENEW_FORM = multipartBody({
   maxFields: 4,
 });
 
-/** Renewal of a certified request by its owner: a confirmation page, then one action (docs/publication.md, "Renewal and replacement"). */
+/** Renewal and replacement of a certified request by its owner: a confirmation page, then one action (docs/signing-ceremony.md, "Renewal and replacement"). */
 const renewalRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addHook("onRequest", requireApplicant);
 
@@ -35,6 +36,17 @@ const renewalRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (error instanceof ConflictError) return show(reply, request.params.id, applicantId, [{ field: "form", code: error.code, message: error.message }], error.statusCode);
       throw error;
     }
+  });
+
+  // Replacement: the normal request form, with a form token naming the request whose key is replaced.
+  app.get("/:id/replace", { schema: { params: IdParams } }, async (request, reply) => {
+    const formToken = await app.replacements.startReplacement(request.params.id, applicantOf(request));
+    return reply.render("account/key-step.hbs", { title: "Replace your certified key", action: "/requests/new", revising: false, formToken, replacing: request.params.id });
+  });
+
+  app.post("/:id/replaced-choice", { schema: { params: IdParams, body: ChoiceBody } }, async (request, reply) => {
+    await app.replacements.choose({ requestId: request.params.id, applicantId: applicantOf(request), choice: request.body.choice ?? "", ip: request.ip });
+    return reply.redirect(`/requests/${request.params.id}#replaced`, 303);
   });
 
   async function show(reply: FastifyReply, id: string, applicantId: string, problems: FormProblem[] = [], status = 200) {

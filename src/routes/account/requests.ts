@@ -15,7 +15,7 @@ import {
   type DetailsFormValues,
 } from "../../presenters/requests.ts";
 import { applicantCertificationModel } from "../../presenters/revocations.ts";
-import { renewalPanelModel } from "../../presenters/renewals.ts";
+import { renewalPanelModel, replacementPanelModel } from "../../presenters/renewals.ts";
 import { findOwnedRequest, listRequestsOf } from "../../repositories/requests.ts";
 import { findAppliedRevocation } from "../../repositories/revocations.ts";
 import { loadCertifiedKey } from "../../services/certified-delivery.ts";
@@ -95,7 +95,7 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const applied = detail.state === "revoked" ? await findAppliedRevocation(app.db, detail.id) : null;
     const tracker = statusTrackerModel({ id: detail.id, state: detail.state, approvals, required, timeline: detail.timeline, schedule: app.config.SIGNING_SCHEDULE });
     const model = { ...requestDetailModel(detail, app.now()), ...applicantCertificationModel(detail.state, detail.keys[0]?.fingerprint ?? "", applied), tracker, problems };
-    Object.assign(model, renewalPanelModel(detail.id, await app.renewals.panelFor(detail.id, applicantId, detail.state)));
+    Object.assign(model, renewalPanelModel(detail.id, await app.renewals.panelFor(detail.id, applicantId, detail.state)), replacementPanelModel(await app.replacements.panelFor(detail.id, detail.state)));
     return reply.render("account/request.hbs", model, statusCode);
   }
 

@@ -64,7 +64,7 @@ const settingsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.redirect("/admin/settings?saved=master", 303);
   });
 
-  // Renewal and agreement version (docs/publication.md, "Renewal and replacement").
+  // Renewal and agreement version (docs/signing-ceremony.md, "Renewal and replacement").
   app.post("/settings/renewal", { onRequest: admin, schema: { body: RenewalSettingsBody } }, async (request, reply) => {
     try {
       await app.settings.updateRenewalSettings(request.body, staffActorOf(request));
