@@ -21,6 +21,7 @@ import { findKeyRevocationHistory, type PastRevocation } from "../repositories/r
 import { readSettings } from "../repositories/settings.ts";
 import { messageIdDomain, type ServiceContext } from "./context.ts";
 import { renderEmail } from "./mail-templates.ts";
+import { applyTransition } from "./request-transitions.ts";
 import { armorSignature, MAX_SIGNATURE_BYTES } from "./requests.ts";
 
 /** The renewal as the confirmation page describes it. */
@@ -344,4 +345,34 @@ async function checkSignedAgreement(
   const verified = await verifyPossession(keyBinary, agreement.bytes, signature, options);
   if (!verified.ok) throw new FormError([{ field: "signature", ...verified.problem }]);
   return { bytes: agreement.bytes, fileName: displayFileName(agreement.fileName), sha256: sha256Hex(agreement.bytes), signature: await armorSignature(signature), signerFingerprint: verified.signerFingerprint };
+}
+
+/**
+ * When a renewed key's certification is revoked, the certifications it superseded must not stay
+ * valid until they expire: each request it renews (and so on back) has its superseded
+ * certifications revoked with their sealed revocations, in the same transaction, and a request
+ * left with no live certification becomes revoked. One without a sealed revocation is named in
+ * the audit event, for staff to revoke through a batch.
+ */
+export async function revokeSupersededAncestors(tx: Tx, input: { requestId: string; reasonCode: string; now: Date }): Promise<void> {
+  const seen = new Set<string>([input.requestId]);
+  let next = (await findRequestLinks(tx, input.requestId)).renewsRequestId;
+  while (next && !seen.has(next)) {
+    seen.add(next);
+    const ancestor = next;
+    const live = await tx.certification.findMany({ where: { requestId: ancestor, revokedAt: null }, select: { id: true, userId: true, sealedRevocation: true } });
+    const sealed = live.filter((c) => c.sealedRevocation !== null);
+    for (const certification of sealed) {
+      await tx.certification.update({ where: { id: certification.id }, data: { revocation: certification.sealedRevocation, revokedAt: input.now } });
+    }
+    const unsealed = live.filter((c) => c.sealedRevocation === null).map((c) => c.userId);
+    const state = (await tx.request.findUniqueOrThrow({ where: { id: ancestor }, select: { state: true } })).state;
+    const data = { reasonCode: input.reasonCode, revokedWith: input.requestId, userIds: sealed.map((c) => c.userId), withoutSealedRevocation: unsealed };
+    if (unsealed.length === 0 && state === "certified") {
+      await applyTransition(tx, { requestId: ancestor, event: "revoke", actor: { type: "system", id: null, ip: null }, now: input.now, data });
+    } else if (live.length > 0) {
+      await appendAuditEvent(tx, { actorType: "system", actorId: null, ip: null, action: "request.superseded_revoked", requestId: ancestor, data }, input.now);
+    }
+    next = (await findRequestLinks(tx, ancestor)).renewsRequestId;
+  }
 }

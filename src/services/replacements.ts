@@ -14,6 +14,7 @@ import type { ServiceContext } from "./context.ts";
 import { FORM_TOKEN_TTL_MS } from "./requests.ts";
 import { applyTransition } from "./request-transitions.ts";
 import { notifyRevoked } from "./revocations.ts";
+import { revokeSupersededAncestors } from "./renewals.ts";
 
 export type ReplacedChoice = "revoke" | "expire";
 
@@ -97,6 +98,7 @@ async function revokeReplaced(tx: Tx, ctx: ServiceContext, input: { oldRequestId
   }
   const data = { reasonCode: "superseded", reason: "Superseded by a new key", source: "sealed", replacedBy: input.newRequestId, userIds: certifications.map((c) => c.userId) };
   await applyTransition(tx, { requestId: input.oldRequestId, event: "revoke", actor: { type: "system", id: null, ip: null }, now: input.now, data });
+  await revokeSupersededAncestors(tx, { requestId: input.oldRequestId, reasonCode: "superseded", now: input.now });
   await notifyRevoked(tx, { requestId: input.oldRequestId, reasonCode: "superseded", reasonText: "", config: ctx.config, now: input.now });
 }
 

@@ -9,6 +9,7 @@ import { certifyRequest, revokeAsSoleReviewer, soleReviewer } from "../helpers/c
 import { AGREEMENT_PDF, submitRequest, traces } from "../helpers/requests.ts";
 import { signInAs } from "../helpers/session.ts";
 import { createStaff, signInStaff } from "../helpers/staff.ts";
+import { exportBatch, importResult, queuedRequest, signBatch, signingDesk } from "../helpers/signing-queue.ts";
 
 const DAY_MS = 86_400_000;
 const CONFIRM = [{ name: "confirm", value: "yes" }];
@@ -161,5 +162,34 @@ describe("renewing a certification", () => {
       assert.equal(agreement.agreementVersion, 2);
       assert.equal(agreement.fileName, "agreement-v2.pdf");
       assert.notEqual(agreement.sha256, (await t.app.db.agreement.findFirstOrThrow({ where: { requestId: id } })).sha256);
+    }));
+
+  it("revoking a renewed key also revokes the certification it superseded, so no older one keeps the key trusted", () =>
+    withApp(async (t) => {
+      const desk = await signingDesk(t);
+      const { id, applicant } = await queuedRequest(desk, "chain@example.org");
+      const first = await exportBatch(desk);
+      assert.equal((await importResult(desk, await signBatch(first.file, desk.master))).statusCode, 200);
+      const renewed = await applicant.postMultipart(`/requests/${id}/renew`, CONFIRM, `/requests/${id}/renew`);
+      const renewalId = String(renewed.headers.location).split("/").pop() ?? "";
+      const [rita, ravi] = desk.reviewers;
+      const version = async (url: string) => /name="version" value="(\d+)"/.exec((await rita.get(url)).body)?.[1] ?? "";
+      assert.equal((await rita.postForm(`/admin/requests/${renewalId}/approve`, { version: await version(`/admin/requests/${renewalId}`) }, `/admin/requests/${renewalId}`)).statusCode, 303);
+      const second = await exportBatch(desk);
+      assert.equal((await importResult(desk, await signBatch(second.file, desk.master))).statusCode, 200);
+      const superseded = await t.app.db.certification.findFirstOrThrow({ where: { requestId: id } });
+      assert.ok(superseded.supersededAt);
+      assert.equal(superseded.revokedAt, null);
+
+      const page = `/admin/requests/${renewalId}`;
+      assert.equal((await rita.postForm(`${page}/revocations`, { version: await version(page), reasonCode: "key_compromised", reasonText: "" }, page)).statusCode, 303);
+      const revocationId = /revocations\/([0-9a-f-]{36})\/approve/.exec((await ravi.get(page)).body)?.[1] ?? "";
+      const raviVersion = /name="version" value="(\d+)"/.exec((await ravi.get(page)).body)?.[1] ?? "";
+      assert.equal((await ravi.postForm(`${page}/revocations/${revocationId}/approve`, { version: raviVersion }, page)).statusCode, 303);
+      assert.equal((await t.app.db.request.findUniqueOrThrow({ where: { id: renewalId } })).state, "revoked");
+      const old = await t.app.db.certification.findFirstOrThrow({ where: { requestId: id } });
+      assert.ok(old.revokedAt, "the superseded certification is revoked too");
+      assert.deepEqual(old.revocation, old.sealedRevocation);
+      assert.equal((await t.app.db.request.findUniqueOrThrow({ where: { id } })).state, "revoked");
     }));
 });
