@@ -7,7 +7,6 @@ import { Prisma } from "../generated/prisma/client.ts";
 import { appendAuditEvent } from "../repositories/audit.ts";
 import { enqueueEmail } from "../repositories/outbox.ts";
 import { findKeyRevocationHistory, type PastRevocation } from "../repositories/revocations.ts";
-import { readSettings } from "../repositories/settings.ts";
 import { messageIdDomain, type Actor, type ServiceContext, type StaffActor } from "./context.ts";
 import { renderEmail, type EmailTemplate } from "./mail-templates.ts";
 import { approvalsRequiredFor } from "./renewals.ts";
