@@ -73,7 +73,7 @@ export class RenewalService {
   async preview(requestId: string, applicantId: string): Promise<RenewalPreview> {
     const source = await findRenewalSource(this.ctx.db, requestId, applicantId);
     const settings = await readSettings(this.ctx.db);
-    const refusal = await this.refusal(this.ctx.db, source);
+    const refusal = (await this.refusal(this.ctx.db, source)) ?? (await this.keyRefusal(source));
     return {
       source,
       refusal,
@@ -82,6 +82,17 @@ export class RenewalService {
       approvalsRequired: settings.renewalApprovalsRequired,
       agreementVersion: { signed: source.agreement.agreementVersion, current: settings.agreementVersion },
     };
+  }
+
+  /** Said on the confirmation page before the click: the key as it stands no longer passes today's policy. */
+  private async keyRefusal(source: RenewalSource): Promise<RenewalRefusal | null> {
+    try {
+      await this.renewedKey(source);
+      return null;
+    } catch (error) {
+      if (error instanceof ConflictError) return { code: error.code, message: error.message };
+      throw error;
+    }
   }
 
   /** Why the request cannot be renewed now (state, expiry, another request for the key), or null. */
@@ -156,6 +167,11 @@ export class RenewalService {
     const applicant = await tx.applicant.findUniqueOrThrow({ where: { id: applicantId }, select: { email: true } });
     const email = renderEmail("request-received", { fingerprint: key.canonical.fingerprint, userIds: key.userIds, link: `${this.ctx.config.PUBLIC_URL}/requests/${requestId}` });
     await enqueueEmail(tx, { ...email, recipient: applicant.email }, messageIdDomain(this.ctx.config), now);
+  }
+
+  /** Why the request cannot be renewed, from its state alone (no key check). */
+  async stateRefusal(requestId: string, applicantId: string): Promise<RenewalRefusal | null> {
+    return this.refusal(this.ctx.db, await findRenewalSource(this.ctx.db, requestId, applicantId));
   }
 
   /** The renewal panel of the owner's request page. */
@@ -259,7 +275,8 @@ export interface RenewalPanel {
 
 export async function renewalPanel(service: RenewalService, db: Db, input: { requestId: string; applicantId: string; state: string }): Promise<RenewalPanel> {
   const [links, renewal] = await Promise.all([findRequestLinks(db, input.requestId), findRenewalOf(db, input.requestId)]);
-  const canRenew = input.state === "certified" && renewal === null && (await service.preview(input.requestId, input.applicantId)).refusal === null;
+  // The state checks only: a key the policy refuses still shows the action, whose page says why and what to do.
+  const canRenew = input.state === "certified" && renewal === null && (await service.stateRefusal(input.requestId, input.applicantId)) === null;
   return { renewsRequestId: links.renewsRequestId, renewal, canRenew, canReplace: input.state === "certified" };
 }
 

@@ -7,6 +7,7 @@ import { describe, it } from "node:test";
 import { createTestApp, type TestApp } from "../helpers/app.ts";
 import { certifyRequest, revokeAsSoleReviewer, soleReviewer } from "../helpers/certified.ts";
 import { AGREEMENT_PDF, submitRequest, traces } from "../helpers/requests.ts";
+import { makeTestKey } from "../helpers/keys.ts";
 import { signInAs } from "../helpers/session.ts";
 import { createStaff, signInStaff } from "../helpers/staff.ts";
 import { exportBatch, importResult, queuedRequest, signBatch, signingDesk } from "../helpers/signing-queue.ts";
@@ -191,5 +192,22 @@ describe("renewing a certification", () => {
       assert.ok(old.revokedAt, "the superseded certification is revoked too");
       assert.deepEqual(old.revocation, old.sealedRevocation);
       assert.equal((await t.app.db.request.findUniqueOrThrow({ where: { id } })).state, "revoked");
+    }));
+
+  it("says on the renew page, before the click, that an expired key must be extended first", () =>
+    withApp(async (t) => {
+      const key = await makeTestKey([{ name: "Dev", email: "expiring@example.org" }], { expiresInSeconds: 400 * 86_400 });
+      const { id } = await submitRequest(t, "expiring@example.org", "Dev", key);
+      await certifyRequest(t, id);
+      t.clock.now = new Date(t.clock.now.getTime() + 400 * DAY_MS);
+      const owner = await signInAs(t, "expiring@example.org");
+      assert.match((await owner.get(`/requests/${id}`)).body, new RegExp(`href="/requests/${id}/renew"`));
+      const page = await owner.get(`/requests/${id}/renew`);
+      assert.equal(page.statusCode, 200);
+      assert.match(page.body, /no longer passes the portal&#x27;s checks/);
+      assert.match(page.body, /send it to the portal/);
+      assert.doesNotMatch(page.body, /name="confirm"/);
+      assert.equal((await renew(t, "expiring@example.org", id)).statusCode, 409);
+      assert.equal(await t.app.db.request.count({ where: { renewsRequestId: id } }), 0);
     }));
 });
