@@ -20,6 +20,7 @@ export function renewalPanelModel(id: string, panel: RenewalPanel) {
       renewal: renewal ? { id: renewal.id, certified: renewal.state === "certified", stateLabel: isRequestState(renewal.state) ? STATE_LABELS[renewal.state] : renewal.state } : null,
       canRenew: panel.canRenew,
       canReplace: panel.canReplace,
+      replacement: panel.replacement ? { id: panel.replacement.id, revoked: panel.replacement.choice === "revoke", expire: panel.replacement.choice === "expire" } : null,
     },
   };
 }

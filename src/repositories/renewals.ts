@@ -87,3 +87,9 @@ export async function listKeyCertifications(db: Db, fingerprint: string): Promis
   });
   return rows.map(({ signature, ...row }) => ({ ...row, expiresAt: certificationExpiry(new Uint8Array(signature)) }));
 }
+
+/** The newest request that replaces `requestId`'s key and has not ended, with the owner's choice for this certification. */
+export async function findReplacementOf(db: Db | Tx, requestId: string): Promise<{ id: string; choice: string | null } | null> {
+  const row = await db.request.findFirst({ where: { replacesRequestId: requestId, state: { notIn: ENDED_STATES } }, orderBy: { createdAt: "desc" }, select: { id: true, replacedChoice: true } });
+  return row ? { id: row.id, choice: row.replacedChoice } : null;
+}

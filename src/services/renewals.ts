@@ -15,7 +15,7 @@ import { ConflictError, FormError, type FormProblem } from "../errors.ts";
 import { appendAuditEvent } from "../repositories/audit.ts";
 import { listKeyUpdates, updatedKeys } from "../repositories/key-updates.ts";
 import { enqueueEmail } from "../repositories/outbox.ts";
-import { findRenewalOf, findRenewalSource, findRequestLinks, listKeyCertifications, supersedeCertifications, type KeyCertificationRecord, type RenewalSource } from "../repositories/renewals.ts";
+import { findRenewalOf, findRenewalSource, findReplacementOf, findRequestLinks, listKeyCertifications, supersedeCertifications, type KeyCertificationRecord, type RenewalSource } from "../repositories/renewals.ts";
 import { findOpenRequestForKey } from "../repositories/requests.ts";
 import { findKeyRevocationHistory, type PastRevocation } from "../repositories/revocations.ts";
 import { readSettings } from "../repositories/settings.ts";
@@ -271,13 +271,15 @@ export interface RenewalPanel {
   canRenew: boolean;
   /** A certified key can be replaced by a new one (a new request linked to this one). */
   canReplace: boolean;
+  /** The request replacing this key, if any, and the owner's choice for this certification. */
+  replacement: { id: string; choice: string | null } | null;
 }
 
 export async function renewalPanel(service: RenewalService, db: Db, input: { requestId: string; applicantId: string; state: string }): Promise<RenewalPanel> {
-  const [links, renewal] = await Promise.all([findRequestLinks(db, input.requestId), findRenewalOf(db, input.requestId)]);
+  const [links, renewal, replacement] = await Promise.all([findRequestLinks(db, input.requestId), findRenewalOf(db, input.requestId), findReplacementOf(db, input.requestId)]);
   // The state checks only: a key the policy refuses still shows the action, whose page says why and what to do.
   const canRenew = input.state === "certified" && renewal === null && (await service.stateRefusal(input.requestId, input.applicantId)) === null;
-  return { renewsRequestId: links.renewsRequestId, renewal, canRenew, canReplace: input.state === "certified" };
+  return { renewsRequestId: links.renewsRequestId, renewal, canRenew, canReplace: input.state === "certified", replacement };
 }
 
 /** What reviewers of a renewal or replacement read about the key: earlier certifications, revocations, owner updates, today's policy. */

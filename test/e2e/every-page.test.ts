@@ -407,6 +407,7 @@ describe("every page in Chromium, for every kind of person, at 390 and 1366 wide
     await as(replacing.applicant, async (page) => {
       await auditHtml(page, base, replaceForm.body, "applicant replace key step", tally);
       await auditUrl(page, base, `/requests/${replacementId}`, "applicant replacement certified, choice", tally);
+      await auditUrl(page, base, `/requests/${replacing.id}`, "applicant request being replaced", tally);
     });
     await as(rita, async (page) => {
       await auditUrl(page, base, `/admin/requests/${renewalId}`, "reviewer renewal with key history", tally);

@@ -84,6 +84,7 @@ describe("replacing a certified key", () => {
       assert.deepEqual(audit.map((e) => e.action).sort(), ["request.replaced_choice", "request.revoke"]);
       assert.match(audit.find((e) => e.action === "request.revoke")?.data ?? "", /"reasonCode":"superseded"/);
       assert.equal(await t.app.db.outboxEmail.count({ where: { template: "request-revoked" } }), 1);
+      assert.match((await owner.get(`/requests/${oldId}`)).body, new RegExp(`replaced by <a href="/requests/${newId}">a new key</a>, and on your request its certification was revoked as superseded`));
       const published = await t.app.inject({ method: "GET", url: `/pks/lookup?op=get&options=mr&search=0x${certified.fingerprint}` });
       assert.equal(published.statusCode, 200);
 
