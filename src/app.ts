@@ -28,6 +28,7 @@ import hkpRoutes from "./routes/public/hkp.ts";
 import keyRoutes from "./routes/public/keys.ts";
 import statusRoutes from "./routes/public/status.ts";
 import requestRoutes from "./routes/account/requests.ts";
+import renewalRoutes from "./routes/account/renewals.ts";
 import { agreementStorageNames } from "./repositories/agreements.ts";
 import { dataPaths, loadOrCreateSecrets, prepareDataDir, restrictDatabaseFile, sweepOrphanAgreements, sweepStaleTempFiles } from "./storage/data-dir.ts";
 
@@ -133,6 +134,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(statusRoutes, { prefix: "/status" });
   await app.register(accountRoutes, { prefix: "/account" });
   await app.register(requestRoutes, { prefix: "/requests" });
+  await app.register(renewalRoutes, { prefix: "/requests" });
   await app.register(adminRoutes, { prefix: "/admin" });
   return app;
 }

@@ -5,7 +5,7 @@
  */
 import { formatFingerprint, type KeyFacts } from "../core/key-policy.ts";
 import { sha256Lines } from "../core/sha256-display.ts";
-import type { BatchItem, BatchPayload, ResultItem, ResultPayload } from "../core/transfer/formats.ts";
+import type { BatchItem, BatchPayload, Renews, ResultItem, ResultPayload } from "../core/transfer/formats.ts";
 import { batchRevocationText } from "../core/transfer/revocation-text.ts";
 import type { ItemReview } from "../core/transfer/sign-batch.ts";
 
@@ -38,7 +38,19 @@ export function batchHeader(batch: BatchPayload): string[] {
     ...row("Queue key", [formatFingerprint(batch.queueKey)], ""),
     ...row("Master", [formatFingerprint(batch.master)], ""),
     ...row("Items", [`${batch.items.length} (${kinds("certify")} to certify, ${kinds("revoke")} to revoke)`], ""),
+    ...renewalCount(batch),
   ];
+}
+
+/** How many of the certify items renew a certification: the same key and user IDs again, with a new expiry. */
+function renewalCount(batch: BatchPayload): string[] {
+  const renewals = batch.items.filter((item) => item.kind === "certify" && item.renews !== undefined).length;
+  return renewals === 0 ? [] : row("Renewals", [`${renewals} of the items to certify renew a certification (same key and user IDs, new expiry)`], "");
+}
+
+function renewalRow(renews: Renews): string[] {
+  const until = renews.expiresAt === null ? "which does not expire" : `which expires ${renews.expiresAt.slice(0, 10)}`;
+  return row("Renewal of", [`request ${renews.requestId}, ${until}`, "the new certification gets a new expiry; the old one is kept"]);
 }
 
 /** One batch item, numbered, with the signer's own check when there is one. */
@@ -56,6 +68,7 @@ export function batchItem(item: BatchItem, position: string, review: ItemReview 
   if (item.kind === "certify") {
     const { validityDays, policyUrl, notations } = item.certification;
     lines.push(...row("Certify as", [`valid ${validityDays} days`, `policy ${policyUrl ? printable(policyUrl) : "(none)"}`, ...notations.map((n) => `notation ${printable(n.name)}=${printable(n.value)}`)]));
+    if (item.renews) lines.push(...renewalRow(item.renews));
     if (item.history.length > 0) {
       lines.push(...row("!! REVOKED", item.history.map((past) => `before, on ${past.revokedAt.slice(0, 10)}: ${printable(past.reason)}`)));
     }

@@ -58,7 +58,8 @@ export const TRANSITIONS: Readonly<Record<RequestEvent, Transition>> = {
   cancel_export: { from: ["exported"], to: "queued", by: ["staff"] },
   decline: { from: ["exported"], to: "in_review", by: ["staff"] },
   certify: { from: ["exported"], to: "certified", by: ["staff"] },
-  revoke: { from: ["certified"], to: "revoked", by: ["staff"] },
+  // The system revokes on the owner's behalf when a replacement key's owner asks for the replaced certification to end.
+  revoke: { from: ["certified"], to: "revoked", by: ["staff", "system"] },
 };
 
 export const TERMINAL_STATES: readonly RequestState[] = ["revoked", "withdrawn", "rejected"];

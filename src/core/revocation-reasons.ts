@@ -7,6 +7,7 @@ export const REVOCATION_REASONS = {
   malicious_module: "Malicious module",
   unanswered_vulnerability: "Unanswered vulnerability",
   commercial_use: "Commercial use without agreement",
+  superseded: "Superseded by a new key",
   other: "Other",
 } as const;
 

@@ -19,6 +19,10 @@ export interface Settings {
   /** The master public key, armored; empty until an admin uploads it. */
   masterPublicKey: string;
   masterFingerprint: string;
+  /** Approvals a renewal needs (same key, user IDs and agreement as a certification in force). */
+  renewalApprovalsRequired: number;
+  /** The Key Signing Agreement text's version; raised by an admin when the template changes. */
+  agreementVersion: number;
 }
 
 export const DEFAULT_SETTINGS: Settings = {
@@ -31,12 +35,16 @@ export const DEFAULT_SETTINGS: Settings = {
   contactAddress: "",
   masterPublicKey: "",
   masterFingerprint: "",
+  renewalApprovalsRequired: 1,
+  agreementVersion: 1,
 };
 
 export const SETTING_LIMITS = {
   approvalsRequired: { min: 1, max: 5 },
   certificationValidityDays: { min: 30, max: 3650 },
   openRequestsPerApplicant: { min: 1, max: 20 },
+  renewalApprovalsRequired: { min: 1, max: 5 },
+  agreementVersion: { min: 1, max: 1000 },
 } as const;
 
 export type SettingProblem = { field: keyof Settings; message: string };
@@ -129,6 +137,25 @@ export function contactAddressOf(settings: Pick<Settings, "contactAddress">, mai
   return settings.contactAddress !== "" ? settings.contactAddress : senderAddress(mailFrom);
 }
 
+export function parseRenewalApprovalsRequired(text: string): number | SettingProblem {
+  const value = Number(text);
+  const { min, max } = SETTING_LIMITS.renewalApprovalsRequired;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    return { field: "renewalApprovalsRequired", message: `Approvals required for a renewal must be a whole number from ${min} to ${max}.` };
+  }
+  return value;
+}
+
+/** The agreement version only goes up: a lower number would make requests signed under a newer text look current. */
+export function parseAgreementVersion(text: string, current: number): number | SettingProblem {
+  const value = Number(text);
+  const { max } = SETTING_LIMITS.agreementVersion;
+  if (!Number.isInteger(value) || value < current || value > max) {
+    return { field: "agreementVersion", message: `The agreement version must be a whole number from ${current} (the current one) to ${max}. Raise it by one when the agreement's text changes.` };
+  }
+  return value;
+}
+
 /** Reads stored rows over the defaults; a malformed stored value falls back to its default. */
 export function settingsFromRows(rows: ReadonlyArray<{ key: string; value: string }>): Settings {
   const stored = new Map(rows.map((row) => [row.key, row.value]));
@@ -146,5 +173,15 @@ export function settingsFromRows(rows: ReadonlyArray<{ key: string; value: strin
     contactAddress: typeof contact === "string" ? contact : DEFAULT_SETTINGS.contactAddress,
     masterPublicKey: stored.get("masterPublicKey") ?? "",
     masterFingerprint: stored.get("masterFingerprint") ?? "",
+    ...renewalSettingsFromRows(stored),
+  };
+}
+
+function renewalSettingsFromRows(stored: ReadonlyMap<string, string>): Pick<Settings, "renewalApprovalsRequired" | "agreementVersion"> {
+  const renewalApprovals = parseRenewalApprovalsRequired(stored.get("renewalApprovalsRequired") ?? "");
+  const agreementVersion = parseAgreementVersion(stored.get("agreementVersion") ?? "", 1);
+  return {
+    renewalApprovalsRequired: typeof renewalApprovals === "number" ? renewalApprovals : DEFAULT_SETTINGS.renewalApprovalsRequired,
+    agreementVersion: typeof agreementVersion === "number" ? agreementVersion : DEFAULT_SETTINGS.agreementVersion,
   };
 }

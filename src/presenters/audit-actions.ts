@@ -47,6 +47,10 @@ export const AUDIT_ACTION_GROUPS: ReadonlyArray<{ prefix: string; label: string;
       "request.decline": dyn("Recorded that the signer declined to certify the request", (d) => `recorded that the signer declined to certify the request in ${batch(d)}`),
       "request.certify": dyn("Certified the request's user IDs", (d) => `certified ${count(d.userIds, "user ID")}`),
       "request.revoke": "revoked the certification",
+      "request.renewal_requested": "asked to renew the certification",
+      "request.renewed": dyn("Renewed the certification", (d) => `renewed the certification in ${batch(d)}; the new one took over`),
+      "request.replaced_choice": dyn("Chose what happens to the replaced key's certification", (d) => (d.choice === "revoke" ? "chose to revoke the replaced key's certification now" : "chose to let the replaced key's certification expire")),
+      "request.superseded_revoked": "revoked the certifications a renewal had superseded",
     },
   },
   {

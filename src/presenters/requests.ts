@@ -37,6 +37,8 @@ const EVENT_LABELS: Record<string, string> = {
   "request.certify": "Certified by the master key",
   "request.revoke": "Certification revoked",
   "key.owner_update": "You updated the published key",
+  "request.renewal_requested": "You asked to renew the certification",
+  "request.renewed": "Renewed: a new certification took over from this one",
 };
 
 /** Only the events listed above reach the applicant; staff notes and partial approvals stay internal. */

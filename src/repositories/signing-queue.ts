@@ -1,4 +1,5 @@
 import type { Db, Tx } from "../db/client.ts";
+import { certificationExpiresAt } from "./requests.ts";
 
 /** Requests waiting for a batch, each with its current key, agreement and the approvals of that revision. */
 export async function queuedRequests(db: Db | Tx) {
@@ -10,17 +11,26 @@ export async function queuedRequests(db: Db | Tx) {
       version: true,
       updatedAt: true,
       applicant: { select: { email: true } },
+      renewsRequestId: true,
       keys: { orderBy: { revision: "desc" }, take: 1 },
       agreements: { orderBy: { revision: "desc" }, take: 1, select: { sha256: true } },
       approvals: { orderBy: { createdAt: "asc" }, select: { revision: true, createdAt: true, staff: { select: { email: true } } } },
     },
   });
+  const renewed = await renewedRequests(db, requests.flatMap((request) => (request.renewsRequestId ? [request.renewsRequestId] : [])));
   return requests.flatMap((request) => {
     const [key] = request.keys;
     if (!key) return [];
     const approvals = request.approvals.filter((approval) => approval.revision === key.revision).map((approval) => ({ staff: approval.staff.email, at: approval.createdAt }));
-    return [{ id: request.id, version: request.version, queuedAt: request.updatedAt, applicantEmail: request.applicant.email, key, agreementSha256: request.agreements[0]?.sha256 ?? "", approvals }];
+    return [{ id: request.id, version: request.version, queuedAt: request.updatedAt, applicantEmail: request.applicant.email, key, agreementSha256: request.agreements[0]?.sha256 ?? "", approvals, renews: renewed.get(request.renewsRequestId ?? "") ?? null }];
   });
+}
+
+/** For each renewed request among `ids`: its id and when its certification lapses, as the renewal item tells the officer. */
+async function renewedRequests(db: Db | Tx, ids: string[]): Promise<Map<string, { requestId: string; expiresAt: Date | null }>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db.request.findMany({ where: { id: { in: ids } }, select: { id: true, certifications: { where: { supersededAt: null, revokedAt: null }, select: { signature: true } } } });
+  return new Map(rows.map((row) => [row.id, { requestId: row.id, expiresAt: certificationExpiresAt(row.certifications) }]));
 }
 export type QueuedRequest = Awaited<ReturnType<typeof queuedRequests>>[number];
 

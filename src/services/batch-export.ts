@@ -5,7 +5,7 @@
  */
 import { describeRevocationReason } from "../core/revocation-reasons.ts";
 import type { Settings } from "../core/settings.ts";
-import type { BatchItem, BatchPayload, Notation, PastRevocation } from "../core/transfer/formats.ts";
+import type { BatchItem, BatchPayload, Notation, PastRevocation, Renews } from "../core/transfer/formats.ts";
 import { FORMAT_VERSION } from "../core/transfer/formats.ts";
 import { keyStatusUrl } from "../core/transfer/revocation-text.ts";
 import type { PastRevocation as RevocationRow } from "../repositories/revocations.ts";
@@ -53,7 +53,13 @@ export function certifyItem(id: string, request: QueuedRequest, header: BatchHea
       notations: notationsFor(header.settings.certificationDomain, request, header.number),
     },
     history: pastRevocations(history),
+    ...renewalOf(request),
   };
+}
+
+/** A renewal item names the request it renews, so the officer sees that it is one; other items carry nothing extra. */
+function renewalOf(request: QueuedRequest): { renews?: Renews } {
+  return request.renews ? { renews: { requestId: request.renews.requestId, expiresAt: request.renews.expiresAt?.toISOString() ?? null } } : {};
 }
 
 export function revokeItem(id: string, revocation: QueuedRevocation, header: BatchHeader): BatchItem {

@@ -32,7 +32,7 @@ export interface CertifiedKeyEmailsInput {
 export async function queueCertifiedKeyEmails(tx: Tx, input: CertifiedKeyEmailsInput): Promise<void> {
   const request = await tx.request.findUnique({
     where: { id: input.requestId },
-    select: { applicant: { select: { email: true, addresses: { where: { confirmedAt: { not: null } }, select: { address: true } } } } },
+    select: { renewsRequestId: true, applicant: { select: { email: true, addresses: { where: { confirmedAt: { not: null } }, select: { address: true } } } } },
   });
   if (!request) throw new NotFoundError();
   const confirmed = new Set(request.applicant.addresses.map((a) => a.address));
@@ -49,6 +49,7 @@ export async function queueCertifiedKeyEmails(tx: Tx, input: CertifiedKeyEmailsI
       filename: attachment.filename,
       encrypted,
       link: `${input.config.PUBLIC_URL}/requests/${input.requestId}`,
+      renewal: request.renewsRequestId !== null,
     }, await emailCommon(tx, input.config));
     const recipient = recipientFor(entry.userId, confirmed, request.applicant.email);
     await enqueueEmail(tx, { ...email, recipient, attachments: [attachment] }, messageIdDomain(input.config), input.now);

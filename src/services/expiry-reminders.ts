@@ -68,6 +68,7 @@ export class ExpiryService {
     const email = renderEmail("certification-expiring", {
       ...this.expiryFacts(certification.fingerprint, certification.expiresAt, now),
       requestsLink: `${PUBLIC_URL}/requests`,
+      renewLink: `${PUBLIC_URL}/requests/${certification.requestId}/renew`,
       requestLink: `${PUBLIC_URL}/requests/${certification.requestId}`,
     }, await emailCommon(this.ctx.db, this.ctx.config));
     const reminder = { kind: "certification", subject: certification.requestId, expiresAt: certification.expiresAt, thresholdDays: threshold, recipient: certification.ownerEmail } as const;

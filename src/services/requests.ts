@@ -30,6 +30,8 @@ import { emailCommon, renderEmail } from "./mail-templates.ts";
 import { notifyApplicantOfRequest } from "./applicant-notices.ts";
 import { applyTransition } from "./request-transitions.ts";
 import { HeldUploads, type HeldFile, type TakenFiles } from "./held-uploads.ts";
+import { approvalsRequiredFor } from "./renewals.ts";
+import { linkReplacement } from "./replacements.ts";
 
 export const MAX_SIGNATURE_BYTES = 64 * 1024;
 /** How long a new-request form may stay open before it is sent. */
@@ -229,6 +231,7 @@ export class RequestService {
         },
       });
       await this.storeRevision(tx, requestId, 1, valid, storageName, now);
+      await linkReplacement(tx, { tokenHash, requestId, fingerprint: valid.checked.facts.fingerprint });
       await appendSubmitEvent(tx, requestId, actor, valid, now);
       await this.queueReceipt(tx, input.applicantId, requestId, valid, now);
     });
@@ -328,8 +331,7 @@ export class RequestService {
   async progressFor(requestId: string, applicantId: string): Promise<{ detail: RequestDetail; approvals: number; required: number }> {
     const detail = await this.detailFor(requestId, applicantId);
     const approvals = await countCurrentApprovals(this.ctx.db, requestId, detail.keys[0]?.revision ?? 1);
-    const { approvalsRequired } = await readSettings(this.ctx.db);
-    return { detail, approvals, required: approvalsRequired };
+    return { detail, approvals, required: await approvalsRequiredFor(this.ctx.db, requestId) };
   }
 
   async detailFor(requestId: string, applicantId: string): Promise<RequestDetail> {
@@ -489,6 +491,7 @@ export class RequestService {
         storageName,
         signature: valid.signature,
         signerFingerprint: valid.signerFingerprint,
+        agreementVersion: await signedAgreementVersion(tx, requestId, valid.agreement.sha256),
         createdAt: now,
       },
     });
@@ -573,10 +576,20 @@ function throwIfAny(problems: FormProblem[]): void {
 }
 
 /** Stores the verified signature re-encoded from its packets, never the upload's surrounding text. */
-async function armorSignature(signature: Uint8Array): Promise<string> {
+export async function armorSignature(signature: Uint8Array): Promise<string> {
   const text = Buffer.from(signature).toString("utf8");
   const parsed = text.includes("-----BEGIN PGP SIGNATURE-----")
     ? await openpgp.readSignature({ armoredSignature: text })
     : await openpgp.readSignature({ binarySignature: signature });
   return parsed.armor();
+}
+
+/**
+ * The agreement version a revision is signed under: a newly uploaded PDF is the current
+ * version's; the same PDF kept from the previous revision keeps that revision's version.
+ */
+async function signedAgreementVersion(tx: Tx, requestId: string, sha256: string): Promise<number> {
+  const previous = await tx.agreement.findFirst({ where: { requestId }, orderBy: { revision: "desc" }, select: { sha256: true, agreementVersion: true } });
+  if (previous && previous.sha256 === sha256) return previous.agreementVersion;
+  return (await readSettings(tx)).agreementVersion;
 }

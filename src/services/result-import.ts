@@ -20,6 +20,7 @@ import { queueCertifiedKeyEmails } from "./certified-delivery.ts";
 import type { Actor, ServiceContext, StaffActor } from "./context.ts";
 import { applyTransition } from "./request-transitions.ts";
 import { applySignedRevocation } from "./revocations.ts";
+import { completeRenewal } from "./renewals.ts";
 
 export type ImportOutcome =
   | { kind: "imported"; batch: number; certified: number; declined: number; revoked: number }
@@ -226,6 +227,7 @@ async function applyOutcome(tx: Tx, ctx: ServiceContext, { verified, batch, acto
     });
   }
   await applyTransition(tx, { requestId: item.requestId, event: "certify", actor, now, data: { batch: batch.batch, userIds: verified.userIds.map((entry) => entry.userId) } });
+  await completeRenewal(tx, { requestId: item.requestId, userIds: verified.userIds.map((entry) => entry.userId), batch: batch.batch, now });
   await queueCertifiedKeyEmails(tx, {
     requestId: item.requestId,
     fingerprint: item.fingerprint,

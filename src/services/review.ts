@@ -7,9 +7,9 @@ import { Prisma } from "../generated/prisma/client.ts";
 import { appendAuditEvent } from "../repositories/audit.ts";
 import { enqueueEmail } from "../repositories/outbox.ts";
 import { findKeyRevocationHistory, type PastRevocation } from "../repositories/revocations.ts";
-import { readSettings } from "../repositories/settings.ts";
 import { messageIdDomain, type Actor, type ServiceContext, type StaffActor } from "./context.ts";
 import { emailCommon, renderEmail, type EmailTemplate } from "./mail-templates.ts";
+import { approvalsRequiredFor } from "./renewals.ts";
 import { applyTransition, bumpVersion, staleError } from "./request-transitions.ts";
 import { sendReviewDigest } from "./review-digest.ts";
 
@@ -45,7 +45,7 @@ export class ReviewService {
       await refuseEndedKey(tx, request.fingerprint);
       await recordApproval(tx, requestId, request.revision, staff.id, now);
       const approvals = await tx.approval.count({ where: { requestId, revision: request.revision } });
-      const { approvalsRequired: required } = await readSettings(tx);
+      const required = await approvalsRequiredFor(tx, requestId);
       const data = { revision: request.revision, approvals, required };
       if (approvals < required) {
         const version = request.state === "submitted"

@@ -17,6 +17,7 @@ import { enqueueEmail } from "../repositories/outbox.ts";
 import { readSettings } from "../repositories/settings.ts";
 import { messageIdDomain, type Actor, type ServiceContext, type StaffActor } from "./context.ts";
 import { emailCommon, renderEmail } from "./mail-templates.ts";
+import { revokeSupersededAncestors } from "./renewals.ts";
 import { applyTransition, bumpVersion, staleError } from "./request-transitions.ts";
 
 export type RevocationOutcome =
@@ -164,10 +165,11 @@ async function applyRevocation(tx: Tx, input: ApplyInput): Promise<void> {
   const reason = describeRevocationReason(revocation.reasonCode, revocation.reasonText);
   const data = { revocationId: revocation.id, reasonCode: revocation.reasonCode, reason, source: input.source, userIds: certifications.map((c) => c.userId) };
   await applyTransition(tx, { requestId: revocation.requestId, event: "revoke", actor: input.actor, expectedVersion: input.expectedVersion, now: input.now, data });
+  await revokeSupersededAncestors(tx, { requestId: revocation.requestId, reasonCode: revocation.reasonCode, now: input.now });
   await notifyRevoked(tx, { requestId: revocation.requestId, reasonCode: revocation.reasonCode, reasonText: revocation.reasonText, config: input.config, now: input.now });
 }
 
-async function notifyRevoked(tx: Tx, input: { requestId: string; reasonCode: string; reasonText: string; config: Config; now: Date }): Promise<void> {
+export async function notifyRevoked(tx: Tx, input: { requestId: string; reasonCode: string; reasonText: string; config: Config; now: Date }): Promise<void> {
   const request = await tx.request.findUniqueOrThrow({
     where: { id: input.requestId },
     select: { applicant: { select: { email: true } }, keys: { orderBy: { revision: "desc" }, take: 1, select: { fingerprint: true } } },

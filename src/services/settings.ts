@@ -1,7 +1,13 @@
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { sha256Hex } from "../core/agreement-pdf.ts";
+import { PUBLIC_DIR } from "../plugins/external/static.ts";
 import { armorPublicKey, DEFAULT_KEY_POLICY, inspectKey } from "../core/key-policy.ts";
 import {
   contactAddressOf,
+  parseAgreementVersion,
   parseApprovalsRequired,
+  parseRenewalApprovalsRequired,
   parseCertificationDomain,
   parseContactAddress,
   parseOpenRequestsPerApplicant,
@@ -25,6 +31,11 @@ export interface SettingsInput {
   certificationDomain: string;
   /** Absent from a form rendered before this setting existed: the stored value stays. */
   contactAddress?: string;
+}
+
+export interface RenewalSettingsInput {
+  renewalApprovalsRequired: string;
+  agreementVersion: string;
 }
 
 /** Admin settings; every change is audited with its old and new value. */
@@ -74,6 +85,21 @@ export class SettingsService {
     if (!result.ok) throw new FormError(result.problems.map((p) => ({ field: "masterKey", ...p })));
     const armored = armorPublicKey(result.minimal);
     await this.save({ masterPublicKey: armored, masterFingerprint: result.facts.fingerprint }, staff, "settings.master_key");
+  }
+
+  /** The renewal block: the renewal quorum and the agreement version (which only goes up). */
+  async updateRenewalSettings(input: RenewalSettingsInput, staff: StaffActor): Promise<void> {
+    const current = await this.read();
+    const approvals = parseRenewalApprovalsRequired(input.renewalApprovalsRequired);
+    const version = parseAgreementVersion(input.agreementVersion, current.agreementVersion);
+    const problems: FormProblem[] = [approvals, version].flatMap((v) => (typeof v === "object" ? [{ field: v.field, code: "KEYSIGN_ERR_SETTING", message: v.message }] : []));
+    if (problems.length > 0 || typeof approvals !== "number" || typeof version !== "number") throw new FormError(problems);
+    await this.save({ renewalApprovalsRequired: approvals, agreementVersion: version }, staff, "settings.update");
+  }
+
+  /** The SHA-256 of the agreement template applicants download, shown next to the agreement version. */
+  async agreementTemplateSha256(): Promise<string> {
+    return sha256Hex(await readFile(path.join(PUBLIC_DIR, "keysign-agreement.pdf")));
   }
 
   private async save(values: Partial<Settings>, staff: StaffActor, action: string): Promise<void> {

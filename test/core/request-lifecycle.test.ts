@@ -34,6 +34,7 @@ const EXPECTED: Array<[RequestState | null, RequestEvent, Actor, RequestState]> 
   ["exported", "decline", "staff", "in_review"],
   ["exported", "certify", "staff", "certified"],
   ["certified", "revoke", "staff", "revoked"],
+  ["certified", "revoke", "system", "revoked"],
 ];
 
 const ACTORS: Actor[] = ["applicant", "staff", "system"];

@@ -20,7 +20,7 @@ import { Browser } from "../helpers/http.ts";
 import { makeTestKey } from "../helpers/keys.ts";
 import { moduleTgz, signModule } from "../helpers/module-archive.ts";
 import { auditHtml, auditLoadedPage, auditUrl, axeViolations, contextFor, newTally, overflows } from "../helpers/page-audit.ts";
-import { submitRequest } from "../helpers/requests.ts";
+import { submissionParts, submitRequest } from "../helpers/requests.ts";
 import { queuedRequest, signingDesk, type SigningDesk } from "../helpers/signing-queue.ts";
 // Signing pages and the admin's setup checklist (issue 12).
 import { exportBatch, queuedRevocation, signBatch } from "../helpers/signing-queue.ts";
@@ -348,6 +348,9 @@ describe("every page in Chromium, for every kind of person, at 390 and 1366 wide
       sendCommand: `gpg --keyserver hkps://keysign.example.org --send-keys ${fingerprint}`,
       horizon: 60,
       certifications: [{ link, fingerprint, owner: "dev@example.org", expiresOn: "30 December 2026" }],
+      // Renewal (issue 13): the reminder's renew link and the renewed key's wording.
+      renewLink: `${link}/renew`,
+      renewal: false,
     };
     // Fingerprints read in groups of four; a command keeps it whole, so it can be typed as shown.
     const certified = renderEmail("request-certified", data, { contactAddress: "security@example.org" }).html;
@@ -536,6 +539,53 @@ describe("every page in Chromium, for every kind of person, at 390 and 1366 wide
     report(from);
   });
   // ---- end of staff lists ----
+  // ---- Renewal and replacement (issue 13) ----
+  it("renewal and replacement: the renew page (current and outdated agreement, refused), a renewal for both sides, the replace form, the replacement's choice, the settings' renewal errors", async () => {
+    const { base, t } = portal;
+    const from = tally.problems.length;
+    const [rita] = desk.reviewers;
+    const renewing = await submitRequest(t, "renewing@example.org", "Dev");
+    await certifyRequest(t, renewing.id, { master: desk.master });
+    const replacing = await submitRequest(t, "replacing@example.org", "Dev");
+    await certifyRequest(t, replacing.id, { master: desk.master });
+    const outdated = await submitRequest(t, "outdated@example.org", "Dev");
+    await certifyRequest(t, outdated.id, { master: desk.master });
+    await as(renewing.applicant, async (page) => {
+      await auditUrl(page, base, `/requests/${renewing.id}/renew`, "applicant renew confirmation", tally);
+    });
+    const renewed = await renewing.applicant.postMultipart(`/requests/${renewing.id}/renew`, [{ name: "confirm", value: "yes" }], `/requests/${renewing.id}/renew`);
+    const renewalId = String(renewed.headers.location).split("/").pop() ?? "";
+    const replaceForm = await replacing.applicant.get(`/requests/${replacing.id}/replace`);
+    const newKey = await makeTestKey([{ name: "Dev", email: "replacing@example.org" }]);
+    const replaced = await replacing.applicant.postMultipart("/requests", await submissionParts(newKey, "Dev <replacing@example.org>"), `/requests/${replacing.id}/replace`);
+    const replacementId = String(replaced.headers.location).split("/").pop() ?? "";
+    await certifyRequest(t, replacementId, { master: desk.master });
+    await t.app.db.setting.upsert({ where: { key: "agreementVersion" }, create: { key: "agreementVersion", value: "2" }, update: { value: "2" } });
+    const refusedRenewal = await outdated.applicant.postMultipart(`/requests/${outdated.id}/renew`, [{ name: "confirm", value: "yes" }], `/requests/${outdated.id}/renew`);
+    const badSettings = await desk.admin.postForm("/admin/settings/renewal", { renewalApprovalsRequired: "9", agreementVersion: "1" }, "/admin/settings");
+    await as(renewing.applicant, async (page) => {
+      await auditUrl(page, base, `/requests/${renewing.id}`, "applicant request being renewed", tally);
+      await auditUrl(page, base, `/requests/${renewalId}`, "applicant renewal request", tally);
+    });
+    await as(outdated.applicant, async (page) => {
+      await auditUrl(page, base, `/requests/${outdated.id}/renew`, "applicant renew with outdated agreement", tally);
+      await auditHtml(page, base, refusedRenewal.body, "applicant renewal refused", tally);
+    });
+    await as(replacing.applicant, async (page) => {
+      await auditHtml(page, base, replaceForm.body, "applicant replace key step", tally);
+      await auditUrl(page, base, `/requests/${replacementId}`, "applicant replacement certified, choice", tally);
+      await auditUrl(page, base, `/requests/${replacing.id}`, "applicant request being replaced", tally);
+    });
+    await as(rita, async (page) => {
+      await auditUrl(page, base, `/admin/requests/${renewalId}`, "reviewer renewal with key history", tally);
+      await auditUrl(page, base, `/admin/requests/${replacementId}`, "reviewer replacement with both keys", tally);
+    });
+    await as(desk.admin, async (page) => {
+      await auditHtml(page, base, badSettings.body, "admin renewal settings refused", tally);
+    });
+    report(from);
+  });
+  // ---- end of renewal and replacement ----
 
   it("adds up to no axe violation and no sideways scrolling", (context) => {
     context.diagnostic(`${tally.pages} pages and emails, ${tally.axe} axe violations, ${tally.overflow} overflowing`);

@@ -35,6 +35,8 @@ export function sampleEmailData(): Record<string, unknown> {
     expiresOn: "30 December 2026",
     requestLink: link,
     requestsLink: "https://keysign.example.org/requests",
+    renewLink: `${link}/renew`,
+    renewal: false,
     keyLink: `https://keysign.example.org/keys/${fingerprint}`,
     extendCommand: `gpg --quick-set-expire ${fingerprint} 2y`,
     subkeysCommand: `gpg --quick-set-expire ${fingerprint} 2y '*'`,

@@ -86,6 +86,8 @@ describe("admin authorisation matrix", () => {
       { method: "GET", path: "/admin/publication", allowed: ["admin"] },
       { method: "POST", path: `/admin/publication/pushes/${NO_ID}/retry`, allowed: ["admin"], form: {} },
       { method: "POST", path: "/admin/setup-checklist", allowed: ["admin"], form: { show: "yes" } },
+      // Renewal (issue 13).
+      { method: "POST", path: "/admin/settings/renewal", allowed: ["admin"], form: { renewalApprovalsRequired: "1", agreementVersion: "1" } },
     ];
   });
   after(async () => t.close());

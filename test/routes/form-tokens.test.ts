@@ -15,7 +15,7 @@ import { createTestApp, type TestApp } from "../helpers/app.ts";
 import { multipartBody } from "../../src/routes/body-rules.ts";
 import { Browser, multipartBody as multipartForm } from "../helpers/http.ts";
 import { makeTestKey } from "../helpers/keys.ts";
-import { submitRequest } from "../helpers/requests.ts";
+import { submissionParts, submitRequest } from "../helpers/requests.ts";
 import { signInAs } from "../helpers/session.ts";
 import { laterBy, queuedRequest, signingDesk, type SigningDesk } from "../helpers/signing-queue.ts";
 import { createStaff } from "../helpers/staff.ts";
@@ -322,6 +322,21 @@ describe("CSRF tokens in every rendered form", () => {
     problems.push(...(await inspect("officer import page", desk.officer, await desk.officer.get("/admin/signing/import"), ["/admin/signing/import", "/admin/logout"])));
     const refused = await desk.officer.postMultipart("/admin/signing/import", [{ name: "result", filename: "result.json", content: Buffer.from("{}") }], "/admin/signing/import");
     problems.push(...(await inspect("officer import refused", desk.officer, refused, ["/admin/signing/import", "/admin/logout"], 422)));
+    assert.deepEqual(problems, []);
+  });
+
+  // Renewal and replacement (issue 13).
+  it("owners: the renew page and a replacement's choice", async () => {
+    const renewing = await submitRequest(t, "renewing@example.org");
+    await certifyRequest(t, renewing.id, { master: desk.master });
+    const problems = await inspect("owner renew page", renewing.applicant, await renewing.applicant.get(`/requests/${renewing.id}/renew`), [`/requests/${renewing.id}/renew`]);
+    const old = await submitRequest(t, "replacing@example.org");
+    await certifyRequest(t, old.id, { master: desk.master });
+    const newKey = await makeTestKey([{ name: "Dev", email: "replacing@example.org" }]);
+    const replaced = await old.applicant.postMultipart("/requests", await submissionParts(newKey, "Dev <replacing@example.org>"), `/requests/${old.id}/replace`);
+    const newId = String(replaced.headers.location).split("/").pop() ?? "";
+    await certifyRequest(t, newId, { master: desk.master });
+    problems.push(...(await inspect("owner replacement choice", old.applicant, await old.applicant.get(`/requests/${newId}`), [`/requests/${newId}/replaced-choice`])));
     assert.deepEqual(problems, []);
   });
 

@@ -105,7 +105,9 @@ describe("expiry reminders", () => {
       await t.app.expiry.run();
       const [renewal] = await queued(t.app, "certification-expiring");
       const renewalText = renewal?.text ?? "";
-      assert.ok(renewalText.includes("make a new request for the same key from your requests page.") && renewalText.includes("Open your requests: http://portal.keysign.test/requests\n"), renewalText);
+      // The renew action itself, one click from the email.
+      assert.ok(renewalText.includes(`renew the certification: one click on this page`), renewalText);
+      assert.ok(renewalText.includes(`\nhttp://portal.keysign.test/requests/${id}/renew\n`), renewalText);
       assert.ok(renewalText.includes(`http://portal.keysign.test/requests/${id}`));
       // The key expired meanwhile: no key reminder is due any more, and none was repeated.
       assert.deepEqual(await sentThresholds(t.app, "key"), [30]);

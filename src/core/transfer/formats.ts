@@ -53,6 +53,10 @@ export type CertificationParameters = Static<typeof CertificationParameters>;
 const PastRevocation = Type.Object({ revokedAt: Timestamp, reason: Text(600) }, { additionalProperties: false });
 export type PastRevocation = Static<typeof PastRevocation>;
 
+/** On a renewal: the request whose certification this item renews, and when that one lapses (null: never). */
+const Renews = Type.Object({ requestId: Id, expiresAt: Type.Union([Timestamp, Type.Null()]) }, { additionalProperties: false });
+export type Renews = Static<typeof Renews>;
+
 const ItemBase = {
   id: Id,
   requestId: Id,
@@ -73,6 +77,7 @@ export const CertifyItem = Type.Object(
     revision: Type.Integer({ minimum: 1 }),
     certification: CertificationParameters,
     history: Type.Array(PastRevocation, { maxItems: 20 }),
+    renews: Type.Optional(Renews),
   },
   { additionalProperties: false },
 );

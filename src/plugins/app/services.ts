@@ -9,6 +9,8 @@ import { EXPIRY_CHECK_INTERVAL_MS, ExpiryService } from "../../services/expiry-r
 import { KeyserverPushService } from "../../services/keyserver-push.ts";
 import { MailDelivery } from "../../services/mail-delivery.ts";
 import { OwnerUpdateService } from "../../services/owner-updates.ts";
+import { RenewalService } from "../../services/renewals.ts";
+import { ReplacementService } from "../../services/replacements.ts";
 import { RequestService } from "../../services/requests.ts";
 import { HELD_SWEEP_INTERVAL_MS } from "../../services/held-uploads.ts";
 import { ReviewService } from "../../services/review.ts";
@@ -36,6 +38,8 @@ declare module "fastify" {
     auth: AuthService;
     applicantAddresses: AddressService;
     requests: RequestService;
+    renewals: RenewalService;
+    replacements: ReplacementService;
     staffAuth: StaffAuthService;
     review: ReviewService;
     revocations: RevocationService;
@@ -101,6 +105,8 @@ async function services(app: FastifyInstance, opts: ServicesOptions): Promise<vo
   app.decorate("auth", new AuthService(ctx));
   app.decorate("applicantAddresses", new AddressService(ctx));
   app.decorate("requests", new RequestService(ctx));
+  app.decorate("renewals", new RenewalService(ctx));
+  app.decorate("replacements", new ReplacementService(ctx));
   app.decorate("staffAuth", new StaffAuthService(ctx));
   app.decorate("review", new ReviewService(ctx));
   app.decorate("revocations", new RevocationService(ctx));

@@ -36,6 +36,8 @@ export async function registerView(app: FastifyInstance, opts: { production: boo
         review_certification: "../partials/review/certification.hbs",
         review_notes: "../partials/review/notes.hbs",
         review_timeline: "../partials/review/timeline.hbs",
+        renewal_panel: "../partials/renewal-panel.hbs",
+        renewal_history: "../partials/renewal-history.hbs",
       },
     },
   });

@@ -8,6 +8,7 @@ import { applicantOf, requireApplicant } from "../../plugins/app/authorization.t
 import { requestDetailModel, requestListModel } from "../../presenters/requests.ts";
 import { applicantCertificationModel } from "../../presenters/revocations.ts";
 import { requestSubmittedModel, statusTrackerModel } from "../../presenters/status-tracker.ts";
+import { renewalPanelModel, replacementPanelModel } from "../../presenters/renewals.ts";
 import { findOwnedRequest, listRequestsOf } from "../../repositories/requests.ts";
 import { findAppliedRevocation } from "../../repositories/revocations.ts";
 import { loadCertifiedKey } from "../../services/certified-delivery.ts";
@@ -39,6 +40,7 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const applied = detail.state === "revoked" ? await findAppliedRevocation(app.db, detail.id) : null;
     const tracker = statusTrackerModel({ id: detail.id, state: detail.state, approvals, required, timeline: detail.timeline, schedule: app.config.SIGNING_SCHEDULE });
     const model = { ...requestDetailModel(detail, app.now()), ...applicantCertificationModel(detail.state, detail.keys[0]?.fingerprint ?? "", applied), tracker, problems };
+    Object.assign(model, renewalPanelModel(detail.id, await app.renewals.panelFor(detail.id, applicantId, detail.state)), replacementPanelModel(await app.replacements.panelFor(detail.id, detail.state)));
     return reply.render("account/request.hbs", model, statusCode);
   }
 

@@ -14,6 +14,7 @@ import { loadRevocationView } from "../../repositories/revocations.ts";
 import { readSettings } from "../../repositories/settings.ts";
 import { listKeyUpdates } from "../../repositories/key-updates.ts";
 import { keyUpdateListModel } from "../../presenters/key-updates.ts";
+import { staffKeyHistoryModel } from "../../presenters/renewals.ts";
 
 /** Who may approve, ask for changes and reject: the decision routes' guard and the page's forms both use it. */
 export const DECISION_ROLES: readonly StaffRole[] = ["reviewer"];
@@ -55,6 +56,7 @@ export async function renderStaffRequest(app: FastifyInstance, request: FastifyR
       pdfjs: PDFJS_URLS,
       ...keyUpdateListModel(keyUpdates),
       ...staffRevocationModel({ state: detail.state, view: revocations, approvalsRequired: settings.approvalsRequired, staffId: staff.id, mayReview: mayDecide, form: extra.revocationForm }),
+      ...staffKeyHistoryModel(await app.renewals.staffPanelFor(id), detail.state, app.now()),
     },
     status,
   );

@@ -5,6 +5,7 @@ import { formatFingerprint, LIMITS } from "../../core/key-policy.ts";
 import { FormError, type FormProblem } from "../../errors.ts";
 import { requireStaff, staffActorOf } from "../../plugins/app/authorization.ts";
 import { settingsModel } from "../../presenters/settings.ts";
+import { renewalSettingsModel } from "../../presenters/renewals.ts";
 import { multipartBody } from "../body-rules.ts";
 import { field, multipartFormOf } from "../forms.ts";
 
@@ -17,6 +18,12 @@ const SettingsBody = Type.Object({
   organisationName: Type.String({ maxLength: 200, default: "" }),
   certificationDomain: Type.String({ maxLength: 300, default: "" }),
   contactAddress: Type.Optional(Type.String({ maxLength: 300 })),
+});
+
+const RenewalSettingsBody = Type.Object({
+  _csrf: Type.Optional(Type.String()),
+  renewalApprovalsRequired: Type.String({ maxLength: 10, default: "" }),
+  agreementVersion: Type.String({ maxLength: 10, default: "" }),
 });
 
 /**
@@ -58,13 +65,25 @@ const settingsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.redirect("/admin/settings?saved=master", 303);
   });
 
+  // Renewal and agreement version (docs/signing-ceremony.md, "Renewal and replacement").
+  app.post("/settings/renewal", { onRequest: admin, schema: { body: RenewalSettingsBody } }, async (request, reply) => {
+    try {
+      await app.settings.updateRenewalSettings(request.body, staffActorOf(request));
+    } catch (error) {
+      if (!(error instanceof FormError)) throw error;
+      return show(reply, { problems: error.problems, values: request.body }, error.statusCode);
+    }
+    return reply.redirect("/admin/settings?saved=renewal", 303);
+  });
+
   async function show(reply: FastifyReply, extra: { problems?: FormProblem[]; values?: Record<string, string | undefined> }, status = 200) {
     const settings = await app.settings.read();
     const savedParam = new URL(reply.request.url, "http://portal").searchParams.get("saved");
     const saved = savedParam !== null;
     const queueKey = formatFingerprint(app.signingQueue.queueKey.fingerprint);
     const publicationKey = formatFingerprint(app.statusFeed.key.fingerprint);
-    return reply.render("admin/settings.hbs", { ...(await settingsModel(settings, { ...extra, saved, masterSaved: savedParam === "master", mailFrom: app.config.MAIL_FROM })), queueKey, publicationKey }, status);
+    const renewal = renewalSettingsModel(settings, await app.settings.agreementTemplateSha256(), extra.values);
+    return reply.render("admin/settings.hbs", { ...(await settingsModel(settings, { ...extra, saved, masterSaved: savedParam === "master", mailFrom: app.config.MAIL_FROM })), queueKey, publicationKey, ...renewal }, status);
   }
 };
 
