@@ -13,6 +13,7 @@ import { ReviewService } from "../../services/review.ts";
 import { RevocationService } from "../../services/revocations.ts";
 import { DIGEST_INTERVAL_MS } from "../../services/review-digest.ts";
 import { SettingsService } from "../../services/settings.ts";
+import { MasterRotationService } from "../../services/master-rotation.ts";
 import { SigningQueueService } from "../../services/signing-queue.ts";
 import { StaffAuthService } from "../../services/staff-auth.ts";
 import { PublicationSignal } from "../../services/publication-signal.ts";
@@ -43,6 +44,7 @@ declare module "fastify" {
     keyserverPush: KeyserverPushService;
     ownerUpdates: OwnerUpdateService;
     expiry: ExpiryService;
+    masterRotation: MasterRotationService;
   }
 }
 
@@ -99,6 +101,7 @@ async function services(app: FastifyInstance, opts: ServicesOptions): Promise<vo
   app.decorate("review", new ReviewService(ctx));
   app.decorate("revocations", new RevocationService(ctx));
   app.decorate("settings", new SettingsService(ctx));
+  app.decorate("masterRotation", new MasterRotationService(ctx));
   app.decorate("ownerUpdates", new OwnerUpdateService(ctx));
   const expiry = new ExpiryService(ctx);
   app.decorate("expiry", expiry);

@@ -25,6 +25,8 @@ export async function registerView(app: FastifyInstance, opts: { production: boo
         key_update_form: "../partials/key-update-form.hbs",
         key_updates_list: "../partials/key-updates-list.hbs",
         status_tracker: "../partials/status-tracker.hbs",
+        master_rotation: "../partials/master-rotation.hbs",
+        recertify_button: "../partials/recertify-button.hbs",
       },
     },
   });
