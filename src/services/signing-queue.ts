@@ -14,6 +14,8 @@ import type { Actor, ServiceContext, StaffActor } from "./context.ts";
 import { applyTransition, staleError } from "./request-transitions.ts";
 import { importResult, type ImportOutcome } from "./result-import.ts";
 import { Serial } from "./serial.ts";
+import { exportRecertification, type RecertifyOutcome } from "./recertify-export.ts";
+import { revocationsForMaster } from "./master-rotation.ts";
 
 const DAY_MS = 86_400_000;
 
@@ -63,6 +65,11 @@ export class SigningQueueService {
     return this.serial.run(() => this.cancelNow(number, staff));
   }
 
+  /** A master rotation's re-certification batch (recertify-export.ts), serialised with every other export. */
+  exportRecertification(staff: StaffActor): Promise<RecertifyOutcome> {
+    return this.serial.run(() => exportRecertification(this.ctx, this.queueKey, staff));
+  }
+
   importResult(file: Uint8Array, staff: StaffActor): Promise<ImportOutcome> {
     return this.serial.run(() => importResult(this.ctx, this.queueKey, file, staff));
   }
@@ -80,7 +87,7 @@ export class SigningQueueService {
     const queued = await queuedRequests(db);
     const histories = new Map(await Promise.all(queued.map(async (request) => [request.id, await findKeyRevocationHistory(db, request.key.fingerprint)] as const)));
     const { ready, held } = await this.recheckKeys(queued, histories, now);
-    const revocations = await queuedRevocations(db);
+    const revocations = revocationsForMaster(await queuedRevocations(db), settings.masterFingerprint);
     if (ready.length + revocations.length === 0) {
       const why = held.length > 0 ? ` ${held.length} queued request(s) stay in the queue because their key no longer passes the policy; ask for changes or reject them.` : "";
       throw new ConflictError(`Nothing is waiting for signing, so no batch was made.${why}`, "KEYSIGN_ERR_QUEUE_EMPTY");

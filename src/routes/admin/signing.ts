@@ -6,6 +6,7 @@ import { isKeysignError } from "../../errors.ts";
 import { requireStaff, staffActorOf } from "../../plugins/app/authorization.ts";
 import { batchModel, IMPORT_TITLE, importProblemsModel, signingQueueModel } from "../../presenters/signing.ts";
 import { ImportRefusedError } from "../../services/result-import.ts";
+import { recertifyModel } from "../../presenters/master-rotation.ts";
 import { sendKeyFile } from "../downloads.ts";
 import { multipartBody } from "../body-rules.ts";
 import { multipartFormOf } from "../forms.ts";
@@ -43,6 +44,16 @@ const signingRoutes: FastifyPluginAsyncTypebox = async (app) => {
     try {
       const outcome = await app.signingQueue.exportBatch(staffActorOf(request));
       return reply.redirect(`/admin/signing/batches/${outcome.number}?exported=1&held=${outcome.held.length}`, 303);
+    } catch (error) {
+      if (!isKeysignError(error) || error.statusCode >= 500) throw error;
+      return showQueue(reply, error.message, error.statusCode);
+    }
+  });
+
+  app.post("/signing/recertify", { onRequest: officer }, async (request, reply) => {
+    try {
+      const outcome = await app.signingQueue.exportRecertification(staffActorOf(request));
+      return reply.redirect(`/admin/signing/batches/${outcome.number}?exported=1`, 303);
     } catch (error) {
       if (!isKeysignError(error) || error.statusCode >= 500) throw error;
       return showQueue(reply, error.message, error.statusCode);
@@ -92,7 +103,8 @@ const signingRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   async function showQueue(reply: FastifyReply, error?: string, status = 200) {
     const overview = await app.signingQueue.overview();
-    return reply.render("admin/signing/queue.hbs", signingQueueModel({ ...overview, queueKey: app.signingQueue.queueKey, now: app.now(), error }), status);
+    const rotation = recertifyModel(await app.masterRotation.view());
+    return reply.render("admin/signing/queue.hbs", { ...signingQueueModel({ ...overview, queueKey: app.signingQueue.queueKey, now: app.now(), error }), rotation }, status);
   }
 };
 

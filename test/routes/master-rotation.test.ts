@@ -1,0 +1,193 @@
+/**
+ * A master rotation through the staff pages, with the offline signer played in-process
+ * (test/helpers/signing-queue.ts): a second master beside the current one, one
+ * re-certification batch for it, results checked against the batch's master, revocations by
+ * both masters, and the old master retired.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type * as openpgp from "openpgp";
+import { formatFingerprint } from "../../src/core/key-policy.ts";
+import { certificationExpiry } from "../../src/core/publication/key-status.ts";
+import { parseBatchPayload, parseEnvelope, type BatchPayload } from "../../src/core/transfer/formats.ts";
+import { createTestApp, type TestApp } from "../helpers/app.ts";
+import { exportBatch, importResult, makeMaster, queuedRequest, signBatch, signingDesk, type SigningDesk } from "../helpers/signing-queue.ts";
+
+const fp = (key: openpgp.PrivateKey) => key.getFingerprint().toUpperCase();
+
+async function registerNewMaster(desk: SigningDesk, master: openpgp.PrivateKey) {
+  return desk.admin.postMultipart("/admin/settings/new-master", [{ name: "newMasterKeyText", value: master.toPublic().armor() }], "/admin/settings");
+}
+
+async function certified(desk: SigningDesk, address: string, master: openpgp.PrivateKey) {
+  const request = await queuedRequest(desk, address, "Dev");
+  const batch = await exportBatch(desk);
+  const imported = await importResult(desk, await signBatch(batch.file, master));
+  assert.equal(imported.statusCode, 200, imported.body.slice(0, 800));
+  return request;
+}
+
+async function recertify(desk: SigningDesk): Promise<{ number: number; file: Uint8Array; payload: BatchPayload }> {
+  const response = await desk.officer.postForm("/admin/signing/recertify", {}, "/admin/signing");
+  assert.equal(response.statusCode, 303, response.body.slice(0, 800));
+  const number = Number(/batches\/(\d+)/.exec(String(response.headers.location))?.[1]);
+  const file = new Uint8Array((await desk.officer.get(`/admin/signing/batches/${number}/file`)).rawPayload);
+  return { number, file, payload: parseBatchPayload(new Uint8Array(Buffer.from(parseEnvelope(file).payload, "base64"))) };
+}
+
+async function certificationsOf(t: TestApp, requestId: string) {
+  return t.app.db.certification.findMany({ where: { requestId }, orderBy: { certifiedAt: "asc" } });
+}
+
+describe("master rotation", () => {
+  let t: TestApp;
+  let desk: SigningDesk;
+  let oldMaster: openpgp.PrivateKey;
+  let newMaster: openpgp.PrivateKey;
+  before(async () => {
+    t = await createTestApp();
+    oldMaster = await makeMaster();
+    newMaster = await makeMaster();
+    desk = await signingDesk(t, oldMaster);
+  });
+  after(async () => t.close());
+
+  it("registers a second master beside the current one, refuses the current one, and audits it", async () => {
+    const again = await registerNewMaster(desk, oldMaster);
+    assert.equal(again.statusCode, 400);
+    assert.match(again.body, /This is the current master key/);
+    assert.equal(await t.app.db.setting.count({ where: { key: "newMasterFingerprint" } }), 0);
+
+    const secret = await desk.admin.postMultipart("/admin/settings/new-master", [{ name: "newMasterKeyText", value: newMaster.armor() }], "/admin/settings");
+    assert.equal(secret.statusCode, 400);
+    assert.match(secret.body, /secret key material detected; nothing was stored/);
+
+    const response = await registerNewMaster(desk, newMaster);
+    assert.equal(response.statusCode, 303);
+    const page = await desk.admin.get("/admin/settings");
+    assert.match(page.body, new RegExp(`${formatFingerprint(fp(oldMaster))}</td><td>current`));
+    assert.match(page.body, new RegExp(`${formatFingerprint(fp(newMaster))}</td><td>new \\(being introduced\\)`));
+    assert.match(page.body, /id="retire-confirm"[^>]*required/);
+    const twice = await registerNewMaster(desk, newMaster);
+    assert.equal(twice.statusCode, 400);
+    assert.match(twice.body, /A new master is already registered/);
+    const event = await t.app.db.auditEvent.findFirstOrThrow({ where: { action: "master.register_new" } });
+    assert.deepEqual(JSON.parse(event.data), { fingerprint: fp(newMaster), current: fp(oldMaster) });
+  });
+
+  let first: string;
+  let second: string;
+  it("keeps normal batches on the current master", async () => {
+    first = (await certified(desk, "one@example.org", oldMaster)).id;
+    await queuedRequest(desk, "two@example.org", "Dev");
+    const batch = await exportBatch(desk);
+    assert.equal(batch.payload.master, fp(oldMaster));
+    // A result signed by the new master for the old master's batch is refused, and nothing changes.
+    const wrong = await importResult(desk, await signBatch(batch.file, newMaster, { edit: (payload) => void (payload.master = fp(newMaster)) }));
+    assert.equal(wrong.statusCode, 422);
+    assert.match(wrong.body.replace(/\s+/g, " "), /was exported for master key .*but the result is signed by/, wrong.body.match(/alert[^<]*<[^<]*/g)?.join("\n"));
+    const imported = await importResult(desk, await signBatch(batch.file, oldMaster));
+    assert.equal(imported.statusCode, 200);
+    second = batch.payload.items[0]?.requestId ?? "";
+  });
+
+  let recertified: { number: number; file: Uint8Array; payload: BatchPayload };
+  it("exports one re-certification batch for the new master with every live certification", async () => {
+    const queue = await desk.officer.get("/admin/signing");
+    assert.match(queue.body, /Re-certify with the new master/);
+    recertified = await recertify(desk);
+    const { payload } = recertified;
+    assert.equal(payload.master, fp(newMaster));
+    assert.deepEqual(payload.items.map((item) => item.kind), ["recertify", "recertify"]);
+    assert.deepEqual(payload.items.map((item) => item.requestId).sort(), [first, second].sort());
+    const item = payload.items.find((entry) => entry.requestId === first);
+    assert.ok(item?.kind === "recertify");
+    assert.equal(item.previousMaster, fp(oldMaster));
+    // Never outlasts the old certification: whole days from the batch's expiry to the old expiry.
+    const [old] = await certificationsOf(t, first);
+    const oldExpiry = certificationExpiry(old!.signature)!;
+    assert.equal(item.certification.validityDays, Math.floor((oldExpiry.getTime() - new Date(payload.expiresAt).getTime()) / 86_400_000));
+    const again = await desk.officer.postForm("/admin/signing/recertify", {}, "/admin/signing");
+    assert.equal(again.statusCode, 409);
+    assert.match(again.body, /with re-certifications is still open/);
+  });
+
+  it("refuses the re-certification result signed by the old master, and imports it signed by the new one", async () => {
+    const emails = await t.app.db.outboxEmail.count();
+    const versions = await t.app.db.request.findMany({ select: { id: true, state: true, version: true }, orderBy: { id: "asc" } });
+    const wrong = await importResult(desk, await signBatch(recertified.file, oldMaster, { edit: (payload) => void (payload.master = fp(oldMaster)) }));
+    assert.equal(wrong.statusCode, 422);
+    assert.equal(await t.app.db.certification.count({ where: { masterFingerprint: fp(newMaster) } }), 0);
+
+    const imported = await importResult(desk, await signBatch(recertified.file, newMaster));
+    assert.equal(imported.statusCode, 200, imported.body.slice(0, 800));
+    const rows = await certificationsOf(t, first);
+    assert.deepEqual(rows.map((row) => row.masterFingerprint), [fp(oldMaster), fp(newMaster)]);
+    assert.ok(certificationExpiry(rows[1]!.signature)! <= certificationExpiry(rows[0]!.signature)!);
+    assert.ok(rows[1]!.sealedRevocation);
+    // The request is as certified as before: no state change, no email.
+    assert.deepEqual(await t.app.db.request.findMany({ select: { id: true, state: true, version: true }, orderBy: { id: "asc" } }), versions);
+    assert.equal(await t.app.db.outboxEmail.count(), emails);
+  });
+
+  it("a second re-certification contains only what the first did not cover", async () => {
+    const nothing = await desk.officer.postForm("/admin/signing/recertify", {}, "/admin/signing");
+    assert.equal(nothing.statusCode, 409);
+    assert.match(nothing.body, /Every live certification is already made by the new master/);
+    const third = (await certified(desk, "three@example.org", oldMaster)).id;
+    const batch = await recertify(desk);
+    assert.deepEqual(batch.payload.items.map((item) => item.requestId), [third]);
+    assert.equal((await importResult(desk, await signBatch(batch.file, newMaster))).statusCode, 200);
+  });
+
+  it("a revocation publishes the sealed revocation of each master's certification", async () => {
+    await t.app.db.setting.upsert({ where: { key: "approvalsRequired" }, create: { key: "approvalsRequired", value: "1" }, update: { value: "1" } });
+    const page = await desk.reviewers[0].get(`/admin/requests/${first}`);
+    const version = /name="version" value="(\d+)"/.exec(page.body)?.[1] ?? "";
+    const response = await desk.reviewers[0].postForm(`/admin/requests/${first}/revocations`, { version, reasonCode: "key_compromised", reasonText: "Reported stolen" }, `/admin/requests/${first}`);
+    assert.equal(response.statusCode, 303, response.body.slice(0, 800));
+    const rows = await certificationsOf(t, first);
+    assert.equal(rows.length, 2);
+    for (const row of rows) {
+      assert.ok(row.revokedAt, `the certification by ${row.masterFingerprint} is revoked`);
+      assert.deepEqual(row.revocation, row.sealedRevocation);
+    }
+    await t.app.db.setting.update({ where: { key: "approvalsRequired" }, data: { value: "2" } });
+  });
+
+  it("retires the old master after confirmation: the new one becomes current, the old one stays listed as retired", async () => {
+    const unconfirmed = await desk.admin.postForm("/admin/settings/retire-master", {}, "/admin/settings");
+    assert.equal(unconfirmed.statusCode, 400);
+    assert.match(unconfirmed.body, /Tick the box to confirm/);
+    assert.equal((await t.app.db.setting.findUniqueOrThrow({ where: { key: "masterFingerprint" } })).value, fp(oldMaster));
+
+    const retired = await desk.admin.postForm("/admin/settings/retire-master", { confirm: "yes" }, "/admin/settings");
+    assert.equal(retired.statusCode, 303, retired.body.slice(0, 800));
+    const page = await desk.admin.get("/admin/settings");
+    assert.match(page.body, new RegExp(`${formatFingerprint(fp(newMaster))}</td><td>current`));
+    assert.match(page.body, new RegExp(`${formatFingerprint(fp(oldMaster))}</td><td>retired`));
+    const event = await t.app.db.auditEvent.findFirstOrThrow({ where: { action: "master.retire" } });
+    assert.deepEqual(JSON.parse(event.data), { retired: fp(oldMaster), current: fp(newMaster), leftWithOldMasterOnly: 0 });
+
+    await queuedRequest(desk, "four@example.org", "Dev");
+    const batch = await exportBatch(desk);
+    assert.equal(batch.payload.master, fp(newMaster));
+    assert.equal((await importResult(desk, await signBatch(batch.file, newMaster))).statusCode, 200);
+  });
+
+  it("retiring before re-certifying lists what stays with the old master only and needs an explicit acknowledgement", async () => {
+    const third = await makeMaster();
+    assert.equal((await registerNewMaster(desk, third)).statusCode, 303);
+    assert.equal((await registerNewMaster(desk, oldMaster)).statusCode, 400, "a retired master cannot come back");
+    const page = await desk.admin.get("/admin/settings");
+    assert.match(page.body, /certification\(s\) are made by the old master only/);
+    assert.match(page.body, /Dev &lt;four@example.org&gt;/);
+    const refused = await desk.admin.postForm("/admin/settings/retire-master", { confirm: "yes" }, "/admin/settings");
+    assert.equal(refused.statusCode, 409);
+    assert.match(refused.body, /still made by the old master only/);
+    const done = await desk.admin.postForm("/admin/settings/retire-master", { confirm: "yes", acknowledge: "yes" }, "/admin/settings");
+    assert.equal(done.statusCode, 303);
+    const event = await t.app.db.auditEvent.findFirstOrThrow({ where: { action: "master.retire" }, orderBy: { seq: "desc" } });
+    assert.ok((JSON.parse(event.data) as { leftWithOldMasterOnly: number }).leftWithOldMasterOnly > 0);
+  });
+});
