@@ -140,6 +140,35 @@ describe("master rotation", () => {
     assert.equal((await importResult(desk, await signBatch(batch.file, newMaster))).statusCode, 200);
   });
 
+  it("a certification without a sealed revocation is revoked by a revoke item in a batch of its own master; the other master's sealed one is published with it", async () => {
+    // As a row from before sealed revocations were kept: the old master's certification of `second` has none.
+    const [old] = await certificationsOf(t, second);
+    await t.app.db.certification.update({ where: { id: old!.id }, data: { sealedRevocation: null } });
+    for (const [index, reviewer] of desk.reviewers.entries()) {
+      const page = await reviewer.get(`/admin/requests/${second}`);
+      const version = /name="version" value="(\d+)"/.exec(page.body)?.[1] ?? "";
+      const revocationId = /revocations\/([0-9a-f-]{36})\/approve/.exec(page.body)?.[1];
+      const response =
+        index === 0 || !revocationId
+          ? await reviewer.postForm(`/admin/requests/${second}/revocations`, { version, reasonCode: "key_compromised", reasonText: "Reported stolen" }, `/admin/requests/${second}`)
+          : await reviewer.postForm(`/admin/requests/${second}/revocations/${revocationId}/approve`, { version }, `/admin/requests/${second}`);
+      assert.equal(response.statusCode, 303, response.body.slice(0, 800));
+    }
+    assert.equal((await t.app.db.revocation.findFirstOrThrow({ where: { requestId: second } })).state, "queued");
+    const batch = await exportBatch(desk);
+    assert.equal(batch.payload.master, fp(oldMaster));
+    const [item] = batch.payload.items;
+    assert.ok(item?.kind === "revoke");
+    assert.deepEqual(item.userIds, ["Dev <two@example.org>"]);
+    assert.equal(item.certifications.length, 1, "only the batch's master's certification, not the new master's");
+    assert.equal((await importResult(desk, await signBatch(batch.file, oldMaster))).statusCode, 200);
+    const rows = await certificationsOf(t, second);
+    assert.deepEqual(rows.map((row) => [row.masterFingerprint, row.revokedAt !== null]), [[fp(oldMaster), true], [fp(newMaster), true]]);
+    assert.deepEqual(rows[1]!.revocation, rows[1]!.sealedRevocation);
+    assert.notDeepEqual(rows[0]!.revocation, null);
+    assert.equal((await t.app.db.request.findUniqueOrThrow({ where: { id: second } })).state, "revoked");
+  });
+
   it("a revocation publishes the sealed revocation of each master's certification", async () => {
     await t.app.db.setting.upsert({ where: { key: "approvalsRequired" }, create: { key: "approvalsRequired", value: "1" }, update: { value: "1" } });
     const page = await desk.reviewers[0].get(`/admin/requests/${first}`);
