@@ -7,6 +7,7 @@
  * publishes one revocation per master and both installs lose validity.
  */
 import assert from "node:assert/strict";
+import type { AddressInfo } from "node:net";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -133,6 +134,23 @@ describe("master rotation through the real signer, checked by GnuPG", () => {
       const listing = await install(master, revoked);
       assert.equal(goodBy(listing, master.fingerprint, "rev"), 1, listing);
       assert.notEqual(uidValidity(listing, userId), "f", listing);
+    }
+
+    // `keysign freepbx sync` on an install that trusts one master: it checks that master's revocation and imports it.
+    await t.app.listen({ host: "127.0.0.1", port: 0 });
+    const portal = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}/`;
+    const publicationKey = path.join(work, "publication-key.asc");
+    await writeFile(publicationKey, await (await fetch(new URL("status/v1/publication-key.asc", portal))).text());
+    for (const master of [newMaster, oldMaster]) {
+      await withGpgHome(async (gpg) => {
+        await gpg.ok(["--import"], { input: master.privateKey.toPublic().armor() });
+        await gpg.ok(["--import-ownertrust"], { input: `${master.fingerprint}:6:\n` });
+        const synced = await runKeysign(["freepbx", "sync", "--from", portal, "--publication-key", publicationKey, "--gpg-home", gpg.dir], work);
+        assert.equal(synced.code, 0, synced.stderr);
+        const listing = (await gpg.ok(["--with-colons", "--check-sigs"])).toString("utf8");
+        assert.equal(goodBy(listing, master.fingerprint, "rev"), 1, listing);
+        assert.notEqual(uidValidity(listing, userId), "f", listing);
+      });
     }
   });
 });
