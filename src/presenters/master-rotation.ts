@@ -44,5 +44,6 @@ export function recertifyModel(view: RotationView) {
   const current = view.masters.find((master) => master.role === "current");
   const next = view.masters.find((master) => master.role === "new");
   if (!current || !next) return null;
-  return { newMaster: formatFingerprint(next.fingerprint), oldMaster: formatFingerprint(current.fingerprint), pending: view.uncovered.length };
+  const [open] = view.openRecertifications;
+  return { newMaster: formatFingerprint(next.fingerprint), oldMaster: formatFingerprint(current.fingerprint), pending: view.uncovered.length, openBatch: open ?? null };
 }

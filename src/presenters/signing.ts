@@ -80,7 +80,7 @@ export function batchModel(batch: BatchDetail, now: Date, flash: { exported?: bo
     ...batchStatus(batch, now),
     items: batch.items.map((item) => ({
       requestId: item.requestId,
-      kind: item.kind === "revoke" ? "Revocation" : "Certification",
+      kind: item.kind === "revoke" ? "Revocation" : item.kind === "recertify" ? "Re-certification by the new master" : "Certification",
       fingerprint: formatFingerprint(item.request.keys[0]?.fingerprint ?? ""),
       outcome: item.outcome ? (OUTCOME_LABELS[item.outcome] ?? item.outcome) : "Waiting for the result",
       declineReason: item.declineReason,

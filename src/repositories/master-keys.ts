@@ -76,3 +76,9 @@ export async function findOpenRecertificationBatches(db: Db | Tx): Promise<numbe
 export async function recertificationImported(db: Db | Tx): Promise<boolean> {
   return (await db.batch.count({ where: { state: "imported", items: { some: { kind: "recertify" } } } })) > 0;
 }
+
+/** The files of every open (exported) batch. */
+export async function findOpenBatchFiles(db: Db | Tx): Promise<Uint8Array[]> {
+  const rows = await db.batch.findMany({ where: { state: "exported" }, select: { file: true } });
+  return rows.map((row) => new Uint8Array(row.file));
+}

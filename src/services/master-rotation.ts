@@ -9,9 +9,10 @@ import { armorPublicKey, DEFAULT_KEY_POLICY, formatFingerprint, inspectKey } fro
 import { findMaster, newMasterProblem, serialiseRetiredMasters, type MasterKey } from "../core/master-keys.ts";
 import { inspectionConfig } from "../core/openpgp-config.ts";
 import { envelopeIssuer } from "../core/transfer/envelope.ts";
+import { parseBatchPayload, parseEnvelope } from "../core/transfer/formats.ts";
 import { ConflictError, FormError } from "../errors.ts";
 import { appendAuditEvent } from "../repositories/audit.ts";
-import { findCertifiedPairs, certifiedPair, findLiveCertifications, readMasterKeys, recertificationImported, ROTATION_SETTINGS, writeMasterSettings } from "../repositories/master-keys.ts";
+import { findCertifiedPairs, certifiedPair, findLiveCertifications, findOpenBatchFiles, findOpenRecertificationBatches, readMasterKeys, recertificationImported, ROTATION_SETTINGS, writeMasterSettings } from "../repositories/master-keys.ts";
 import type { QueuedRevocation } from "../repositories/signing-queue.ts";
 import type { ServiceContext, StaffActor } from "./context.ts";
 
@@ -28,6 +29,8 @@ export interface RotationView {
   recertified: boolean;
   /** The old master's live certifications the new master has not certified yet. */
   uncovered: Uncovered[];
+  /** Re-certification batches exported and not yet imported or cancelled. */
+  openRecertifications: number[];
 }
 
 export class MasterRotationService {
@@ -38,8 +41,9 @@ export class MasterRotationService {
     const masters = await readMasterKeys(db);
     const current = masters.find((master) => master.role === "current");
     const next = masters.find((master) => master.role === "new");
-    if (!current || !next) return { masters, recertified: false, uncovered: [] };
-    return { masters, recertified: await recertificationImported(db), uncovered: await uncoveredBy(this.ctx, current.fingerprint, next.fingerprint) };
+    if (!current || !next) return { masters, recertified: false, uncovered: [], openRecertifications: [] };
+    const [recertified, uncovered, openRecertifications] = await Promise.all([recertificationImported(db), uncoveredBy(this.ctx, current.fingerprint, next.fingerprint), findOpenRecertificationBatches(db)]);
+    return { masters, recertified, uncovered, openRecertifications };
   }
 
   /** The new master's PUBLIC key: the same intake policy as the current one's upload, and never a key the portal already knows. */
@@ -102,17 +106,16 @@ export class MasterRotationService {
 
 /** Whether a batch still open was exported for this master (the payload names it; the row does not). */
 async function openBatchesFor(tx: Parameters<typeof readMasterKeys>[0], fingerprint: string): Promise<boolean> {
-  const open = await tx.batch.findMany({ where: { state: "exported" }, select: { file: true } });
-  const needle = `"master":"${fingerprint}"`;
-  return open.some((batch) => batchNamesMaster(batch.file, needle));
+  const open = await findOpenBatchFiles(tx);
+  return open.some((file) => batchMaster(file) === fingerprint);
 }
 
-function batchNamesMaster(file: Uint8Array, needle: string): boolean {
+/** The master a batch file of our own names; null when it cannot be read. */
+function batchMaster(file: Uint8Array): string | null {
   try {
-    const envelope = JSON.parse(Buffer.from(file).toString("utf8")) as { payload?: unknown };
-    return typeof envelope.payload === "string" && Buffer.from(envelope.payload, "base64").toString("utf8").replace(/\s/g, "").includes(needle);
+    return parseBatchPayload(new Uint8Array(Buffer.from(parseEnvelope(file).payload, "base64"))).master;
   } catch {
-    return false;
+    return null;
   }
 }
 

@@ -17,6 +17,7 @@ import { keyStatusUrl } from "../core/transfer/revocation-text.ts";
 import { ConflictError } from "../errors.ts";
 import { appendAuditEvent } from "../repositories/audit.ts";
 import { certifiedPair, findCertifiedPairs, findLiveCertifications, findOpenRecertificationBatches, readMasterKeys, type LiveCertification } from "../repositories/master-keys.ts";
+import { findPublishedKeys } from "../repositories/publication.ts";
 import { readSettings } from "../repositories/settings.ts";
 import { nextBatchNumber } from "../repositories/signing-queue.ts";
 import type { QueueKey } from "../storage/queue-key.ts";
@@ -95,8 +96,9 @@ async function pendingGroups(ctx: ServiceContext, current: string, next: string,
   const groups: Group[] = [];
   for (const [requestId, rows] of byRequest) {
     const key = rows[0]?.request.keys[0];
-    // A key revoked or expired by its owner, or one that no longer passes the policy, is not certified again.
-    const inspected = key ? await inspectKey(key.canonicalKey, { ...DEFAULT_KEY_POLICY, minRsaBits: ctx.config.MIN_RSA_BITS, now: window.now }) : null;
+    // A key revoked or expired by its owner (as published, owner updates included), or one that no longer passes the policy, is not certified again.
+    const published = key ? ((await findPublishedKeys(ctx.db, key.fingerprint))[0]?.canonicalKey ?? key.canonicalKey) : null;
+    const inspected = published ? await inspectKey(published, { ...DEFAULT_KEY_POLICY, minRsaBits: ctx.config.MIN_RSA_BITS, now: window.now }) : null;
     if (!inspected?.ok) skipped += rows.length;
     else groups.push({ requestId, rows: rows.slice(0, MAX_USER_IDS) });
   }

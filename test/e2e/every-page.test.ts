@@ -19,7 +19,7 @@ import { makeTestKey } from "../helpers/keys.ts";
 import { moduleTgz, signModule } from "../helpers/module-archive.ts";
 import { auditHtml, auditUrl, axeViolations, contextFor, newTally, overflows } from "../helpers/page-audit.ts";
 import { submitRequest } from "../helpers/requests.ts";
-import { queuedRequest, signingDesk, type SigningDesk } from "../helpers/signing-queue.ts";
+import { makeMaster, queuedRequest, signingDesk, type SigningDesk } from "../helpers/signing-queue.ts";
 import { createStaff } from "../helpers/staff.ts";
 import { findLink, waitForMail } from "../helpers/smtp.ts";
 
@@ -368,6 +368,31 @@ describe("every page in Chromium, for every kind of person, at 390 and 1366 wide
     }
     report(from);
   });
+
+  // ---- Master key rotation (docs/master-rotation.md): both masters in Settings, the re-certify block, a re-certification batch ----
+  it("a master rotation: settings with two masters and their errors, the re-certify button and its batch", async () => {
+    const { base } = portal;
+    const from = tally.problems.length;
+    const ada = desk.admin;
+    const current = await portal.t.app.db.setting.findUniqueOrThrow({ where: { key: "masterPublicKey" } });
+    const again = await ada.postMultipart("/admin/settings/new-master", [{ name: "newMasterKeyText", value: current.value }], "/admin/settings");
+    const next = await makeMaster();
+    const registered = await ada.postMultipart("/admin/settings/new-master", [{ name: "newMasterKeyText", value: next.toPublic().armor() }], "/admin/settings");
+    assert.equal(registered.statusCode, 303);
+    const unconfirmed = await ada.postForm("/admin/settings/retire-master", {}, "/admin/settings");
+    const recertify = await desk.officer.postForm("/admin/signing/recertify", {}, "/admin/signing");
+    await as(ada, async (page) => {
+      await auditHtml(page, base, again.body, "admin settings, new master refused", tally);
+      await auditUrl(page, base, "/admin/settings?saved=new-master", "admin settings, new master registered", tally);
+      await auditHtml(page, base, unconfirmed.body, "admin settings, retirement not confirmed", tally);
+    });
+    await as(desk.officer, async (page) => {
+      await auditUrl(page, base, String(recertify.headers.location ?? "/admin/signing"), "officer re-certification batch", tally);
+      await auditUrl(page, base, "/admin/signing", "officer signing queue, re-certify with the new master", tally);
+    });
+    report(from);
+  });
+  // ---- end of master key rotation ----
 
   it("adds up to no axe violation and no sideways scrolling", (context) => {
     context.diagnostic(`${tally.pages} pages and emails, ${tally.axe} axe violations, ${tally.overflow} overflowing`);

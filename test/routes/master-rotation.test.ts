@@ -107,6 +107,7 @@ describe("master rotation", () => {
     const [old] = await certificationsOf(t, first);
     const oldExpiry = certificationExpiry(old!.signature)!;
     assert.equal(item.certification.validityDays, Math.floor((oldExpiry.getTime() - new Date(payload.expiresAt).getTime()) / 86_400_000));
+    assert.match((await desk.officer.get("/admin/signing")).body, new RegExp(`Batch ${recertified.number}</a> with re-certifications is open`));
     const again = await desk.officer.postForm("/admin/signing/recertify", {}, "/admin/signing");
     assert.equal(again.statusCode, 409);
     assert.match(again.body, /with re-certifications is still open/);
@@ -214,6 +215,14 @@ describe("master rotation", () => {
     const refused = await desk.admin.postForm("/admin/settings/retire-master", { confirm: "yes" }, "/admin/settings");
     assert.equal(refused.statusCode, 409);
     assert.match(refused.body, /still made by the old master only/);
+    // A batch for the master being retired is still open: refused until it is imported.
+    await queuedRequest(desk, "five@example.org", "Dev");
+    const open = await exportBatch(desk);
+    assert.equal(open.payload.master, fp(newMaster));
+    const waiting = await desk.admin.postForm("/admin/settings/retire-master", { confirm: "yes", acknowledge: "yes" }, "/admin/settings");
+    assert.equal(waiting.statusCode, 409);
+    assert.match(waiting.body, /A batch for the old master is still open/);
+    assert.equal((await importResult(desk, await signBatch(open.file, newMaster))).statusCode, 200);
     const done = await desk.admin.postForm("/admin/settings/retire-master", { confirm: "yes", acknowledge: "yes" }, "/admin/settings");
     assert.equal(done.statusCode, 303);
     const event = await t.app.db.auditEvent.findFirstOrThrow({ where: { action: "master.retire" }, orderBy: { seq: "desc" } });
