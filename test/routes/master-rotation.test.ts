@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type * as openpgp from "openpgp";
+import * as openpgp from "openpgp";
 import { formatFingerprint } from "../../src/core/key-policy.ts";
 import { certificationExpiry } from "../../src/core/publication/key-status.ts";
 import { parseBatchPayload, parseEnvelope, type BatchPayload } from "../../src/core/transfer/formats.ts";
@@ -136,6 +136,11 @@ describe("master rotation", () => {
     assert.equal(nothing.statusCode, 409);
     assert.match(nothing.body, /Every live certification is already made by the new master/);
     const third = (await certified(desk, "three@example.org", oldMaster)).id;
+    // A key its owner revoked (sent to the portal like any owner update) is not certified again.
+    const ownerRevoked = await certified(desk, "owner-revoked@example.org", oldMaster);
+    const { publicKey } = await openpgp.revokeKey({ key: await openpgp.readPrivateKey({ armoredKey: ownerRevoked.key.privateArmored }), date: t.clock.now });
+    const sent = await t.app.inject({ method: "POST", url: "/pks/add", headers: { "content-type": "application/x-www-form-urlencoded" }, payload: new URLSearchParams({ keytext: publicKey }).toString() });
+    assert.equal(sent.statusCode, 200, sent.body);
     const batch = await recertify(desk);
     assert.deepEqual(batch.payload.items.map((item) => item.requestId), [third]);
     assert.equal((await importResult(desk, await signBatch(batch.file, newMaster))).statusCode, 200);
@@ -191,13 +196,17 @@ describe("master rotation", () => {
     assert.match(unconfirmed.body, /Tick the box to confirm/);
     assert.equal((await t.app.db.setting.findUniqueOrThrow({ where: { key: "masterFingerprint" } })).value, fp(oldMaster));
 
-    const retired = await desk.admin.postForm("/admin/settings/retire-master", { confirm: "yes" }, "/admin/settings");
+    // The owner-revoked key was not re-certified, so the page names it and the retirement needs the acknowledgement.
+    const listed = await desk.admin.get("/admin/settings");
+    assert.match(listed.body, /1 certification\(s\) are made by the old master only/);
+    assert.match(listed.body, /owner-revoked@example.org/);
+    const retired = await desk.admin.postForm("/admin/settings/retire-master", { confirm: "yes", acknowledge: "yes" }, "/admin/settings");
     assert.equal(retired.statusCode, 303, retired.body.slice(0, 800));
     const page = await desk.admin.get("/admin/settings");
     assert.match(page.body, new RegExp(`${formatFingerprint(fp(newMaster))}</td><td>current`));
     assert.match(page.body, new RegExp(`${formatFingerprint(fp(oldMaster))}</td><td>retired`));
     const event = await t.app.db.auditEvent.findFirstOrThrow({ where: { action: "master.retire" } });
-    assert.deepEqual(JSON.parse(event.data), { retired: fp(oldMaster), current: fp(newMaster), leftWithOldMasterOnly: 0 });
+    assert.deepEqual(JSON.parse(event.data), { retired: fp(oldMaster), current: fp(newMaster), leftWithOldMasterOnly: 1 });
 
     await queuedRequest(desk, "four@example.org", "Dev");
     const batch = await exportBatch(desk);
