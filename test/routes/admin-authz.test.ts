@@ -85,6 +85,10 @@ describe("admin authorisation matrix", () => {
       { method: "POST", path: `/admin/staff/${target.id}/reset-second-factor`, allowed: ["admin"], form: {} },
       { method: "GET", path: "/admin/publication", allowed: ["admin"] },
       { method: "POST", path: `/admin/publication/pushes/${NO_ID}/retry`, allowed: ["admin"], form: {} },
+      // Master key rotation (docs/master-rotation.md).
+      { method: "POST", path: "/admin/settings/new-master", allowed: ["admin"], multipart: true },
+      { method: "POST", path: "/admin/settings/retire-master", allowed: ["admin"], form: {} },
+      { method: "POST", path: "/admin/signing/recertify", allowed: ["signing_officer"], form: {} },
     ];
   });
   after(async () => t.close());
