@@ -10,8 +10,9 @@ import * as openpgp from "openpgp";
 import { formatFingerprint } from "../../src/core/key-policy.ts";
 import { certificationExpiry } from "../../src/core/publication/key-status.ts";
 import { parseBatchPayload, parseEnvelope, type BatchPayload } from "../../src/core/transfer/formats.ts";
+import { makeCertification, userIdBytes } from "../../src/core/transfer/certification.ts";
 import { createTestApp, type TestApp } from "../helpers/app.ts";
-import { exportBatch, importResult, makeMaster, queuedRequest, signBatch, signingDesk, type SigningDesk } from "../helpers/signing-queue.ts";
+import { b64, exportBatch, importResult, makeMaster, queuedRequest, signBatch, signingDesk, type SigningDesk } from "../helpers/signing-queue.ts";
 
 const fp = (key: openpgp.PrivateKey) => key.getFingerprint().toUpperCase();
 
@@ -118,6 +119,25 @@ describe("master rotation", () => {
     const versions = await t.app.db.request.findMany({ select: { id: true, state: true, version: true }, orderBy: { id: "asc" } });
     const wrong = await importResult(desk, await signBatch(recertified.file, oldMaster, { edit: (payload) => void (payload.master = fp(oldMaster)) }));
     assert.equal(wrong.statusCode, 422);
+    assert.equal(await t.app.db.certification.count({ where: { masterFingerprint: fp(newMaster) } }), 0);
+
+    // A re-certification that would outlast the one it repeats (a longer validity than the batch says) is refused like any certification.
+    const longer = await importResult(
+      desk,
+      await signBatch(recertified.file, newMaster, {
+        edit: async (payload) => {
+          const item = recertified.payload.items[0];
+          const answer = payload.items.find((entry) => entry.id === item?.id);
+          if (item?.kind !== "recertify" || answer?.status !== "certified") throw new Error("expected a re-certification");
+          const key = (await openpgp.readKey({ binaryKey: Buffer.from(item.key, "base64") })).keyPacket as openpgp.PublicKeyPacket;
+          const at = new Date(new Date(recertified.payload.createdAt).getTime() + 60_000);
+          const extended = { ...item.certification, validityDays: item.certification.validityDays + 30 };
+          answer.userIds[0]!.certification = b64(await makeCertification(newMaster, { key, userId: userIdBytes(item.userIds[0]!) }, extended, at));
+        },
+      }),
+    );
+    assert.equal(longer.statusCode, 422);
+    assert.match(longer.body, /expir|validity/i);
     assert.equal(await t.app.db.certification.count({ where: { masterFingerprint: fp(newMaster) } }), 0);
 
     const imported = await importResult(desk, await signBatch(recertified.file, newMaster));
