@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import * as openpgp from "openpgp";
-import { formatFingerprint } from "../../src/core/key-policy.ts";
+import { formatFingerprint, LIMITS } from "../../src/core/key-policy.ts";
 import { certificationExpiry } from "../../src/core/publication/key-status.ts";
 import { parseBatchPayload, parseEnvelope, type BatchPayload } from "../../src/core/transfer/formats.ts";
 import { makeCertification, userIdBytes } from "../../src/core/transfer/certification.ts";
@@ -62,6 +62,10 @@ describe("master rotation", () => {
     const secret = await desk.admin.postMultipart("/admin/settings/new-master", [{ name: "newMasterKeyText", value: newMaster.armor() }], "/admin/settings");
     assert.equal(secret.statusCode, 400);
     assert.match(secret.body, /secret key material detected; nothing was stored/);
+
+    const huge = await desk.admin.postMultipart("/admin/settings/new-master", [{ name: "newMasterKeyFile", filename: "master.asc", content: new Uint8Array(LIMITS.maxUploadBytes + 1) }], "/admin/settings");
+    assert.equal(huge.statusCode, 413);
+    assert.equal(await t.app.db.setting.count({ where: { key: "newMasterFingerprint" } }), 0);
 
     const response = await registerNewMaster(desk, newMaster);
     assert.equal(response.statusCode, 303);
