@@ -56,6 +56,16 @@ export async function findLiveCertifications(db: Db | Tx, fingerprint: string) {
 }
 export type LiveCertification = Awaited<ReturnType<typeof findLiveCertifications>>[number];
 
+/** The same certifications as findLiveCertifications, named only (request, user ID, key): what a page lists. */
+export async function findLiveCertificationNames(db: Db | Tx, fingerprint: string) {
+  const rows = await db.certification.findMany({
+    where: { masterFingerprint: { in: [fingerprint, ""] }, supersededAt: null, revokedAt: null, request: { state: "certified" } },
+    orderBy: [{ requestId: "asc" }, { userId: "asc" }],
+    select: { requestId: true, userId: true, request: { select: { keys: { orderBy: { revision: "desc" }, take: 1, select: { fingerprint: true } } } } },
+  });
+  return rows.map((row) => ({ requestId: row.requestId, userId: row.userId, fingerprint: row.request.keys[0]?.fingerprint ?? "" }));
+}
+
 /** The (request, user ID) pairs `fingerprint` has certified, revoked or not: what a re-certification already covered. */
 export async function findCertifiedPairs(db: Db | Tx, fingerprint: string): Promise<Set<string>> {
   const rows = await db.certification.findMany({ where: { masterFingerprint: fingerprint }, select: { requestId: true, userId: true } });

@@ -12,7 +12,7 @@ import { envelopeIssuer } from "../core/transfer/envelope.ts";
 import { parseBatchPayload, parseEnvelope } from "../core/transfer/formats.ts";
 import { ConflictError, FormError } from "../errors.ts";
 import { appendAuditEvent } from "../repositories/audit.ts";
-import { findCertifiedPairs, certifiedPair, findLiveCertifications, findOpenBatchFiles, findOpenRecertificationBatches, readMasterKeys, recertificationImported, ROTATION_SETTINGS, writeMasterSettings } from "../repositories/master-keys.ts";
+import { findCertifiedPairs, certifiedPair, findLiveCertificationNames, findOpenBatchFiles, findOpenRecertificationBatches, readMasterKeys, recertificationImported, ROTATION_SETTINGS, writeMasterSettings } from "../repositories/master-keys.ts";
 import type { QueuedRevocation } from "../repositories/signing-queue.ts";
 import type { ServiceContext, StaffActor } from "./context.ts";
 
@@ -120,8 +120,8 @@ function batchMaster(file: Uint8Array): string | null {
 }
 
 async function uncoveredBy(ctx: ServiceContext, oldMaster: string, newMaster: string): Promise<Uncovered[]> {
-  const [live, covered] = await Promise.all([findLiveCertifications(ctx.db, oldMaster), findCertifiedPairs(ctx.db, newMaster)]);
-  return live.filter((row) => !covered.has(certifiedPair(row.requestId, row.userId))).map((row) => ({ requestId: row.requestId, userId: row.userId, fingerprint: row.request.keys[0]?.fingerprint ?? "" }));
+  const [live, covered] = await Promise.all([findLiveCertificationNames(ctx.db, oldMaster), findCertifiedPairs(ctx.db, newMaster)]);
+  return live.filter((row) => !covered.has(certifiedPair(row.requestId, row.userId)));
 }
 
 /**
