@@ -39,11 +39,15 @@ async function masterFacts(master: MasterKey) {
   };
 }
 
-/** The signing queue's "Re-certify with the new master" block; null when no new master is registered. */
+/**
+ * The signing queue's rotation block: "Re-certify with the new master" while a new master is
+ * registered, and revocations only another master can sign. Null when there is neither.
+ */
 export function recertifyModel(view: RotationView) {
   const current = view.masters.find((master) => master.role === "current");
   const next = view.masters.find((master) => master.role === "new");
-  if (!current || !next) return null;
   const [open] = view.openRecertifications;
-  return { newMaster: formatFingerprint(next.fingerprint), oldMaster: formatFingerprint(current.fingerprint), pending: view.uncovered.length, openBatch: open ?? null };
+  const recertify = current && next ? { newMaster: formatFingerprint(next.fingerprint), oldMaster: formatFingerprint(current.fingerprint), pending: view.uncovered.length, openBatch: open ?? null } : null;
+  const revocations = view.waitingRevocations.map((entry) => ({ fingerprint: entry.fingerprint, grouped: formatFingerprint(entry.fingerprint), role: ROLE_LABELS[entry.role], count: entry.count }));
+  return recertify === null && revocations.length === 0 ? null : { recertify, revocations };
 }

@@ -13,7 +13,7 @@ import { parseBatchPayload, parseEnvelope } from "../core/transfer/formats.ts";
 import { ConflictError, FormError } from "../errors.ts";
 import { appendAuditEvent } from "../repositories/audit.ts";
 import { findCertifiedPairs, certifiedPair, findLiveCertificationNames, findOpenBatchFiles, findOpenRecertificationBatches, readMasterKeys, recertificationImported, ROTATION_SETTINGS, writeMasterSettings } from "../repositories/master-keys.ts";
-import type { QueuedRevocation } from "../repositories/signing-queue.ts";
+import { queuedRevocations, type QueuedRevocation } from "../repositories/signing-queue.ts";
 import type { ServiceContext, StaffActor } from "./context.ts";
 
 /** A certification the retirement would leave with the old master only, as the warning lists it. */
@@ -31,6 +31,8 @@ export interface RotationView {
   uncovered: Uncovered[];
   /** Re-certification batches exported and not yet imported or cancelled. */
   openRecertifications: number[];
+  /** Masters other than the current one with revocations waiting that only they can sign. */
+  waitingRevocations: Array<{ fingerprint: string; role: MasterKey["role"]; count: number }>;
 }
 
 export class MasterRotationService {
@@ -41,9 +43,10 @@ export class MasterRotationService {
     const masters = await readMasterKeys(db);
     const current = masters.find((master) => master.role === "current");
     const next = masters.find((master) => master.role === "new");
-    if (!current || !next) return { masters, recertified: false, uncovered: [], openRecertifications: [] };
+    const waitingRevocations = await waitingFor(db, masters);
+    if (!current || !next) return { masters, recertified: false, uncovered: [], openRecertifications: [], waitingRevocations };
     const [recertified, uncovered, openRecertifications] = await Promise.all([recertificationImported(db), uncoveredBy(this.ctx, current.fingerprint, next.fingerprint), findOpenRecertificationBatches(db)]);
-    return { masters, recertified, uncovered, openRecertifications };
+    return { masters, recertified, uncovered, openRecertifications, waitingRevocations };
   }
 
   /** The new master's PUBLIC key: the same intake policy as the current one's upload, and never a key the portal already knows. */
@@ -117,6 +120,13 @@ function batchMaster(file: Uint8Array): string | null {
   } catch {
     return null;
   }
+}
+
+async function waitingFor(db: ServiceContext["db"], masters: readonly MasterKey[]): Promise<RotationView["waitingRevocations"]> {
+  const others = masters.filter((master) => master.role !== "current");
+  if (others.length === 0) return [];
+  const queued = await queuedRevocations(db);
+  return others.map((master) => ({ fingerprint: master.fingerprint, role: master.role, count: revocationsForMaster(queued, master.fingerprint).length })).filter((entry) => entry.count > 0);
 }
 
 async function uncoveredBy(ctx: ServiceContext, oldMaster: string, newMaster: string): Promise<Uncovered[]> {

@@ -16,6 +16,7 @@ import { importResult, type ImportOutcome } from "./result-import.ts";
 import { Serial } from "./serial.ts";
 import { exportRecertification, type RecertifyOutcome } from "./recertify-export.ts";
 import { revocationsForMaster } from "./master-rotation.ts";
+import { exportRevocationsForMaster } from "./master-revocation-export.ts";
 
 const DAY_MS = 86_400_000;
 
@@ -68,6 +69,11 @@ export class SigningQueueService {
   /** A master rotation's re-certification batch (recertify-export.ts), serialised with every other export. */
   exportRecertification(staff: StaffActor): Promise<RecertifyOutcome> {
     return this.serial.run(() => exportRecertification(this.ctx, this.queueKey, staff));
+  }
+
+  /** Revocations only the new or a retired master can sign (master-revocation-export.ts). */
+  exportRevocationsForMaster(staff: StaffActor, fingerprint: string): Promise<{ number: number; items: number }> {
+    return this.serial.run(() => exportRevocationsForMaster(this.ctx, this.queueKey, staff, fingerprint));
   }
 
   importResult(file: Uint8Array, staff: StaffActor): Promise<ImportOutcome> {

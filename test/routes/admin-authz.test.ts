@@ -89,6 +89,7 @@ describe("admin authorisation matrix", () => {
       { method: "POST", path: "/admin/settings/new-master", allowed: ["admin"], multipart: true },
       { method: "POST", path: "/admin/settings/retire-master", allowed: ["admin"], form: {} },
       { method: "POST", path: "/admin/signing/recertify", allowed: ["signing_officer"], form: {} },
+      { method: "POST", path: "/admin/signing/master-revocations", allowed: ["signing_officer"], form: { master: "0".repeat(40) } },
     ];
   });
   after(async () => t.close());

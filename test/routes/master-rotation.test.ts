@@ -96,6 +96,7 @@ describe("master rotation", () => {
     second = batch.payload.items[0]?.requestId ?? "";
   });
 
+  let thirdRequest = "";
   let recertified: { number: number; file: Uint8Array; payload: BatchPayload };
   it("exports one re-certification batch for the new master with every live certification", async () => {
     const queue = await desk.officer.get("/admin/signing");
@@ -160,6 +161,7 @@ describe("master rotation", () => {
     assert.equal(nothing.statusCode, 409);
     assert.match(nothing.body, /Every live certification is already made by the new master/);
     const third = (await certified(desk, "three@example.org", oldMaster)).id;
+    thirdRequest = third;
     // A key its owner revoked (sent to the portal like any owner update) is not certified again.
     const ownerRevoked = await certified(desk, "owner-revoked@example.org", oldMaster);
     const { publicKey } = await openpgp.revokeKey({ key: await openpgp.readPrivateKey({ armoredKey: ownerRevoked.key.privateArmored }), date: t.clock.now });
@@ -236,6 +238,41 @@ describe("master rotation", () => {
     const batch = await exportBatch(desk);
     assert.equal(batch.payload.master, fp(newMaster));
     assert.equal((await importResult(desk, await signBatch(batch.file, newMaster))).statusCode, 200);
+  });
+
+  it("a certification by the retired master without a sealed revocation is revoked in a batch for the retired master", async () => {
+    const [old] = await certificationsOf(t, thirdRequest);
+    assert.equal(old!.masterFingerprint, fp(oldMaster));
+    await t.app.db.certification.update({ where: { id: old!.id }, data: { sealedRevocation: null } });
+    for (const [index, reviewer] of desk.reviewers.entries()) {
+      const page = await reviewer.get(`/admin/requests/${thirdRequest}`);
+      const version = /name="version" value="(\d+)"/.exec(page.body)?.[1] ?? "";
+      const revocationId = /revocations\/([0-9a-f-]{36})\/approve/.exec(page.body)?.[1];
+      const response =
+        index === 0 || !revocationId
+          ? await reviewer.postForm(`/admin/requests/${thirdRequest}/revocations`, { version, reasonCode: "key_compromised", reasonText: "Reported stolen" }, `/admin/requests/${thirdRequest}`)
+          : await reviewer.postForm(`/admin/requests/${thirdRequest}/revocations/${revocationId}/approve`, { version }, `/admin/requests/${thirdRequest}`);
+      assert.equal(response.statusCode, 303, response.body.slice(0, 800));
+    }
+    // The current master cannot revoke it: the normal export has nothing, and the queue offers a batch for the retired master.
+    const normal = await desk.officer.postForm("/admin/signing/batches", {}, "/admin/signing");
+    assert.equal(normal.statusCode, 409);
+    const queue = await desk.officer.get("/admin/signing");
+    assert.match(queue.body, /Revocations for the retired master/);
+    const exported = await desk.officer.postForm("/admin/signing/master-revocations", { master: fp(oldMaster) }, "/admin/signing");
+    assert.equal(exported.statusCode, 303, exported.body.slice(0, 800));
+    const number = Number(/batches\/(\d+)/.exec(String(exported.headers.location))?.[1]);
+    const file = new Uint8Array((await desk.officer.get(`/admin/signing/batches/${number}/file`)).rawPayload);
+    const payload = parseBatchPayload(new Uint8Array(Buffer.from(parseEnvelope(file).payload, "base64")));
+    assert.equal(payload.master, fp(oldMaster));
+    assert.deepEqual(payload.items.map((item) => item.kind), ["revoke"]);
+    const forCurrent = await desk.officer.postForm("/admin/signing/master-revocations", { master: fp(newMaster) }, "/admin/signing");
+    assert.equal(forCurrent.statusCode, 409);
+    assert.equal((await importResult(desk, await signBatch(file, oldMaster))).statusCode, 200);
+    const rows = await certificationsOf(t, thirdRequest);
+    assert.deepEqual(rows.map((row) => row.revokedAt !== null), [true, true]);
+    assert.deepEqual(rows[1]!.revocation, rows[1]!.sealedRevocation);
+    assert.equal((await t.app.db.request.findUniqueOrThrow({ where: { id: thirdRequest } })).state, "revoked");
   });
 
   it("retiring before re-certifying lists what stays with the old master only and needs an explicit acknowledgement", async () => {

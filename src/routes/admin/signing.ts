@@ -12,6 +12,7 @@ import { multipartBody } from "../body-rules.ts";
 import { multipartFormOf } from "../forms.ts";
 
 const BatchParams = Type.Object({ number: Type.Integer({ minimum: 1, maximum: 1_000_000_000 }) });
+const MasterBody = Type.Object({ _csrf: Type.Optional(Type.String()), master: Type.String({ pattern: "^[0-9A-F]{40}$" }), confirm: Type.Optional(Type.String({ maxLength: 10 })) });
 const BatchQuery = Type.Object({ exported: Type.Optional(Type.String({ maxLength: 1 })), held: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000 })) });
 
 /**
@@ -53,6 +54,16 @@ const signingRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post("/signing/recertify", { onRequest: officer }, async (request, reply) => {
     try {
       const outcome = await app.signingQueue.exportRecertification(staffActorOf(request));
+      return reply.redirect(`/admin/signing/batches/${outcome.number}?exported=1`, 303);
+    } catch (error) {
+      if (!isKeysignError(error) || error.statusCode >= 500) throw error;
+      return showQueue(reply, error.message, error.statusCode);
+    }
+  });
+
+  app.post("/signing/master-revocations", { onRequest: officer, schema: { body: MasterBody } }, async (request, reply) => {
+    try {
+      const outcome = await app.signingQueue.exportRevocationsForMaster(staffActorOf(request), request.body.master);
       return reply.redirect(`/admin/signing/batches/${outcome.number}?exported=1`, 303);
     } catch (error) {
       if (!isKeysignError(error) || error.statusCode >= 500) throw error;
