@@ -7,6 +7,7 @@
  * are shown at a portal address exactly as the portal answered them.
  */
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import type { Page } from "playwright-core";
 import { renderEmail, EMAIL_SUBJECTS, type EmailTemplate } from "../../src/services/mail-templates.ts";
@@ -386,9 +387,15 @@ describe("every page in Chromium, for every kind of person, at 390 and 1366 wide
       await auditUrl(page, base, "/admin/settings?saved=new-master", "admin settings, new master registered", tally);
       await auditHtml(page, base, unconfirmed.body, "admin settings, retirement not confirmed", tally);
     });
+    // A revocation only the new master can sign: its certification of the key has no sealed revocation.
+    const db = portal.t.app.db;
+    const [certification] = await db.certification.findMany({ where: { requestId: states.certified }, take: 1 });
+    const rita = await db.staff.findUniqueOrThrow({ where: { email: "rita@keysign.example" } });
+    await db.certification.create({ data: { ...certification!, id: randomUUID(), batchNumber: 999, masterFingerprint: next.getFingerprint().toUpperCase(), sealedRevocation: null } });
+    await db.revocation.create({ data: { id: randomUUID(), requestId: states.certified, reasonCode: "key_compromised", reasonText: "", state: "queued", proposedById: rita.id, createdAt: portal.t.clock.now } });
     await as(desk.officer, async (page) => {
       await auditUrl(page, base, String(recertify.headers.location ?? "/admin/signing"), "officer re-certification batch", tally);
-      await auditUrl(page, base, "/admin/signing", "officer signing queue, re-certify with the new master", tally);
+      await auditUrl(page, base, "/admin/signing", "officer signing queue, re-certify with the new master and revocations for it", tally);
     });
     report(from);
   });
