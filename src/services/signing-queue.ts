@@ -49,7 +49,9 @@ export class SigningQueueService {
   async overview() {
     const [requests, revocations, batches, settings] = await Promise.all([queuedRequests(this.ctx.db), queuedRevocations(this.ctx.db), listBatches(this.ctx.db), readSettings(this.ctx.db)]);
     // What stops an export, said before the officer presses the button.
-    return { requests, revocations, batches, exportBlocker: exportPrerequisites(settings, this.ctx.config.PUBLIC_URL) };
+    // The revocations the next batch signs; those only another master can sign have their own block (docs/master-rotation.md).
+    const forCurrent = revocationsForMaster(revocations, settings.masterFingerprint);
+    return { requests, revocations: forCurrent, batches, exportBlocker: exportPrerequisites(settings, this.ctx.config.PUBLIC_URL) };
   }
 
   async batch(number: number) {

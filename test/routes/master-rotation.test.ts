@@ -259,6 +259,7 @@ describe("master rotation", () => {
     assert.equal(normal.statusCode, 409);
     const queue = await desk.officer.get("/admin/signing");
     assert.match(queue.body, /Revocations for the retired master/);
+    assert.match(queue.body, /Nothing is waiting for signing/, "the normal batch has nothing to sign");
     const exported = await desk.officer.postForm("/admin/signing/master-revocations", { master: fp(oldMaster) }, "/admin/signing");
     assert.equal(exported.statusCode, 303, exported.body.slice(0, 800));
     const number = Number(/batches\/(\d+)/.exec(String(exported.headers.location))?.[1]);
