@@ -121,13 +121,21 @@ async function fetchFeed(source: URL, publicationKey: PublicKey, lastSequence: n
   }
 }
 
-/** Every key the feed names, once each, with how many of its certifications the feed lists as revoked and its published form's SHA-256. */
+/**
+ * Every key the feed names, once each, with how many of its user IDs the feed lists revoked
+ * certifications of, and its published form's SHA-256. User IDs, not certifications: after a
+ * master rotation a user ID carries one certification, and one revocation, per master, and an
+ * install that trusts only one of them can check only that master's revocation.
+ */
 function keysOf(feed: Feed): Map<string, { revokedCertifications: number; sha256: string | null }> {
   const keys = new Map<string, { revokedCertifications: number; sha256: string | null }>();
+  const revokedUserIds = new Set<string>();
   for (const entry of feed.entries) {
     const known = keys.get(entry.fingerprint);
+    const counted = revokedUserIds.has(`${entry.fingerprint}:${entry.userIdSha256}`);
+    if (entry.state === "revoked") revokedUserIds.add(`${entry.fingerprint}:${entry.userIdSha256}`);
     keys.set(entry.fingerprint, {
-      revokedCertifications: (known?.revokedCertifications ?? 0) + (entry.state === "revoked" ? 1 : 0),
+      revokedCertifications: (known?.revokedCertifications ?? 0) + (entry.state === "revoked" && !counted ? 1 : 0),
       sha256: known?.sha256 ?? entry.keySha256,
     });
   }

@@ -5,7 +5,7 @@
  */
 import { formatFingerprint, type KeyFacts } from "../core/key-policy.ts";
 import { sha256Lines } from "../core/sha256-display.ts";
-import type { BatchItem, BatchPayload, Renews, ResultItem, ResultPayload } from "../core/transfer/formats.ts";
+import type { BatchItem, BatchPayload, RecertifyItem, Renews, ResultItem, ResultPayload } from "../core/transfer/formats.ts";
 import { batchRevocationText } from "../core/transfer/revocation-text.ts";
 import type { ItemReview } from "../core/transfer/sign-batch.ts";
 
@@ -37,7 +37,7 @@ export function batchHeader(batch: BatchPayload): string[] {
     ...row("Expires", [batch.expiresAt], ""),
     ...row("Queue key", [formatFingerprint(batch.queueKey)], ""),
     ...row("Master", [formatFingerprint(batch.master)], ""),
-    ...row("Items", [`${batch.items.length} (${kinds("certify")} to certify, ${kinds("revoke")} to revoke)`], ""),
+    ...row("Items", [`${batch.items.length} (${kinds("certify")} to certify, ${kinds("revoke")} to revoke${recertifyCount(kinds("recertify"))})`], ""),
     ...renewalCount(batch),
   ];
 }
@@ -56,7 +56,9 @@ function renewalRow(renews: Renews): string[] {
 /** One batch item, numbered, with the signer's own check when there is one. */
 export function batchItem(item: BatchItem, position: string, review: ItemReview | null, organisation: string): string[] {
   const heading =
-    item.kind === "certify"
+    item.kind === "recertify"
+      ? `[${position}] recertify request ${item.requestId}  (item ${item.id}, now certified by ${formatFingerprint(item.previousMaster)})`
+      : item.kind === "certify"
       ? `[${position}] certify  request ${item.requestId}  (item ${item.id}, revision ${item.revision})`
       : `[${position}] revoke   request ${item.requestId}  (item ${item.id})`;
   const lines = [
@@ -65,7 +67,9 @@ export function batchItem(item: BatchItem, position: string, review: ItemReview 
     ...row("User IDs", item.userIds.map(printable)),
     ...row("Approvals", item.approvals.length === 0 ? ["none"] : item.approvals.map((approval) => `${printable(approval.staff)} at ${approval.at}`)),
   ];
-  if (item.kind === "certify") {
+  if (item.kind === "recertify") {
+    lines.push(...recertifyLines(item));
+  } else if (item.kind === "certify") {
     const { validityDays, policyUrl, notations } = item.certification;
     lines.push(...row("Certify as", [`valid ${validityDays} days`, `policy ${policyUrl ? printable(policyUrl) : "(none)"}`, ...notations.map((n) => `notation ${printable(n.name)}=${printable(n.value)}`)]));
     if (item.renews) lines.push(...renewalRow(item.renews));
@@ -81,6 +85,21 @@ export function batchItem(item: BatchItem, position: string, review: ItemReview 
     lines.push(...row("Check", [review.refusal === null ? "OK" : `REFUSED: ${printable(review.refusal)}`]));
   }
   return lines;
+}
+
+function recertifyCount(count: number): string {
+  return count === 0 ? "" : `, ${count} to re-certify with this master`;
+}
+
+/** A re-certification: what it repeats, and that it lapses no later than the certification it repeats. */
+function recertifyLines(item: RecertifyItem): string[] {
+  const { validityDays, policyUrl, notations } = item.certification;
+  const lapses = item.previousExpiresAt === null ? "the certification it repeats does not expire" : `the certification it repeats lapses ${item.previousExpiresAt.slice(0, 10)}`;
+  return row("Re-certify", [
+    `valid ${validityDays} days (${lapses})`,
+    `policy ${policyUrl ? printable(policyUrl) : "(none)"}`,
+    ...notations.map((n) => `notation ${printable(n.name)}=${printable(n.value)}`),
+  ]);
 }
 
 function keyDescription(facts: KeyFacts): string {

@@ -123,6 +123,16 @@ export const AUDIT_ACTION_GROUPS: ReadonlyArray<{ prefix: string; label: string;
       "settings.setup_checklist": dyn("Hid or showed the setup checklist", (d) => (d.hidden === true ? "hid the setup checklist" : "showed the setup checklist")),
     },
   },
+  {
+    prefix: "master.",
+    label: "Master key rotation",
+    actions: {
+      "master.register_new": "registered a new master key beside the current one",
+      "master.recertify": dyn("Re-certified keys with the new master", (d) => `re-certified ${count(d.userIds, "user ID")} with the new master in ${batch(d)}`),
+      "master.recertify_declined": dyn("Recorded that the signer declined a re-certification", (d) => `recorded that the signer declined a re-certification in ${batch(d)}`),
+      "master.retire": "retired the old master key; the new one is now current",
+    },
+  },
 ];
 
 const WORDS: ReadonlyMap<string, Entry> = new Map(AUDIT_ACTION_GROUPS.flatMap((group) => Object.entries(group.actions)));

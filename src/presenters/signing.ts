@@ -96,7 +96,7 @@ export function signingQueueModel(input: {
   };
 }
 
-const KIND_LABELS: Readonly<Record<string, string>> = { certify: "Certification", revoke: "Revocation" };
+const KIND_LABELS: Readonly<Record<string, string>> = { certify: "Certification", revoke: "Revocation", recertify: "Re-certification by the new master" };
 const OUTCOME_LABELS: Readonly<Record<string, string>> = { certified: "Certified", declined: "Declined by the signer", revoked: "Revocation signed" };
 /** The request list's state colours, so an outcome reads the same everywhere. */
 const OUTCOME_STATES: Readonly<Record<string, string>> = { certified: "certified", declined: "changes_requested", revoked: "revoked" };
@@ -108,7 +108,7 @@ function batchItemModel(item: BatchItemRow) {
     applicantEmail: item.request.applicant.email,
     kind: KIND_LABELS[item.kind] ?? item.kind,
     fingerprint: formatFingerprint(key?.fingerprint ?? ""),
-    userIds: item.kind === "certify" ? parseUserIds(key?.certifyUserIds) : [],
+    userIds: item.kind === "revoke" ? [] : parseUserIds(key?.certifyUserIds),
     revocationReason: item.revocation ? reasonLabel(item.revocation.reasonCode, item.revocation.reasonText) : null,
     outcome: item.outcome ? (OUTCOME_LABELS[item.outcome] ?? item.outcome) : "Waiting for the result",
     outcomeState: OUTCOME_STATES[item.outcome ?? ""] ?? "exported",

@@ -17,6 +17,7 @@ import type { Db } from "../db/client.ts";
 import { FormError } from "../errors.ts";
 import { findCertificationRecords } from "../repositories/publication.ts";
 import { readSettings } from "../repositories/settings.ts";
+import { readMasterKeys } from "../repositories/master-keys.ts";
 import { lookupPublishedKeys } from "./publication.ts";
 
 export interface ModuleCheckInput {
@@ -65,8 +66,11 @@ export async function checkModule(db: Db, input: ModuleCheckInput, now: Date): P
   const settings = await readSettings(db);
   const blobs: KeyBlob[] = (await lookupPublishedKeys(db, { kind: "keyId", value: issuer.slice(-16) })).map((source) => ({ source: `published key ${source.fingerprint}`, bytes: publishedForm(source) }));
   if (settings.masterPublicKey !== "") blobs.push({ source: "the portal's master key", bytes: new TextEncoder().encode(settings.masterPublicKey) });
+  // After a rotation installs trust the new and the retired master too (docs/master-rotation.md).
+  const others = (await readMasterKeys(db)).filter((master) => master.role !== "current");
+  for (const master of others) blobs.push({ source: `the portal's ${master.role} master key`, bytes: new TextEncoder().encode(master.publicKey) });
   const { keys } = await loadKeys(blobs);
-  const masters = [...FREEPBX_MASTERS, ...(settings.masterFingerprint ? [settings.masterFingerprint.toUpperCase()] : [])];
+  const masters = [...FREEPBX_MASTERS, ...(settings.masterFingerprint ? [settings.masterFingerprint.toUpperCase()] : []), ...others.map((master) => master.fingerprint)];
   const findings = await checkSignature({ moduleSig: input.moduleSig, keys, masters, now });
   const unknown = candidateSigners(read.signature, keys).length === 0;
   const report = archive === null ? signatureOnly(findings, now) : judgeModule(findings, archive.files, null, now);

@@ -21,6 +21,8 @@ import type { Actor, ServiceContext, StaffActor } from "./context.ts";
 import { applyTransition } from "./request-transitions.ts";
 import { applySignedRevocation } from "./revocations.ts";
 import { completeRenewal } from "./renewals.ts";
+import { batchMasterProblem, resultMaster } from "./master-rotation.ts";
+import { applyRecertifyOutcome } from "./recertify-import.ts";
 
 export type ImportOutcome =
   | { kind: "imported"; batch: number; certified: number; declined: number; revoked: number }
@@ -71,7 +73,8 @@ async function openResult(ctx: ServiceContext, file: Uint8Array): Promise<{ mast
   if (!settings.masterPublicKey) {
     throw new ConflictError("Set the master public key in Settings first: results are checked against it.", "KEYSIGN_ERR_NO_MASTER_KEY");
   }
-  const master = await readKey({ armoredKey: settings.masterPublicKey, config: inspectionConfig({ minRsaBits: 2048 }) });
+  // During a rotation two masters sign results: the one the signature names, if registered (checked against the batch below).
+  const master = (await resultMaster(ctx, file)) ?? (await readKey({ armoredKey: settings.masterPublicKey, config: inspectionConfig({ minRsaBits: 2048 }) }));
   const opened = await openEnvelope(file, "result", master, "master key");
   return { master, opened, result: parseResultPayload(opened.payload) };
 }
@@ -99,6 +102,8 @@ async function applyResult(ctx: ServiceContext, { queueKey, file, staff, now, ma
   }
   // Our own batch, re-verified: a database edit cannot change what the result is checked against.
   const exported = parseBatchPayload((await openEnvelope(batch.file, "batch", queueKey.publicKey, "queue key")).payload);
+  const wrongMaster = batchMasterProblem(exported.master, master, batch.number);
+  if (wrongMaster !== null) throw new TransferError("KEYSIGN_ERR_RESULT_MASTER", wrongMaster);
   const checked = await checkResult(result, { batch: exported, batchSha256: batch.sha256, master, now, config: inspectionConfig({ minRsaBits: 2048 }) });
   if (!checked.ok) throw new ImportRefusedError(checked.problems, await labelItems(ctx, exported, checked.problems));
   const outcome = await commitImport(ctx, { number: batch.number, file, fileSha256: opened.sha256, staff, now, exported, outcomes: checked.outcomes });
@@ -191,6 +196,7 @@ interface ApplyInput {
 
 async function applyOutcome(tx: Tx, ctx: ServiceContext, { verified, batch, actor, now }: ApplyInput): Promise<void> {
   const { item } = verified;
+  if (item.kind === "recertify") return applyRecertifyOutcome(tx, { verified, batch, actor, now });
   const itemWhere = { id: item.id, batchNumber: batch.batch };
   if (verified.kind === "declined") {
     await tx.batchItem.update({ where: itemWhere, data: { outcome: "declined", declineReason: verified.reason } });
@@ -208,7 +214,7 @@ async function applyOutcome(tx: Tx, ctx: ServiceContext, { verified, batch, acto
   }
   if (verified.kind === "revoked") {
     const row = await tx.batchItem.update({ where: itemWhere, data: { outcome: "revoked" }, select: { revocationId: true } });
-    await applySignedRevocation(tx, { revocationId: row.revocationId ?? "", revocations: verified.revocations, actor, config: ctx.config, now });
+    await applySignedRevocation(tx, { revocationId: row.revocationId ?? "", revocations: verified.revocations, master: batch.master.toUpperCase(), actor, config: ctx.config, now });
     return;
   }
   await tx.batchItem.update({ where: itemWhere, data: { outcome: "certified" } });

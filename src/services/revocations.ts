@@ -106,7 +106,7 @@ export class RevocationService {
       return { kind: "recorded", ...counts };
     }
     const certifications = await tx.certification.findMany({ where: { requestId: input.requestId, revokedAt: null } });
-    const sealed = certifications.flatMap((c) => (c.sealedRevocation ? [{ userId: c.userId, revocation: c.sealedRevocation }] : []));
+    const sealed = certifications.flatMap((c) => (c.sealedRevocation ? [{ userId: c.userId, revocation: c.sealedRevocation, certificationId: c.id }] : []));
     if (certifications.length > 0 && sealed.length === certifications.length) {
       const actor: Actor = { type: "staff", id: input.staff.id, ip: input.staff.ip };
       await applyRevocation(tx, { revocationId: input.revocationId, revocations: sealed, actor, expectedVersion: input.version, config: this.ctx.config, now: input.now, source: "sealed" });
@@ -127,14 +127,23 @@ export class RevocationService {
  */
 export async function applySignedRevocation(
   tx: Tx,
-  input: { revocationId: string; revocations: { userId: string; revocation: Uint8Array }[]; actor: Actor; config: Config; now: Date },
+  input: { revocationId: string; revocations: { userId: string; revocation: Uint8Array }[]; master?: string; actor: Actor; config: Config; now: Date },
 ): Promise<void> {
   await applyRevocation(tx, { ...input, source: "batch" });
 }
 
+/** One revocation packet: of the certification `certificationId` (a sealed one), or of a user ID's certification by the batch's master. */
+interface GivenRevocation {
+  userId: string;
+  revocation: Uint8Array;
+  certificationId?: string;
+}
+
 interface ApplyInput {
   revocationId: string;
-  revocations: { userId: string; revocation: Uint8Array }[];
+  revocations: GivenRevocation[];
+  /** For revocations signed in a batch: that batch's master, whose certifications they revoke. */
+  master?: string;
   actor: Actor;
   expectedVersion?: number;
   config: Config;
@@ -151,12 +160,12 @@ async function applyRevocation(tx: Tx, input: ApplyInput): Promise<void> {
     throw new ConflictError(`This revocation is ${(REVOCATION_STATE_LABELS[revocation.state] ?? revocation.state).toLowerCase()}, so it cannot be applied now.`, "KEYSIGN_ERR_REVOCATION_STATE");
   }
   const certifications = await tx.certification.findMany({ where: { requestId: revocation.requestId, revokedAt: null } });
-  const given = new Map(input.revocations.map((r) => [r.userId, r.revocation]));
-  if (given.size !== input.revocations.length || given.size !== certifications.length || certifications.some((c) => !given.has(c.userId))) {
+  const given = matchRevocations(certifications, input);
+  if (given === null) {
     throw new ConflictError("The revocations do not match the request's certifications one for one; nothing was applied.", "KEYSIGN_ERR_REVOCATION_MISMATCH");
   }
   for (const certification of certifications) {
-    const packet = given.get(certification.userId) ?? new Uint8Array();
+    const packet = given.get(certification.id) ?? new Uint8Array();
     const updated = await tx.certification.updateMany({ where: { id: certification.id, revokedAt: null }, data: { revocation: new Uint8Array(packet), revokedAt: input.now } });
     if (updated.count !== 1) throw staleError();
   }
@@ -167,6 +176,30 @@ async function applyRevocation(tx: Tx, input: ApplyInput): Promise<void> {
   await applyTransition(tx, { requestId: revocation.requestId, event: "revoke", actor: input.actor, expectedVersion: input.expectedVersion, now: input.now, data });
   await revokeSupersededAncestors(tx, { requestId: revocation.requestId, reasonCode: revocation.reasonCode, now: input.now });
   await notifyRevoked(tx, { requestId: revocation.requestId, reasonCode: revocation.reasonCode, reasonText: revocation.reasonText, config: input.config, now: input.now });
+}
+
+/**
+ * The packet that revokes each certification, by certification id; null unless every one is
+ * covered and every packet given is used once. After a master rotation a user ID carries a
+ * certification by each master, and each needs a revocation by its own master: a batch's
+ * packets revoke its master's certifications, and the others use their sealed revocations.
+ */
+function matchRevocations(
+  certifications: ReadonlyArray<{ id: string; userId: string; masterFingerprint: string; sealedRevocation: Uint8Array | null }>,
+  input: Pick<ApplyInput, "revocations" | "master" | "source">,
+): Map<string, Uint8Array> | null {
+  const matched = new Map<string, Uint8Array>();
+  const used = new Set<GivenRevocation>();
+  for (const certification of certifications) {
+    const explicit = input.revocations.find((r) => r.certificationId === certification.id);
+    const signed = input.revocations.find((r) => r.certificationId === undefined && !used.has(r) && r.userId === certification.userId && (input.master === undefined || input.master === (certification.masterFingerprint || input.master)));
+    const found = explicit ?? signed;
+    if (found) used.add(found);
+    const packet = found?.revocation ?? (input.source === "batch" ? certification.sealedRevocation : null);
+    if (!packet) return null;
+    matched.set(certification.id, packet);
+  }
+  return used.size === input.revocations.length ? matched : null;
 }
 
 export async function notifyRevoked(tx: Tx, input: { requestId: string; reasonCode: string; reasonText: string; config: Config; now: Date }): Promise<void> {

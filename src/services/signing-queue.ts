@@ -14,6 +14,9 @@ import type { Actor, ServiceContext, StaffActor } from "./context.ts";
 import { applyTransition, staleError } from "./request-transitions.ts";
 import { importResult, type ImportOutcome } from "./result-import.ts";
 import { Serial } from "./serial.ts";
+import { exportRecertification, type RecertifyOutcome } from "./recertify-export.ts";
+import { revocationsForMaster } from "./master-rotation.ts";
+import { exportRevocationsForMaster } from "./master-revocation-export.ts";
 
 const DAY_MS = 86_400_000;
 
@@ -46,7 +49,9 @@ export class SigningQueueService {
   async overview() {
     const [requests, revocations, batches, settings] = await Promise.all([queuedRequests(this.ctx.db), queuedRevocations(this.ctx.db), listBatches(this.ctx.db), readSettings(this.ctx.db)]);
     // What stops an export, said before the officer presses the button.
-    return { requests, revocations, batches, exportBlocker: exportPrerequisites(settings, this.ctx.config.PUBLIC_URL) };
+    // The revocations the next batch signs; those only another master can sign have their own block (docs/master-rotation.md).
+    const forCurrent = revocationsForMaster(revocations, settings.masterFingerprint);
+    return { requests, revocations: forCurrent, batches, exportBlocker: exportPrerequisites(settings, this.ctx.config.PUBLIC_URL) };
   }
 
   async batch(number: number) {
@@ -61,6 +66,16 @@ export class SigningQueueService {
 
   cancel(number: number, staff: StaffActor): Promise<void> {
     return this.serial.run(() => this.cancelNow(number, staff));
+  }
+
+  /** A master rotation's re-certification batch (recertify-export.ts), serialised with every other export. */
+  exportRecertification(staff: StaffActor): Promise<RecertifyOutcome> {
+    return this.serial.run(() => exportRecertification(this.ctx, this.queueKey, staff));
+  }
+
+  /** Revocations only the new or a retired master can sign (master-revocation-export.ts). */
+  exportRevocationsForMaster(staff: StaffActor, fingerprint: string): Promise<{ number: number; items: number }> {
+    return this.serial.run(() => exportRevocationsForMaster(this.ctx, this.queueKey, staff, fingerprint));
   }
 
   importResult(file: Uint8Array, staff: StaffActor): Promise<ImportOutcome> {
@@ -80,7 +95,7 @@ export class SigningQueueService {
     const queued = await queuedRequests(db);
     const histories = new Map(await Promise.all(queued.map(async (request) => [request.id, await findKeyRevocationHistory(db, request.key.fingerprint)] as const)));
     const { ready, held } = await this.recheckKeys(queued, histories, now);
-    const revocations = await queuedRevocations(db);
+    const revocations = revocationsForMaster(await queuedRevocations(db), settings.masterFingerprint);
     if (ready.length + revocations.length === 0) {
       const why = held.length > 0 ? ` ${held.length} queued request(s) stay in the queue because their key no longer passes the policy; ask for changes or reject them.` : "";
       throw new ConflictError(`Nothing is waiting for signing, so no batch was made.${why}`, "KEYSIGN_ERR_QUEUE_EMPTY");

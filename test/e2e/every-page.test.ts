@@ -7,6 +7,7 @@
  * are shown at a portal address exactly as the portal answered them.
  */
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -21,7 +22,7 @@ import { makeTestKey } from "../helpers/keys.ts";
 import { moduleTgz, signModule } from "../helpers/module-archive.ts";
 import { auditHtml, auditLoadedPage, auditUrl, axeViolations, contextFor, newTally, overflows } from "../helpers/page-audit.ts";
 import { submissionParts, submitRequest } from "../helpers/requests.ts";
-import { queuedRequest, signingDesk, type SigningDesk } from "../helpers/signing-queue.ts";
+import { makeMaster, queuedRequest, signingDesk, type SigningDesk } from "../helpers/signing-queue.ts";
 // Signing pages and the admin's setup checklist (issue 12).
 import { exportBatch, queuedRevocation, signBatch } from "../helpers/signing-queue.ts";
 import { createStaff } from "../helpers/staff.ts";
@@ -586,6 +587,36 @@ describe("every page in Chromium, for every kind of person, at 390 and 1366 wide
     report(from);
   });
   // ---- end of renewal and replacement ----
+  // ---- Master key rotation (docs/master-rotation.md): both masters in Settings, the re-certify block, a re-certification batch ----
+  it("a master rotation: settings with two masters and their errors, the re-certify button and its batch", async () => {
+    const { base } = portal;
+    const from = tally.problems.length;
+    const ada = desk.admin;
+    const current = await portal.t.app.db.setting.findUniqueOrThrow({ where: { key: "masterPublicKey" } });
+    const again = await ada.postMultipart("/admin/settings/new-master", [{ name: "newMasterKeyText", value: current.value }], "/admin/settings");
+    const next = await makeMaster();
+    const registered = await ada.postMultipart("/admin/settings/new-master", [{ name: "newMasterKeyText", value: next.toPublic().armor() }], "/admin/settings");
+    assert.equal(registered.statusCode, 303);
+    const unconfirmed = await ada.postForm("/admin/settings/retire-master", {}, "/admin/settings");
+    const recertify = await desk.officer.postForm("/admin/signing/recertify", {}, "/admin/signing");
+    await as(ada, async (page) => {
+      await auditHtml(page, base, again.body, "admin settings, new master refused", tally);
+      await auditUrl(page, base, "/admin/settings?saved=new-master", "admin settings, new master registered", tally);
+      await auditHtml(page, base, unconfirmed.body, "admin settings, retirement not confirmed", tally);
+    });
+    // A revocation only the new master can sign: its certification of the key has no sealed revocation.
+    const db = portal.t.app.db;
+    const [certification] = await db.certification.findMany({ where: { requestId: states.certified }, take: 1 });
+    const rita = await db.staff.findUniqueOrThrow({ where: { email: "rita@keysign.example" } });
+    await db.certification.create({ data: { ...certification!, id: randomUUID(), batchNumber: 999, masterFingerprint: next.getFingerprint().toUpperCase(), sealedRevocation: null } });
+    await db.revocation.create({ data: { id: randomUUID(), requestId: states.certified, reasonCode: "key_compromised", reasonText: "", state: "queued", proposedById: rita.id, createdAt: portal.t.clock.now } });
+    await as(desk.officer, async (page) => {
+      await auditUrl(page, base, String(recertify.headers.location ?? "/admin/signing"), "officer re-certification batch", tally);
+      await auditUrl(page, base, "/admin/signing", "officer signing queue, re-certify with the new master and revocations for it", tally);
+    });
+    report(from);
+  });
+  // ---- end of master key rotation ----
 
   it("adds up to no axe violation and no sideways scrolling", (context) => {
     context.diagnostic(`${tally.pages} pages and emails, ${tally.axe} axe violations, ${tally.overflow} overflowing`);

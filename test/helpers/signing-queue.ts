@@ -6,7 +6,7 @@
 import * as openpgp from "openpgp";
 import { makeCertification, makeRevocation, userIdBytes } from "../../src/core/transfer/certification.ts";
 import { sealEnvelope, sha256Hex, signDetached } from "../../src/core/transfer/envelope.ts";
-import { encodePayload, FORMAT_VERSION, parseBatchPayload, parseEnvelope, type BatchPayload, type ResultItem, type ResultPayload } from "../../src/core/transfer/formats.ts";
+import { encodePayload, FORMAT_VERSION, isCertifying, parseBatchPayload, parseEnvelope, type BatchPayload, type ResultItem, type ResultPayload } from "../../src/core/transfer/formats.ts";
 import { batchRevocationText, sealedRevocationText } from "../../src/core/transfer/revocation-text.ts";
 import type { TestApp } from "./app.ts";
 // certified.ts imports this module too; each uses the other's functions only when called.
@@ -121,7 +121,7 @@ export async function signBatch(batchFile: Uint8Array, master: openpgp.PrivateKe
       continue;
     }
     const key = (await openpgp.readKey({ binaryKey: new Uint8Array(Buffer.from(item.key, "base64")) })).keyPacket as openpgp.PublicKeyPacket;
-    if (item.kind === "certify") {
+    if (isCertifying(item)) {
       const userIds = [];
       for (const userId of item.userIds) {
         const target = { key, userId: userIdBytes(userId) };

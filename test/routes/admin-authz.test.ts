@@ -88,6 +88,11 @@ describe("admin authorisation matrix", () => {
       { method: "POST", path: "/admin/setup-checklist", allowed: ["admin"], form: { show: "yes" } },
       // Renewal (issue 13).
       { method: "POST", path: "/admin/settings/renewal", allowed: ["admin"], form: { renewalApprovalsRequired: "1", agreementVersion: "1" } },
+      // Master key rotation (docs/master-rotation.md).
+      { method: "POST", path: "/admin/settings/new-master", allowed: ["admin"], multipart: true },
+      { method: "POST", path: "/admin/settings/retire-master", allowed: ["admin"], form: {} },
+      { method: "POST", path: "/admin/signing/recertify", allowed: ["signing_officer"], form: {} },
+      { method: "POST", path: "/admin/signing/master-revocations", allowed: ["signing_officer"], form: { master: "0".repeat(40) } },
     ];
   });
   after(async () => t.close());

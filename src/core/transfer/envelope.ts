@@ -103,3 +103,16 @@ export function issuerFingerprint(signature: ParsedSignature): string | null {
   if (named.length !== 1 || first === undefined || first.body[0] !== 4) return null;
   return toHex(first.body.subarray(1)).toUpperCase();
 }
+
+/**
+ * The fingerprint a transfer file's signature names as its issuer, before anything is
+ * verified: only to choose which of several known keys to verify it with (a master rotation
+ * has two). Null when the file or its signature cannot be read; openEnvelope then says why.
+ */
+export async function envelopeIssuer(file: Uint8Array): Promise<string | null> {
+  try {
+    return issuerFingerprint(await readSignature(parseEnvelope(file).signature, inspectionConfig({ minRsaBits: 2048 })));
+  } catch {
+    return null;
+  }
+}

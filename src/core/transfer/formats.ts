@@ -95,6 +95,25 @@ export const RevokeItem = Type.Object(
 );
 export type RevokeItem = Static<typeof RevokeItem>;
 
+/**
+ * A master rotation's re-certification: user IDs another master already certifies, to be
+ * certified again by this batch's (new) master (docs/master-rotation.md). `validityDays` is
+ * chosen so that the new certification never outlasts the one it repeats.
+ */
+export const RecertifyItem = Type.Object(
+  {
+    kind: Type.Literal("recertify"),
+    ...ItemBase,
+    certification: CertificationParameters,
+    /** The master whose certifications this repeats. */
+    previousMaster: Fingerprint,
+    /** When the repeated certifications lapse; the new ones lapse no later. */
+    previousExpiresAt: Type.Union([Timestamp, Type.Null()]),
+  },
+  { additionalProperties: false },
+);
+export type RecertifyItem = Static<typeof RecertifyItem>;
+
 export const BatchPayload = Type.Object(
   {
     format: Type.Literal("keysign-batch"),
@@ -107,12 +126,18 @@ export const BatchPayload = Type.Object(
     expiresAt: Timestamp,
     queueKey: Fingerprint,
     master: Fingerprint,
-    items: Type.Array(Type.Union([CertifyItem, RevokeItem]), { minItems: 1, maxItems: 5000 }),
+    items: Type.Array(Type.Union([CertifyItem, RevokeItem, RecertifyItem]), { minItems: 1, maxItems: 5000 }),
   },
   { additionalProperties: false },
 );
 export type BatchPayload = Static<typeof BatchPayload>;
-export type BatchItem = CertifyItem | RevokeItem;
+export type BatchItem = CertifyItem | RevokeItem | RecertifyItem;
+/** Items the signer answers with certifications and sealed revocations. */
+export type CertifyingItem = CertifyItem | RecertifyItem;
+
+export function isCertifying(item: BatchItem): item is CertifyingItem {
+  return item.kind === "certify" || item.kind === "recertify";
+}
 
 const SignedUserId = Type.Object(
   {

@@ -6,7 +6,7 @@
 import { readKey, type Config, type PublicKey, type PublicKeyPacket } from "openpgp";
 import { checkCertification, checkRevocation, userIdBytes, type RuleFailure } from "./certification.ts";
 import { batchRevocationText, sealedRevocationText } from "./revocation-text.ts";
-import type { BatchItem, BatchPayload, CertifyItem, ResultItem, ResultPayload, RevokeItem } from "./formats.ts";
+import type { BatchItem, BatchPayload, CertifyingItem, ResultItem, ResultPayload, RevokeItem } from "./formats.ts";
 
 /**
  * The offline machine's clock may run a little ahead of the portal's. Signatures dated up to
@@ -27,7 +27,7 @@ export interface VerifiedCertification {
 }
 
 export type VerifiedOutcome =
-  | { kind: "certified"; item: CertifyItem; userIds: VerifiedCertification[] }
+  | { kind: "certified"; item: CertifyingItem; userIds: VerifiedCertification[] }
   | { kind: "revoked"; item: RevokeItem; revocations: { userId: string; revocation: Uint8Array }[] }
   | { kind: "declined"; item: BatchItem; reason: string };
 
@@ -80,6 +80,7 @@ async function checkItem(item: BatchItem, answer: ResultItem, expected: ResultEx
   const window = { master: expected.master, notBefore: new Date(expected.batch.createdAt), notAfter: minDate(new Date(expected.batch.expiresAt), latest), config: expected.config };
   const organisation = expected.batch.organisation;
   if (item.kind === "certify" && answer.status === "certified") return checkCertified(item, answer.userIds, key, { ...window, organisation });
+  if (item.kind === "recertify" && answer.status === "certified") return checkCertified(item, answer.userIds, key, { ...window, organisation });
   if (item.kind === "revoke" && answer.status === "revoked") return checkRevoked(item, answer.revocations, key, { ...window, organisation });
   return { problems: [problem(item.id, "status", `a ${item.kind} item cannot come back as "${answer.status}"`)] };
 }
@@ -90,7 +91,7 @@ type Window = Omit<Parameters<typeof checkCertification>[1], "target"> & { organ
 const SEALED_AFTER_MS = 1000;
 
 async function checkCertified(
-  item: CertifyItem,
+  item: CertifyingItem,
   signed: ReadonlyArray<{ userId: string; certification: string; revocation: string }>,
   key: PublicKeyPacket,
   window: Window,

@@ -24,10 +24,11 @@ import { issuerFingerprint, openEnvelope, sealEnvelope, sha256Hex } from "./enve
 import {
   encodePayload,
   FORMAT_VERSION,
+  isCertifying,
   parseBatchPayload,
   type BatchItem,
   type BatchPayload,
-  type CertifyItem,
+  type CertifyingItem,
   type ResultItem,
   type ResultPayload,
   type RevokeItem,
@@ -123,7 +124,7 @@ async function reviewKey(item: BatchItem, master: PublicKey, now: Date): Promise
       ? `the key's fingerprint is ${formatFingerprint(primary.getFingerprint())}, not the approved ${formatFingerprint(item.fingerprint)}`
       : null) ??
     duplicateUserId(item.userIds) ??
-    (item.kind === "certify" ? (policyRefusal ?? unboundUserId(item, facts)) : await revokeRefusal(item, keyBinary, primary, master, revoking));
+    (isCertifying(item) ? (policyRefusal ?? unboundUserId(item, facts)) : await revokeRefusal(item, keyBinary, primary, master, revoking));
   return { review: { item, facts, warnings, refusal }, primary, keyBinary, revoking };
 }
 
@@ -139,7 +140,7 @@ function duplicateUserId(userIds: readonly string[]): string | null {
   return duplicate === undefined ? null : `user ID ${JSON.stringify(duplicate)} is listed twice`;
 }
 
-function unboundUserId(item: CertifyItem, facts: KeyFacts | null): string | null {
+function unboundUserId(item: CertifyingItem, facts: KeyFacts | null): string | null {
   const bound = new Set(facts?.userIds.map((user) => user.userId) ?? []);
   const missing = item.userIds.find((userId) => !bound.has(userId));
   return missing === undefined ? null : `user ID ${JSON.stringify(missing)} is not bound to the key by a valid self-signature`;
@@ -287,11 +288,11 @@ interface Certified {
  * second at most once, at the turn from the first pass to the second.
  */
 async function signApproved(options: SignBatchOptions, approved: readonly ReviewedKey[], date: Date): Promise<Map<string, ResultItem>> {
-  const progress = counter(options, approved.reduce((sum, reviewed) => sum + reviewed.review.item.userIds.length * (reviewed.review.item.kind === "certify" ? 2 : 1), 0));
+  const progress = counter(options, approved.reduce((sum, reviewed) => sum + reviewed.review.item.userIds.length * (isCertifying(reviewed.review.item) ? 2 : 1), 0));
   const certified: Certified[] = [];
   for (const reviewed of approved) {
     const { item } = reviewed.review;
-    if (item.kind !== "certify") continue;
+    if (!isCertifying(item)) continue;
     for (const userId of item.userIds) {
       certified.push({ reviewed, userId, certification: await options.signer.certify(target(reviewed, userId), item.certification, date) });
       progress();
@@ -299,7 +300,7 @@ async function signApproved(options: SignBatchOptions, approved: readonly Review
   }
   const results = new Map<string, ResultItem>();
   for (const { reviewed, userId, certification } of certified) {
-    const item = reviewed.review.item as CertifyItem;
+    const item = reviewed.review.item as CertifyingItem;
     const keyBinary = withCertification(reviewed.keyBinary, userId, certification);
     const sealedAt = new Date(createdAt(certification, date).getTime() + 1000);
     const revocation = await options.signer.revoke({ ...target(reviewed, userId), keyBinary }, sealedRevocationText(options.opened.batch.organisation, item.statusUrl), sealedAt);

@@ -18,6 +18,7 @@ import { RevocationService } from "../../services/revocations.ts";
 import { DIGEST_INTERVAL_MS } from "../../services/review-digest.ts";
 import { SettingsService } from "../../services/settings.ts";
 import { SetupChecklistService } from "../../services/setup-checklist.ts";
+import { MasterRotationService } from "../../services/master-rotation.ts";
 import { SigningQueueService } from "../../services/signing-queue.ts";
 import { StaffAuthService } from "../../services/staff-auth.ts";
 import { PublicationSignal } from "../../services/publication-signal.ts";
@@ -52,6 +53,7 @@ declare module "fastify" {
     keyserverPush: KeyserverPushService;
     ownerUpdates: OwnerUpdateService;
     expiry: ExpiryService;
+    masterRotation: MasterRotationService;
   }
 }
 
@@ -112,6 +114,7 @@ async function services(app: FastifyInstance, opts: ServicesOptions): Promise<vo
   app.decorate("revocations", new RevocationService(ctx));
   app.decorate("settings", new SettingsService(ctx));
   app.decorate("setupChecklist", new SetupChecklistService(ctx));
+  app.decorate("masterRotation", new MasterRotationService(ctx));
   app.decorate("ownerUpdates", new OwnerUpdateService(ctx));
   const expiry = new ExpiryService(ctx);
   app.decorate("expiry", expiry);

@@ -38,6 +38,8 @@ export async function registerView(app: FastifyInstance, opts: { production: boo
         review_timeline: "../partials/review/timeline.hbs",
         renewal_panel: "../partials/renewal-panel.hbs",
         renewal_history: "../partials/renewal-history.hbs",
+        master_rotation: "../partials/master-rotation.hbs",
+        recertify_button: "../partials/recertify-button.hbs",
       },
     },
   });

@@ -2,10 +2,11 @@ import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyReply } from "fastify";
 import { formatFingerprint, LIMITS } from "../../core/key-policy.ts";
-import { FormError, type FormProblem } from "../../errors.ts";
+import { FormError, isKeysignError, type FormProblem } from "../../errors.ts";
 import { requireStaff, staffActorOf } from "../../plugins/app/authorization.ts";
 import { settingsModel } from "../../presenters/settings.ts";
 import { renewalSettingsModel } from "../../presenters/renewals.ts";
+import { rotationSettingsModel } from "../../presenters/master-rotation.ts";
 import { multipartBody } from "../body-rules.ts";
 import { field, multipartFormOf } from "../forms.ts";
 
@@ -36,6 +37,25 @@ const MASTER_KEY_FORM = multipartBody({
   maxFieldBytes: LIMITS.maxUploadBytes + 64 * 1024,
   maxFields: 4,
 });
+
+/** The new master's public key: the same bounds as the current master's upload. */
+const NEW_MASTER_FORM = multipartBody({
+  maxBytes: LIMITS.maxUploadBytes + 128 * 1024,
+  files: { newMasterKeyFile: { maxBytes: LIMITS.maxUploadBytes, label: "The key file" } },
+  maxFieldBytes: LIMITS.maxUploadBytes + 64 * 1024,
+  maxFields: 4,
+});
+
+const RetireBody = Type.Object({
+  _csrf: Type.Optional(Type.String()),
+  confirm: Type.Optional(Type.String({ maxLength: 10 })),
+  acknowledge: Type.Optional(Type.String({ maxLength: 10 })),
+});
+
+const ROTATION_SAVED: Readonly<Record<string, string>> = {
+  "new-master": "New master registered. Batches still use the current master; a signing officer can now re-certify with the new one.",
+  retired: "The old master is retired and the new master is current. Batches are made for the new master from now on.",
+};
 
 /** Admin settings: approval quorum, certification validity and policy URL, the master public key. */
 const settingsRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -76,6 +96,32 @@ const settingsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.redirect("/admin/settings?saved=renewal", 303);
   });
 
+  // Master rotation (docs/master-rotation.md): a second master beside the current one, then retiring the old one.
+  app.post("/settings/new-master", { onRequest: admin, config: NEW_MASTER_FORM }, async (request, reply) => {
+    const form = multipartFormOf(request);
+    const upload = form.files.get("newMasterKeyFile")?.bytes ?? Buffer.from(field(form, "newMasterKeyText"), "utf8");
+    try {
+      await app.masterRotation.registerNew(upload, staffActorOf(request));
+    } catch (error) {
+      if (!(error instanceof FormError)) throw error;
+      return show(reply, { problems: error.problems }, error.statusCode);
+    }
+    return reply.redirect("/admin/settings?saved=new-master#master-rotation-title", 303);
+  });
+
+  app.post("/settings/retire-master", { onRequest: admin, schema: { body: RetireBody } }, async (request, reply) => {
+    if (request.body.confirm !== "yes") {
+      return show(reply, { problems: [{ field: "retire-confirm", code: "KEYSIGN_ERR_CONFIRM", message: "Tick the box to confirm that the old master stops signing, then retire it." }] }, 400);
+    }
+    try {
+      await app.masterRotation.retireOld(staffActorOf(request), request.body.acknowledge === "yes");
+    } catch (error) {
+      if (!isKeysignError(error) || error.statusCode >= 500) throw error;
+      return show(reply, { problems: [{ field: "retire-confirm", code: error.code, message: error.message }] }, error.statusCode);
+    }
+    return reply.redirect("/admin/settings?saved=retired#master-rotation-title", 303);
+  });
+
   async function show(reply: FastifyReply, extra: { problems?: FormProblem[]; values?: Record<string, string | undefined> }, status = 200) {
     const settings = await app.settings.read();
     const savedParam = new URL(reply.request.url, "http://portal").searchParams.get("saved");
@@ -83,7 +129,10 @@ const settingsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const queueKey = formatFingerprint(app.signingQueue.queueKey.fingerprint);
     const publicationKey = formatFingerprint(app.statusFeed.key.fingerprint);
     const renewal = renewalSettingsModel(settings, await app.settings.agreementTemplateSha256(), extra.values);
-    return reply.render("admin/settings.hbs", { ...(await settingsModel(settings, { ...extra, saved, masterSaved: savedParam === "master", mailFrom: app.config.MAIL_FROM })), queueKey, publicationKey, ...renewal }, status);
+    const rotation = await rotationSettingsModel(await app.masterRotation.view());
+    const rotationSaved = ROTATION_SAVED[savedParam ?? ""] ?? null;
+    const model = await settingsModel(settings, { ...extra, saved: saved && rotationSaved === null, masterSaved: savedParam === "master", mailFrom: app.config.MAIL_FROM });
+    return reply.render("admin/settings.hbs", { ...model, queueKey, publicationKey, ...renewal, rotation, rotationSaved }, status);
   }
 };
 

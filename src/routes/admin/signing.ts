@@ -6,11 +6,13 @@ import { isKeysignError } from "../../errors.ts";
 import { requireStaff, staffActorOf } from "../../plugins/app/authorization.ts";
 import { batchFileName, batchModel, IMPORT_TITLE, importedModel, importProblemsModel, signingQueueModel } from "../../presenters/signing.ts";
 import { ImportRefusedError, type ImportOutcome } from "../../services/result-import.ts";
+import { recertifyModel } from "../../presenters/master-rotation.ts";
 import { sendKeyFile } from "../downloads.ts";
 import { multipartBody } from "../body-rules.ts";
 import { multipartFormOf } from "../forms.ts";
 
 const BatchParams = Type.Object({ number: Type.Integer({ minimum: 1, maximum: 1_000_000_000 }) });
+const MasterBody = Type.Object({ _csrf: Type.Optional(Type.String()), master: Type.String({ pattern: "^[0-9A-F]{40}$" }), confirm: Type.Optional(Type.String({ maxLength: 10 })) });
 const BatchQuery = Type.Object({ exported: Type.Optional(Type.String({ maxLength: 1 })), held: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000 })) });
 
 /**
@@ -43,6 +45,26 @@ const signingRoutes: FastifyPluginAsyncTypebox = async (app) => {
     try {
       const outcome = await app.signingQueue.exportBatch(staffActorOf(request));
       return reply.redirect(`/admin/signing/batches/${outcome.number}?exported=1&held=${outcome.held.length}`, 303);
+    } catch (error) {
+      if (!isKeysignError(error) || error.statusCode >= 500) throw error;
+      return showQueue(reply, error.message, error.statusCode);
+    }
+  });
+
+  app.post("/signing/recertify", { onRequest: officer }, async (request, reply) => {
+    try {
+      const outcome = await app.signingQueue.exportRecertification(staffActorOf(request));
+      return reply.redirect(`/admin/signing/batches/${outcome.number}?exported=1`, 303);
+    } catch (error) {
+      if (!isKeysignError(error) || error.statusCode >= 500) throw error;
+      return showQueue(reply, error.message, error.statusCode);
+    }
+  });
+
+  app.post("/signing/master-revocations", { onRequest: officer, schema: { body: MasterBody } }, async (request, reply) => {
+    try {
+      const outcome = await app.signingQueue.exportRevocationsForMaster(staffActorOf(request), request.body.master);
+      return reply.redirect(`/admin/signing/batches/${outcome.number}?exported=1`, 303);
     } catch (error) {
       if (!isKeysignError(error) || error.statusCode >= 500) throw error;
       return showQueue(reply, error.message, error.statusCode);
@@ -98,9 +120,9 @@ const signingRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }
 
   async function showQueue(reply: FastifyReply, error?: string, status = 200) {
-    const [overview, settings] = await Promise.all([app.signingQueue.overview(), app.settings.read()]);
+    const [overview, settings, rotation] = await Promise.all([app.signingQueue.overview(), app.settings.read(), app.masterRotation.view()]);
     const model = signingQueueModel({ ...overview, queueKey: app.signingQueue.queueKey, masterFingerprint: settings.masterFingerprint, now: app.now(), error });
-    return reply.render("admin/signing/queue.hbs", model, status);
+    return reply.render("admin/signing/queue.hbs", { ...model, rotation: recertifyModel(rotation) }, status);
   }
 };
 
