@@ -17,7 +17,7 @@ import { Browser, multipartBody as multipartForm } from "../helpers/http.ts";
 import { makeTestKey } from "../helpers/keys.ts";
 import { submissionParts, submitRequest } from "../helpers/requests.ts";
 import { signInAs } from "../helpers/session.ts";
-import { laterBy, queuedRequest, signingDesk, type SigningDesk } from "../helpers/signing-queue.ts";
+import { laterBy, makeMaster, queuedRequest, signingDesk, type SigningDesk } from "../helpers/signing-queue.ts";
 import { createStaff } from "../helpers/staff.ts";
 
 const PROBE = "/test/csrf-probe";
@@ -337,6 +337,26 @@ describe("CSRF tokens in every rendered form", () => {
     const newId = String(replaced.headers.location).split("/").pop() ?? "";
     await certifyRequest(t, newId, { master: desk.master });
     problems.push(...(await inspect("owner replacement choice", old.applicant, await old.applicant.get(`/requests/${newId}`), [`/requests/${newId}/replaced-choice`])));
+    assert.deepEqual(problems, []);
+  });
+
+  // Master key rotation (issue 13): the retire form, the re-certify button and a revocation the new master must sign.
+  it("admins and officers during a master rotation", async () => {
+    const newMaster = await makeMaster();
+    const newFingerprint = newMaster.getFingerprint().toUpperCase();
+    const registered = await desk.admin.postMultipart("/admin/settings/new-master", [{ name: "newMasterKeyText", value: newMaster.toPublic().armor() }], "/admin/settings");
+    assert.equal(registered.statusCode, 303, registered.body.slice(0, 500));
+    const problems = await inspect("admin settings with a new master", desk.admin, await desk.admin.get("/admin/settings"), ["/admin/settings/retire-master", "/admin/logout"]);
+    const rotated = await submitRequest(t, "rotated@example.org");
+    const { certifications } = await certifyRequest(t, rotated.id, { master: desk.master });
+    // A certification by the new master with no sealed revocation, and a revocation waiting for a batch: only the new master can sign it.
+    await t.app.db.certification.create({
+      data: { id: crypto.randomUUID(), requestId: rotated.id, batchNumber: 2, userId: certifications[0]?.userId ?? "", signature: new Uint8Array(certifications[0]?.certification ?? []), certifiedAt: t.clock.now, masterFingerprint: newFingerprint },
+    });
+    const staff = await t.app.db.staff.findFirstOrThrow({ where: { email: "ada@keysign.example" } });
+    await t.app.db.revocation.create({ data: { id: crypto.randomUUID(), requestId: rotated.id, reasonCode: "key_compromised", reasonText: "Reported stolen", state: "queued", proposedById: staff.id, createdAt: t.clock.now } });
+    const queue = await desk.officer.get("/admin/signing");
+    problems.push(...(await inspect("officer queue during a rotation", desk.officer, queue, ["/admin/signing/recertify", "/admin/signing/master-revocations", "/admin/logout"])));
     assert.deepEqual(problems, []);
   });
 
