@@ -16,8 +16,9 @@ export function fingerprintHalves(fingerprint: string): [string, string] {
   return [groups.slice(0, 5).join(" "), groups.slice(5).join(" ")];
 }
 
-function listRow(item: StaffListItem, required: number, now: Date) {
+function listRow(item: StaffListItem, quorum: { approvalsRequired: number; renewalApprovalsRequired: number }, now: Date) {
   const collecting = COLLECTING.includes(item.state);
+  const required = item.renewal ? quorum.renewalApprovalsRequired : quorum.approvalsRequired;
   return {
     id: item.id,
     ...requestStateView(item.state, item.certificationExpiresAt, now),
@@ -39,6 +40,7 @@ export function staffRequestListModel(input: {
   needsMyApproval: number | null;
   counts: Record<RequestState, number>;
   approvalsRequired: number;
+  renewalApprovalsRequired: number;
   now: Date;
 }) {
   const { filter } = input;
@@ -52,7 +54,7 @@ export function staffRequestListModel(input: {
   ].map((choice) => ({ ...choice, checked: choice.value === shown, id: `show-${choice.value || "all"}` }));
   return {
     title: filter.show === "mine" ? "Requests that need my approval" : "Requests",
-    items: input.items.map((item) => listRow(item, input.approvalsRequired, input.now)),
+    items: input.items.map((item) => listRow(item, input, input.now)),
     total: input.total,
     mine: filter.show === "mine",
     q: filter.query ?? "",

@@ -36,6 +36,8 @@ export interface StaffListItem {
   certificationExpiresAt: Date | null;
   /** Approvals of the current revision. */
   approvals: number;
+  /** A renewal, measured against the renewal quorum. */
+  renewal: boolean;
   keyExpiresAt: Date | null;
   rsaBits: number | null;
   revokedBefore: boolean;
@@ -56,6 +58,7 @@ export async function listStaffRequests(db: Db, filter: StaffListFilter, viewer:
         id: true,
         state: true,
         updatedAt: true,
+        renewsRequestId: true,
         applicant: { select: { email: true } },
         keys: { orderBy: { revision: "desc" }, take: 1, select: { revision: true, fingerprint: true, certifyUserIds: true, keyExpiresAt: true, facts: true } },
         approvals: { select: { revision: true } },
@@ -78,6 +81,7 @@ export async function listStaffRequests(db: Db, filter: StaffListFilter, viewer:
       updatedAt: row.updatedAt,
       certificationExpiresAt: certificationExpiresAt(row.certifications),
       approvals: row.approvals.filter((a) => a.revision === key?.revision).length,
+      renewal: row.renewsRequestId !== null,
       keyExpiresAt: key?.keyExpiresAt ?? null,
       rsaBits: key ? rsaBitsOf(key.facts) : null,
       revokedBefore: others(revoked) > 0,

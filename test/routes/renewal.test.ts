@@ -70,6 +70,9 @@ describe("renewing a certification", () => {
       const reviewer = await signInStaff(t, "rita@keysign.example");
       const page = await reviewer.get(`/admin/requests/${renewalId}`);
       assert.match(page.body, /Approvals of this revision: 0 of 1 required/);
+      // The list measures the renewal against the same quorum.
+      const list = await reviewer.get("/admin/requests?state=");
+      assert.match(list.body, /<span class="approvals">0 of 1<\/span>/);
       const version = /name="version" value="(\d+)"/.exec(page.body)?.[1] ?? "";
       assert.equal((await reviewer.postForm(`/admin/requests/${renewalId}/approve`, { version }, `/admin/requests/${renewalId}`)).statusCode, 303);
       assert.equal((await t.app.db.request.findUniqueOrThrow({ where: { id: renewalId } })).state, "queued");

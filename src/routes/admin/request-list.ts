@@ -29,7 +29,7 @@ const requestListRoutes: FastifyPluginAsyncTypebox = async (app) => {
       mayReview ? countNeedingApproval(app.db, viewer) : null,
       readSettings(app.db),
     ]);
-    const model = staffRequestListModel({ items, total, filter, mayReview, needsMyApproval, counts, approvalsRequired: settings.approvalsRequired, now: app.now() });
+    const model = staffRequestListModel({ items, total, filter, mayReview, needsMyApproval, counts, approvalsRequired: settings.approvalsRequired, renewalApprovalsRequired: settings.renewalApprovalsRequired, now: app.now() });
     return reply.render("admin/requests/list.hbs", model);
   });
 };

@@ -15,6 +15,7 @@ import { readSettings } from "../../repositories/settings.ts";
 import { listKeyUpdates } from "../../repositories/key-updates.ts";
 import { keyUpdateListModel } from "../../presenters/key-updates.ts";
 import { staffKeyHistoryModel } from "../../presenters/renewals.ts";
+import { approvalsRequiredFor } from "../../services/renewals.ts";
 
 /** Who may approve, ask for changes and reject: the decision routes' guard and the page's forms both use it. */
 export const DECISION_ROLES: readonly StaffRole[] = ["reviewer"];
@@ -36,14 +37,17 @@ export async function renderStaffRequest(app: FastifyInstance, request: FastifyR
   const fingerprint = detail.keys[0]?.fingerprint ?? "";
   const staff = staffOf(request);
   const mayDecide = holdsAnyRole(staff.roles, DECISION_ROLES);
-  const [settings, revocations, keyHistory, keyUpdates, next] = await Promise.all([
+  const [stored, required, revocations, keyHistory, keyUpdates, next] = await Promise.all([
     readSettings(app.db),
+    // A renewal has its own quorum; the page's counts and the banner must use the one its approvals are measured against.
+    approvalsRequiredFor(app.db, id),
     loadRevocationView(app.db, id),
     app.review.keyHistory(id, fingerprint),
     hasCertification(detail.state) ? listKeyUpdates(app.db, fingerprint) : [],
     // The "next request" link follows a decision only.
     extra.decided && mayDecide ? findNextForReviewer(app.db, staff, id) : null,
   ]);
+  const settings = { ...stored, approvalsRequired: required };
   const now = app.now();
   const page = staffRequestModel({ detail, view, settings, staffId: staff.id, keyHistory, now, problems: extra.problems });
   const { decision, outcome } = decisionModels({ detail, view, settings, staff, mayDecide, page, next, now, extra });
@@ -55,7 +59,7 @@ export async function renderStaffRequest(app: FastifyInstance, request: FastifyR
       outcome,
       pdfjs: PDFJS_URLS,
       ...keyUpdateListModel(keyUpdates),
-      ...staffRevocationModel({ state: detail.state, view: revocations, approvalsRequired: settings.approvalsRequired, staffId: staff.id, mayReview: mayDecide, form: extra.revocationForm }),
+      ...staffRevocationModel({ state: detail.state, view: revocations, approvalsRequired: stored.approvalsRequired, staffId: staff.id, mayReview: mayDecide, form: extra.revocationForm }),
       ...staffKeyHistoryModel(await app.renewals.staffPanelFor(id), detail.state, app.now()),
     },
     status,
