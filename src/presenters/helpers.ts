@@ -36,12 +36,22 @@ export function formatBytes(size: number): string {
   return `${(size / 1024 / 1024).toFixed(1)} MiB`;
 }
 
+/** Escaped text with each balanced backtick span as `<code>`; an unbalanced backtick is left as it is. */
+export function codeSpans(text: string, escape: (text: string) => string): string {
+  const parts = text.split("`");
+  if (parts.length % 2 === 0) return escape(text);
+  return parts.map((part, index) => (index % 2 === 1 ? `<code>${escape(part)}</code>` : escape(part))).join("");
+}
+
 /**
  * Template helpers. Formatting is done by the presenters, so helpers stay few and their
- * names never shadow a view-model property. All return plain values, escaped as usual.
+ * names never shadow a view-model property. All return plain values, escaped as usual,
+ * except `withCode`, which escapes its text itself.
  */
 export function registerHelpers(engine: Engine): void {
   engine.registerHelper("eq", (a: unknown, b: unknown) => a === b);
+  // A message's `commands` become code, so no reader sees Markdown's backticks; everything is escaped.
+  engine.registerHelper("withCode", (text: unknown) => new engine.SafeString(codeSpans(String(text ?? ""), engine.escapeExpression)));
   // Builds a command from fixed words and the page's values (`{{> command text=(concat "gpg --import " file)}}`); escaped as usual.
   engine.registerHelper("concat", (...args: unknown[]) => args.slice(0, -1).map(String).join(""));
   engine.registerHelper("fieldError", (problems: unknown, field: string) => {

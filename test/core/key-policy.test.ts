@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
-import { armor, enums, unarmor } from "openpgp";
+import { armor, enums, readKey, unarmor } from "openpgp";
 import {
   canonicalizeKey,
   DEFAULT_KEY_POLICY,
@@ -309,6 +309,13 @@ describe("hashes on the trust path", () => {
 describe("validity", () => {
   it("refuses an expired key with its date", async () => {
     await refused(key("expired.asc"), "KEYSIGN_ERR_KEY_EXPIRED", /expired on 2025-06-01T12:00:00\.000Z/);
+  });
+
+  it("names the key's own fingerprint in the command that fixes it, once the key could be read", async () => {
+    const fingerprint = (await readKey({ armoredKey: text(key("expired.asc")) })).getFingerprint().toUpperCase();
+    await refused(key("expired.asc"), "KEYSIGN_ERR_KEY_EXPIRED", new RegExp(`\`gpg --quick-set-expire ${fingerprint} 2y\``));
+    // Nothing to name when no key could be read: the command keeps its placeholder.
+    await refused(Buffer.from("not a key"), "KEYSIGN_ERR_KEY_MALFORMED", /YOUR-FINGERPRINT/);
   });
 
   it("evaluates expiry at options.now, not the wall clock", async () => {

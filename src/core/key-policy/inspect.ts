@@ -9,7 +9,8 @@ import { inspectionConfig } from "../openpgp-config.ts";
 import { writeCanonical } from "./canonical.ts";
 import { evaluateKey, type Evaluation, type KeptUserId } from "./evaluate.ts";
 import { readUpload } from "./intake.ts";
-import { messages, quoteText } from "./messages.ts";
+import { FINGERPRINT_PLACEHOLDER, messages, quoteText } from "./messages.ts";
+import { TAG, type Packet } from "./packets.ts";
 import { LIMITS, type CanonicalKey, type InspectResult, type KeyFacts, type KeyPolicyOptions, type PolicyProblem } from "./types.ts";
 
 /** Thrown by `canonicalizeKey`; carries every problem found, each with its stable code. */
@@ -28,7 +29,23 @@ export async function evaluateUpload(upload: Uint8Array, options: KeyPolicyOptio
   const config = inspectionConfig({ minRsaBits: options.minRsaBits });
   const intake = await readUpload(upload, config);
   if (!intake.ok) return { ok: false, problems: [intake.problem] };
-  return evaluateKey(intake.packets, options, config);
+  const evaluated = await evaluateKey(intake.packets, options, config);
+  if (evaluated.ok) return evaluated;
+  // The key was read, so the commands in its problems can name it instead of a placeholder.
+  const fingerprint = primaryFingerprint(intake.packets);
+  return fingerprint === null ? evaluated : { ok: false, problems: evaluated.problems.map((problem) => namingKey(problem, fingerprint)) };
+}
+
+/** The primary key's v4 fingerprint (SHA-1 over 0x99, the two-byte length and the packet body), or null. */
+function primaryFingerprint(packets: readonly Packet[]): string | null {
+  const primary = packets.find((packet) => packet.tag === TAG.publicKey);
+  if (!primary || primary.body[0] !== 4 || primary.body.length > 0xffff) return null;
+  const header = Uint8Array.of(0x99, primary.body.length >> 8, primary.body.length & 0xff);
+  return createHash("sha1").update(header).update(primary.body).digest("hex").toUpperCase();
+}
+
+function namingKey(problem: PolicyProblem, fingerprint: string): PolicyProblem {
+  return { ...problem, message: problem.message.replaceAll(FINGERPRINT_PLACEHOLDER, fingerprint) };
 }
 
 export async function inspectKey(upload: Uint8Array, options: KeyPolicyOptions): Promise<InspectResult> {

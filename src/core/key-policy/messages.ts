@@ -60,6 +60,9 @@ export const CODES = Object.freeze({
   warnCertificationsRemoved: "KEYSIGN_WARN_CERTIFICATIONS_REMOVED",
 });
 
+/** Stands for the key's fingerprint in a command until the key is known; `inspectKey` fills it in once it is. */
+export const FINGERPRINT_PLACEHOLDER = "YOUR-FINGERPRINT";
+
 const EXPORT_HINT = "Export it with `gpg --armor --export YOUR-FINGERPRINT` and upload the whole output, unchanged.";
 const REFRESH_SELF_SIGS =
   "Renew the self-signatures with a modern hash and export again: " +
