@@ -54,3 +54,19 @@ export function renewedUserIds(certified: readonly string[], onKey: readonly str
   const bound = new Set(onKey);
   return [...new Set(certified)].filter((userId) => bound.has(userId));
 }
+
+/**
+ * Why a revision of a renewal cannot be accepted: a renewal is reviewed on its own, smaller
+ * quorum because it certifies again exactly what was certified before. Another key, or a user
+ * ID that was not certified, is a new request and needs the usual review.
+ */
+export function renewalRevisionProblem(renewed: { fingerprint: string; certifyUserIds: readonly string[] }, revision: { fingerprint: string; certifyUserIds: readonly string[] }): string | null {
+  if (revision.fingerprint !== renewed.fingerprint) {
+    return "A renewal keeps the key it renews. To have another key certified, use \"Replace this key\" on the certified request instead.";
+  }
+  const added = revision.certifyUserIds.filter((userId) => !renewed.certifyUserIds.includes(userId));
+  if (added.length > 0) {
+    return `A renewal certifies only user IDs that were certified before; ${added.map((u) => `"${u}"`).join(", ")} was not. Make a new request to have it certified.`;
+  }
+  return null;
+}

@@ -93,3 +93,14 @@ export async function findReplacementOf(db: Db | Tx, requestId: string): Promise
   const row = await db.request.findFirst({ where: { replacesRequestId: requestId, state: { notIn: ENDED_STATES } }, orderBy: { createdAt: "desc" }, select: { id: true, replacedChoice: true } });
   return row ? { id: row.id, choice: row.replacedChoice } : null;
 }
+
+/** What a renewal renews: the key and user IDs of its first revision, copied from the certified request. */
+export async function findRenewedKey(db: Db | Tx, requestId: string): Promise<{ fingerprint: string; certifyUserIds: string[] } | null> {
+  const row = await db.request.findUnique({
+    where: { id: requestId },
+    select: { renewsRequestId: true, keys: { where: { revision: 1 }, select: { fingerprint: true, certifyUserIds: true } } },
+  });
+  const first = row?.keys[0];
+  if (!row?.renewsRequestId || !first) return null;
+  return { fingerprint: first.fingerprint, certifyUserIds: parseStrings(first.certifyUserIds) };
+}

@@ -31,6 +31,8 @@ import { notifyApplicantOfRequest } from "./applicant-notices.ts";
 import { applyTransition } from "./request-transitions.ts";
 import { HeldUploads, type HeldFile, type TakenFiles } from "./held-uploads.ts";
 import { approvalsRequiredFor } from "./renewals.ts";
+import { renewalRevisionProblem } from "../core/renewal.ts";
+import { findRenewedKey } from "../repositories/renewals.ts";
 import { linkReplacement } from "./replacements.ts";
 
 export const MAX_SIGNATURE_BYTES = 64 * 1024;
@@ -245,6 +247,7 @@ export class RequestService {
       : null;
     const taken = await this.held.take(input.applicantId, heldPurpose(requestId), input.heldHandle);
     const valid = await this.validate(input, taken, kept, requestId);
+    await this.refuseRenewalChange(requestId, valid);
     const actor: Actor = { type: "applicant", id: input.applicantId, ip: input.ip };
     await this.persist(valid, async (tx, now, storageName) => {
       await applyTransition(tx, { requestId, event: "resubmit", actor, expectedVersion: version, now, data: revisionData(valid) });
@@ -264,6 +267,12 @@ export class RequestService {
       await notifyApplicantOfRequest(tx, this.ctx.config, { requestId, template: "revision-received", now });
     });
     await this.held.discard(taken.id);
+  }
+
+  private async refuseRenewalChange(requestId: string, valid: ValidSubmission): Promise<void> {
+    const renewed = await findRenewedKey(this.ctx.db, requestId);
+    const problem = renewed && renewalRevisionProblem(renewed, { fingerprint: valid.checked.facts.fingerprint, certifyUserIds: valid.certifyUserIds });
+    if (problem) throw new FormError([{ field: "key", code: "KEYSIGN_ERR_RENEWAL_CHANGED", message: problem }], 409);
   }
 
   /**

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { createTestApp, type TestApp } from "../helpers/app.ts";
 import { certifyRequest, revokeAsSoleReviewer, soleReviewer } from "../helpers/certified.ts";
-import { AGREEMENT_PDF, submitRequest, traces } from "../helpers/requests.ts";
+import { AGREEMENT_PDF, submissionParts, submitRequest, traces } from "../helpers/requests.ts";
 import { makeTestKey } from "../helpers/keys.ts";
 import { signInAs } from "../helpers/session.ts";
 import { createStaff, signInStaff } from "../helpers/staff.ts";
@@ -76,6 +76,27 @@ describe("renewing a certification", () => {
       const version = /name="version" value="(\d+)"/.exec(page.body)?.[1] ?? "";
       assert.equal((await reviewer.postForm(`/admin/requests/${renewalId}/approve`, { version }, `/admin/requests/${renewalId}`)).statusCode, 303);
       assert.equal((await t.app.db.request.findUniqueOrThrow({ where: { id: renewalId } })).state, "queued");
+    }));
+
+  it("keeps a renewal to what it renews: a revision with another key or a new user ID is refused, so the renewal quorum never certifies anything new", () =>
+    withApp(async (t) => {
+      await createStaff(t, { email: "rita@keysign.example", roles: ["reviewer"] });
+      const address = "sneaky@example.org";
+      const { id } = await certified(t, address);
+      const renewalId = String((await renew(t, address, id)).headers.location).split("/").pop() ?? "";
+      const rita = await signInStaff(t, "rita@keysign.example");
+      const page = `/admin/requests/${renewalId}`;
+      const version = async (browser: { get(url: string): Promise<{ body: string }> }, url: string) => /name="version" value="(\d+)"/.exec((await browser.get(url)).body)?.[1] ?? "";
+      assert.equal((await rita.postForm(`${page}/request-changes`, { version: await version(rita, page), reason: "Please sign the agreement again." }, page)).statusCode, 303);
+      const owner = await signInAs(t, address);
+      const revise = `/requests/${renewalId}/revise`;
+      const before = await t.app.db.requestKey.count({ where: { requestId: renewalId } });
+      const otherKey = await makeTestKey([{ name: "Dev", email: address }]);
+      const sent = await owner.postMultipart(revise, [{ name: "version", value: await version(owner, revise) }, ...(await submissionParts(otherKey, `Dev <${address}>`))], revise);
+      assert.equal(sent.statusCode, 409, sent.body.slice(0, 500));
+      assert.match(sent.body, /A renewal keeps the key it renews/);
+      assert.equal(await t.app.db.requestKey.count({ where: { requestId: renewalId } }), before, "no revision stored");
+      assert.equal((await t.app.db.request.findUniqueOrThrow({ where: { id: renewalId } })).state, "changes_requested");
     }));
 
   it("refuses a revoked certification, and one that lapsed more than 90 days ago, leaving nothing behind", () =>
