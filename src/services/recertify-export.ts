@@ -14,10 +14,12 @@ import { certificationExpiry } from "../core/publication/key-status.ts";
 import { sealEnvelope, sha256Hex, signDetached } from "../core/transfer/envelope.ts";
 import { encodePayload, type RecertifyItem } from "../core/transfer/formats.ts";
 import { keyStatusUrl } from "../core/transfer/revocation-text.ts";
+import { keyEndingRevocation } from "../core/key-history.ts";
 import { ConflictError } from "../errors.ts";
 import { appendAuditEvent } from "../repositories/audit.ts";
 import { certifiedPair, findCertifiedPairs, findLiveCertifications, findOpenRecertificationBatches, readMasterKeys, type LiveCertification } from "../repositories/master-keys.ts";
 import { findPublishedKeys } from "../repositories/publication.ts";
+import { findKeyRevocationHistory } from "../repositories/revocations.ts";
 import { readSettings } from "../repositories/settings.ts";
 import { nextBatchNumber } from "../repositories/signing-queue.ts";
 import type { QueueKey } from "../storage/queue-key.ts";
@@ -27,12 +29,15 @@ import type { ServiceContext, StaffActor } from "./context.ts";
 const DAY_MS = 86_400_000;
 /** The batch format's limit on one item's user IDs. */
 const MAX_USER_IDS = 10;
+/** Why a live certification is not repeated, for the officer who pressed the button. */
+const SKIPPED_REASONS =
+  "they lapse before a batch could be signed (renew them instead), their user ID was revoked by the key's owner, their key was revoked or expired, no longer passes the policy, or had a certification revoked because it was compromised or signed a malicious module.";
 
 export interface RecertifyOutcome {
   number: number;
   sha256: string;
   items: number;
-  /** Certifications left out: they lapse too soon, or their key no longer passes the policy. */
+  /** Certifications left out: they lapse too soon, their user ID or key was revoked, or their key no longer passes the policy. */
   skipped: number;
 }
 
@@ -59,7 +64,7 @@ export async function exportRecertification(ctx: ServiceContext, queueKey: Queue
   const expiresAt = new Date(now.getTime() + config.BATCH_EXPIRY_DAYS * DAY_MS);
   const { groups, skipped } = await pendingGroups(ctx, current.fingerprint, next.fingerprint, { now, expiresAt });
   if (groups.length === 0) {
-    const why = skipped > 0 ? ` ${skipped} certification(s) lapse before a batch could be signed, or their key no longer passes the policy: renew them instead.` : "";
+    const why = skipped > 0 ? ` ${skipped} certification(s) were left out: ${SKIPPED_REASONS}` : "";
     throw new ConflictError(`Every live certification is already made by the new master, so no batch was made.${why}`, "KEYSIGN_ERR_RECERTIFY_EMPTY");
   }
   return db.$transaction(
@@ -95,14 +100,28 @@ async function pendingGroups(ctx: ServiceContext, current: string, next: string,
   }
   const groups: Group[] = [];
   for (const [requestId, rows] of byRequest) {
-    const key = rows[0]?.request.keys[0];
-    // A key revoked or expired by its owner (as published, owner updates included), or one that no longer passes the policy, is not certified again.
-    const published = key ? ((await findPublishedKeys(ctx.db, key.fingerprint))[0]?.canonicalKey ?? key.canonicalKey) : null;
-    const inspected = published ? await inspectKey(published, { ...DEFAULT_KEY_POLICY, minRsaBits: ctx.config.MIN_RSA_BITS, now: window.now }) : null;
-    if (!inspected?.ok) skipped += rows.length;
-    else groups.push({ requestId, rows: rows.slice(0, MAX_USER_IDS) });
+    const valid = await recertifiableUserIds(ctx, rows[0]?.request.keys[0], window.now);
+    const kept = rows.filter((row) => valid.has(row.userId));
+    skipped += rows.length - kept.length;
+    if (kept.length > 0) groups.push({ requestId, rows: kept.slice(0, MAX_USER_IDS) });
   }
   return { groups, skipped };
+}
+
+/**
+ * The user IDs of a request's key that the new master may certify. None for a key whose
+ * certification was revoked for good (compromised, malicious module) on any request, as intake,
+ * review and the normal export refuse it, nor for a key revoked or expired by its owner (as
+ * published, owner updates included) or one that no longer passes the policy. Otherwise the user
+ * IDs still validly bound on the published key: an owner update may have revoked some since the
+ * certification, and the stored canonical copy predates it.
+ */
+async function recertifiableUserIds(ctx: ServiceContext, key: LiveCertification["request"]["keys"][number] | undefined, now: Date): Promise<Set<string>> {
+  if (!key) return new Set();
+  if (keyEndingRevocation(await findKeyRevocationHistory(ctx.db, key.fingerprint)) !== null) return new Set();
+  const published = (await findPublishedKeys(ctx.db, key.fingerprint))[0]?.canonicalKey ?? key.canonicalKey;
+  const inspected = await inspectKey(published, { ...DEFAULT_KEY_POLICY, minRsaBits: ctx.config.MIN_RSA_BITS, now });
+  return new Set(inspected.ok ? inspected.facts.userIds.map((user) => user.userId) : []);
 }
 
 /** Whole days from `from` to `expiry`, rounded down; null for a certification that never expires. 0: too late to repeat. */
