@@ -196,7 +196,7 @@ const FORM_TOKENS_KEPT = 20;
 const USED_TOKEN_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
 
 /** Stores a new form token's hash, and drops this applicant's stale and surplus ones. */
-export async function issueFormToken(db: Db, row: { tokenHash: string; applicantId: string; createdAt: Date; expiresAt: Date }): Promise<void> {
+export async function issueFormToken(db: Db, row: { tokenHash: string; applicantId: string; createdAt: Date; expiresAt: Date; replacesRequestId?: string }): Promise<void> {
   await db.$transaction(async (tx) => {
     const { applicantId, createdAt } = row;
     await tx.requestFormToken.deleteMany({

@@ -279,7 +279,8 @@ export async function renewalPanel(service: RenewalService, db: Db, input: { req
   const [links, renewal, replacement] = await Promise.all([findRequestLinks(db, input.requestId), findRenewalOf(db, input.requestId), findReplacementOf(db, input.requestId)]);
   // The state checks only: a key the policy refuses still shows the action, whose page says why and what to do.
   const canRenew = input.state === "certified" && renewal === null && (await service.stateRefusal(input.requestId, input.applicantId)) === null;
-  return { renewsRequestId: links.renewsRequestId, renewal, canRenew, canReplace: input.state === "certified", replacement };
+  // Once renewed, the key is replaced from its renewal, which carries the certification on.
+  return { renewsRequestId: links.renewsRequestId, renewal, canRenew, canReplace: input.state === "certified" && renewal === null, replacement };
 }
 
 /** What reviewers of a renewal or replacement read about the key: earlier certifications, revocations, owner updates, today's policy. */

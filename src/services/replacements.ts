@@ -5,10 +5,11 @@
  * Once the new key is certified, the owner chooses on its page whether the old certification
  * is revoked now (its sealed revocations, reason "superseded") or left to expire.
  */
-import type { Tx } from "../db/client.ts";
+import type { Db, Tx } from "../db/client.ts";
 import { ConflictError, FormError, NotFoundError } from "../errors.ts";
 import { appendAuditEvent } from "../repositories/audit.ts";
-import { findRequestLinks } from "../repositories/renewals.ts";
+import { findRenewalOf, findRequestLinks } from "../repositories/renewals.ts";
+import { issueFormToken } from "../repositories/requests.ts";
 import { hashToken, newToken } from "../core/tokens.ts";
 import type { ServiceContext } from "./context.ts";
 import { FORM_TOKEN_TTL_MS } from "./requests.ts";
@@ -45,9 +46,11 @@ export class ReplacementService {
     if (old.state !== "certified") {
       throw new ConflictError("Only a certified key can be replaced. Make a new request for the new key instead.", "KEYSIGN_ERR_REPLACE_STATE");
     }
+    await refuseIfRenewed(this.ctx.db, requestId);
     const token = newToken();
     const now = this.ctx.now();
-    await this.ctx.db.requestFormToken.create({ data: { tokenHash: hashToken(token), applicantId, createdAt: now, expiresAt: new Date(now.getTime() + FORM_TOKEN_TTL_MS), replacesRequestId: requestId } });
+    // Through the same cap as every form token: each view of the form makes one.
+    await issueFormToken(this.ctx.db, { tokenHash: hashToken(token), applicantId, createdAt: now, expiresAt: new Date(now.getTime() + FORM_TOKEN_TTL_MS), replacesRequestId: requestId });
     return token;
   }
 
@@ -89,6 +92,7 @@ export class ReplacementService {
  * left to staff.
  */
 async function revokeReplaced(tx: Tx, ctx: ServiceContext, input: { oldRequestId: string; newRequestId: string; now: Date }): Promise<void> {
+  await refuseIfRenewed(tx, input.oldRequestId);
   const certifications = await tx.certification.findMany({ where: { requestId: input.oldRequestId, revokedAt: null } });
   if (certifications.length === 0 || certifications.some((c) => c.sealedRevocation === null)) {
     throw new ConflictError("The old certification has no sealed revocation on file, so it cannot be revoked at once. Leave it to expire, or ask staff to revoke it.", "KEYSIGN_ERR_NO_SEALED_REVOCATION");
@@ -100,6 +104,17 @@ async function revokeReplaced(tx: Tx, ctx: ServiceContext, input: { oldRequestId
   await applyTransition(tx, { requestId: input.oldRequestId, event: "revoke", actor: { type: "system", id: null, ip: null }, now: input.now, data });
   await revokeSupersededAncestors(tx, { requestId: input.oldRequestId, reasonCode: "superseded", now: input.now });
   await notifyRevoked(tx, { requestId: input.oldRequestId, reasonCode: "superseded", reasonText: "", config: ctx.config, now: input.now });
+}
+
+/**
+ * A renewed certification lives on in its renewal: replacing or revoking the old request alone
+ * would leave the same key certified there, so both point to the renewal instead.
+ */
+async function refuseIfRenewed(db: Db | Tx, requestId: string): Promise<void> {
+  const renewal = await findRenewalOf(db, requestId);
+  if (renewal) {
+    throw new ConflictError(`This certification was renewed on request ${renewal.id} (/requests/${renewal.id}); replace or revoke the key from there.`, "KEYSIGN_ERR_REPLACE_RENEWED");
+  }
 }
 
 /**

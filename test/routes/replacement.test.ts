@@ -112,4 +112,32 @@ describe("replacing a certified key", () => {
       const stranger = await signInAs(t, "stranger@example.org");
       assert.equal((await stranger.postForm(`/requests/${newId}/replaced-choice`, { choice: "expire" }, "/requests")).statusCode, 404);
     }));
+
+  it("sends a renewed certification's owner to the renewal: the old request offers no replacement, and revoking it alone is refused", () =>
+    withApp(async (t) => {
+      const { oldId, newId, owner } = await replaced(t);
+      await certifyRequest(t, newId);
+      const renewed = await owner.postMultipart(`/requests/${oldId}/renew`, [{ name: "confirm", value: "yes" }], `/requests/${oldId}/renew`);
+      assert.equal(renewed.statusCode, 303, renewed.body.slice(0, 500));
+      const renewalId = String(renewed.headers.location).split("/").pop() ?? "";
+      assert.doesNotMatch((await owner.get(`/requests/${oldId}`)).body, new RegExp(`href="/requests/${oldId}/replace"`));
+      const again = await owner.get(`/requests/${oldId}/replace`);
+      assert.equal(again.statusCode, 409);
+      assert.match(again.body, new RegExp(`renewed on request ${renewalId}`));
+      // Revoking the old request alone would leave the same key certified through its renewal.
+      const chosen = await owner.postForm(`/requests/${newId}/replaced-choice`, { choice: "revoke" }, `/requests/${newId}`);
+      assert.equal(chosen.statusCode, 409, chosen.body.slice(0, 500));
+      assert.equal((await t.app.db.request.findUniqueOrThrow({ where: { id: oldId } })).state, "certified");
+      assert.equal(await t.app.db.certification.count({ where: { requestId: oldId, revokedAt: { not: null } } }), 0);
+    }));
+
+  it("keeps the replacement form's tokens under the same cap as every form token", () =>
+    withApp(async (t) => {
+      const old = await submitRequest(t, ADDRESS, "Dev");
+      await certifyRequest(t, old.id);
+      const owner = await signInAs(t, ADDRESS);
+      for (let view = 0; view < 30; view++) assert.equal((await owner.get(`/requests/${old.id}/replace`)).statusCode, 200);
+      const unused = await t.app.db.requestFormToken.count({ where: { usedAt: null } });
+      assert.ok(unused <= 20, `${unused} unused form tokens`);
+    }));
 });
