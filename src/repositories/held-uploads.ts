@@ -34,17 +34,36 @@ export async function createHeldUpload(
   await db.heldUpload.create({ data: { ...input, signature: input.signature ? Buffer.from(input.signature) : null } });
 }
 
-/** False when the set is gone meanwhile (swept, or trimmed by another form of the applicant). */
-export async function updateHeldUpload(db: Db | Tx, id: string, files: HeldUploadFiles, expiresAt: Date): Promise<boolean> {
-  const updated = await db.heldUpload.updateMany({ where: { id }, data: { ...files, signature: files.signature ? Buffer.from(files.signature) : null, expiresAt } });
-  return updated.count === 1;
+/** What a swap found: the agreement file the set named before (now the caller's to remove), or why nothing changed. */
+export type HeldSwap = { swapped: true; previous: string | null } | { swapped: false; reason: "gone" | "changed" };
+
+/**
+ * Points the set at `files` and returns the agreement file it named before, in one transaction, so
+ * that of parallel tries each learns exactly the file it replaced. With `expected`, only while the
+ * set still names that file. Not swapped when the set is gone (swept, or trimmed by another form).
+ */
+export async function swapHeldUpload(db: Db, id: string, files: HeldUploadFiles, expiresAt: Date, expected?: string | null): Promise<HeldSwap> {
+  return db.$transaction(async (tx): Promise<HeldSwap> => {
+    const row = await tx.heldUpload.findUnique({ where: { id }, select: { agreementStorageName: true } });
+    if (!row) return { swapped: false, reason: "gone" };
+    if (expected !== undefined && row.agreementStorageName !== expected) return { swapped: false, reason: "changed" };
+    await tx.heldUpload.update({ where: { id }, data: { ...files, signature: files.signature ? Buffer.from(files.signature) : null, expiresAt } });
+    return { swapped: true, previous: row.agreementStorageName };
+  });
 }
 
-/** Deletes the rows; returns the agreement files they named, for the caller to remove. */
-export async function deleteHeldUploads(db: Db | Tx, ids: readonly string[]): Promise<string[]> {
+/**
+ * Deletes the rows; returns the agreement files they named, for the caller to remove. One
+ * transaction, so a swap cannot slip a new file in between the read and the delete.
+ */
+export async function deleteHeldUploads(db: Db, ids: readonly string[]): Promise<string[]> {
   if (ids.length === 0) return [];
-  const rows = await db.heldUpload.findMany({ where: { id: { in: [...ids] } }, select: { agreementStorageName: true } });
-  await db.heldUpload.deleteMany({ where: { id: { in: [...ids] } } });
+  const where = { id: { in: [...ids] } };
+  const rows = await db.$transaction(async (tx) => {
+    const named = await tx.heldUpload.findMany({ where, select: { agreementStorageName: true } });
+    await tx.heldUpload.deleteMany({ where });
+    return named;
+  });
   return rows.flatMap((row) => (row.agreementStorageName ? [row.agreementStorageName] : []));
 }
 

@@ -8,7 +8,8 @@ import {
   heldAgreementStorageNames,
   listExpiredHeldUploadIds,
   listHeldUploadIdsOf,
-  updateHeldUpload,
+  swapHeldUpload,
+  type HeldSwap,
   type HeldUploadFiles,
 } from "../repositories/held-uploads.ts";
 import type { ServiceContext } from "./context.ts";
@@ -33,6 +34,8 @@ export interface TakenFiles {
   handle: string;
   agreement: HeldFile | null;
   signature: HeldFile | null;
+  /** The stored file the held agreement was read from: a later try keeps it only while the set still names it. */
+  storedAgreement: string | null;
   notice: string | null;
 }
 
@@ -52,7 +55,7 @@ export class HeldUploads {
 
   /** The held files `handle` names for this applicant and purpose; none (with a notice) for any other handle. */
   async take(applicantId: string, purpose: string, handle: string): Promise<TakenFiles> {
-    const none = { id: null, handle: "", agreement: null, signature: null };
+    const none = { id: null, handle: "", agreement: null, signature: null, storedAgreement: null };
     if (handle === "") return { ...none, notice: null };
     const row = isWellFormedToken(handle) ? await findHeldUpload(this.ctx.db, hashToken(handle)) : null;
     if (!row || row.applicantId !== applicantId || row.purpose !== purpose) return { ...none, notice: HELD_NOTICES.gone };
@@ -66,6 +69,7 @@ export class HeldUploads {
       handle,
       agreement: bytes && row.agreementFileName ? { bytes, fileName: row.agreementFileName, fromHeld: true } : null,
       signature: row.signature && row.signatureFileName ? { bytes: row.signature, fileName: row.signatureFileName, fromHeld: true } : null,
+      storedAgreement: bytes ? row.agreementStorageName : null,
       notice: null,
     };
   }
@@ -73,6 +77,8 @@ export class HeldUploads {
   /**
    * Keeps `valid` (the files of this try that were themselves valid) for the next try, in the
    * set `taken` came from or a new one; with nothing valid, the set goes. Returns what the form shows.
+   * Parallel tries of one form (a double click, two tabs) each swap the set's file in one
+   * transaction and remove exactly the file they replaced, so no file is left that no set names.
    */
   async keep(applicantId: string, purpose: string, taken: TakenFiles, valid: { agreement: HeldFile | null; signature: HeldFile | null }): Promise<KeptFiles | null> {
     if (!valid.agreement && !valid.signature) {
@@ -81,17 +87,15 @@ export class HeldUploads {
     }
     const now = this.ctx.now();
     const expiresAt = new Date(now.getTime() + HELD_TTL_MS);
-    const replaced = taken.id && valid.agreement?.fromHeld !== true ? await this.heldAgreementOf(taken.handle) : null;
-    const files = await this.filesToKeep(taken, valid);
-    let handle = taken.handle;
-    if (!taken.id || !(await updateHeldUpload(this.ctx.db, taken.id, files, expiresAt))) {
-      // A new set; also when the one this try came from was swept meanwhile (its file went with it).
-      if (taken.id && valid.agreement?.fromHeld) files.agreementStorageName = await this.ctx.files.saveHeld(valid.agreement.bytes);
-      handle = newToken();
-      await createHeldUpload(this.ctx.db, { id: randomUUID(), handleHash: hashToken(handle), applicantId, purpose, createdAt: now, expiresAt, ...files });
-      await this.trim(applicantId);
-    }
-    if (replaced) await this.ctx.files.removeHeld(replaced);
+    const files: HeldUploadFiles = {
+      agreementStorageName: null,
+      agreementFileName: valid.agreement?.fileName ?? null,
+      agreementSize: valid.agreement?.bytes.length ?? null,
+      signature: valid.signature?.bytes ?? null,
+      signatureFileName: valid.signature?.fileName ?? null,
+    };
+    const keptAsIs = taken.id && valid.agreement?.fromHeld && (await this.keepHeldFile(taken.id, taken.storedAgreement, files, expiresAt));
+    const handle = keptAsIs ? taken.handle : await this.keepNewFile(applicantId, purpose, taken, files, valid.agreement?.bytes ?? null, now, expiresAt);
     return {
       handle,
       agreement: valid.agreement ? { fileName: valid.agreement.fileName, size: valid.agreement.bytes.length } : null,
@@ -114,25 +118,36 @@ export class HeldUploads {
     return names.length + strays;
   }
 
-  private async filesToKeep(taken: TakenFiles, valid: { agreement: HeldFile | null; signature: HeldFile | null }): Promise<HeldUploadFiles> {
-    return {
-      agreementStorageName: await this.agreementName(taken, valid.agreement),
-      agreementFileName: valid.agreement?.fileName ?? null,
-      agreementSize: valid.agreement?.bytes.length ?? null,
-      signature: valid.signature?.bytes ?? null,
-      signatureFileName: valid.signature?.fileName ?? null,
-    };
+  /** Keeps the held agreement's file as it is; false when another try replaced it or the set went meanwhile. */
+  private async keepHeldFile(id: string, stored: string | null, files: HeldUploadFiles, expiresAt: Date): Promise<boolean> {
+    if (!stored) return false;
+    const swap = await swapHeldUpload(this.ctx.db, id, { ...files, agreementStorageName: stored }, expiresAt, stored);
+    return swap.swapped;
   }
 
-  /** The stored name of the agreement to keep: the held one unchanged, or the new upload written anew. */
-  private async agreementName(taken: TakenFiles, agreement: HeldFile | null): Promise<string | null> {
-    if (!agreement) return null;
-    if (agreement.fromHeld && taken.id) return this.heldAgreementOf(taken.handle);
-    return this.ctx.files.saveHeld(agreement.bytes);
-  }
-
-  private async heldAgreementOf(handle: string): Promise<string | null> {
-    return (await findHeldUpload(this.ctx.db, hashToken(handle)))?.agreementStorageName ?? null;
+  /**
+   * Writes this try's agreement to a new file and points the set `taken` came from at it, or a new
+   * set when there is none (or it was swept meanwhile, its file with it). The file the set named
+   * before goes after the commit; if no row came to name the new file, it goes at once.
+   */
+  private async keepNewFile(applicantId: string, purpose: string, taken: TakenFiles, files: HeldUploadFiles, bytes: Uint8Array | null, now: Date, expiresAt: Date): Promise<string> {
+    const saved = bytes ? await this.ctx.files.saveHeld(bytes) : null;
+    const withFile = { ...files, agreementStorageName: saved };
+    let swap: HeldSwap = { swapped: false, reason: "gone" };
+    let handle = taken.handle;
+    try {
+      if (taken.id) swap = await swapHeldUpload(this.ctx.db, taken.id, withFile, expiresAt);
+      if (!swap.swapped) {
+        handle = newToken();
+        await createHeldUpload(this.ctx.db, { id: randomUUID(), handleHash: hashToken(handle), applicantId, purpose, createdAt: now, expiresAt, ...withFile });
+      }
+    } catch (error) {
+      if (saved) await this.ctx.files.removeHeld(saved);
+      throw error;
+    }
+    if (!swap.swapped) await this.trim(applicantId);
+    else if (swap.previous && swap.previous !== saved) await this.ctx.files.removeHeld(swap.previous);
+    return handle;
   }
 
   /** At most MAX_HELD_SETS per applicant: older sets go with their files. */
