@@ -21,7 +21,7 @@ const MULTIPART = `multipart/form-data; boundary=${BOUNDARY}`;
 const URLENCODED = "application/x-www-form-urlencoded";
 
 /** The routes that take files; every other POST route takes an urlencoded form. */
-const MULTIPART_ROUTES = ["/account/requests/:id/key-update", "/admin/settings/master-key", "/admin/signing/import", "/check-module", "/requests", "/requests/:id/revise", "/requests/:id/revise/key", "/requests/:id/revise/refresh", "/requests/new", "/requests/refresh"];
+const MULTIPART_ROUTES = ["/account/requests/:id/key-update", "/admin/settings/master-key", "/admin/settings/new-master", "/requests/:id/renew", "/admin/signing/import", "/check-module", "/requests", "/requests/:id/revise", "/requests/:id/revise/key", "/requests/:id/revise/refresh", "/requests/new", "/requests/refresh"];
 /**
  * Machine APIs: an urlencoded body sent by a program without cookies, so no CSRF token (HKP's
  * `POST /pks/add`, which `gpg --send-keys` calls). Their own limit and messages are below.
