@@ -38,7 +38,7 @@ describe("the public directory in a real browser", () => {
     const page = await (await browser.newContext({ viewport: { width: 360, height: 740 } })).newPage();
     await mkdir(SCREENSHOTS, { recursive: true });
     await page.goto(`${base}/`);
-    await page.getByRole("link", { name: "Developers" }).click();
+    await page.getByRole("link", { name: "Developers", exact: true }).click();
     await page.getByLabel("Name, email address or fingerprint").fill("lee");
     await page.getByRole("button", { name: "Search" }).click();
     assert.match(page.url(), /\/keys\?q=lee$/);
