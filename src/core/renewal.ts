@@ -18,8 +18,8 @@ export interface RenewalFacts {
   hasLiveCertification: boolean;
   /** A later request renewing this one that is open or certified, if any. */
   renewal: { id: string; state: RequestState } | null;
-  /** Another open request for the same key (a renewal, a revision), if any. */
-  openRequestId: string | null;
+  /** Another open request for the same key (a renewal, a revision), if any; `own` when it is the same applicant's. */
+  openRequest: { id: string; own: boolean } | null;
 }
 
 export type RenewalRefusal = { code: string; message: string };
@@ -36,8 +36,10 @@ export function renewalRefusal(facts: RenewalFacts, now: Date): RenewalRefusal |
     const what = facts.renewal.state === "certified" ? "was already renewed" : "is already being renewed";
     return { code: "KEYSIGN_ERR_RENEW_EXISTS", message: `This certification ${what}: follow the renewal at /requests/${facts.renewal.id}.` };
   }
-  if (facts.openRequestId !== null) {
-    return { code: "KEYSIGN_ERR_RENEW_OPEN", message: `Another request for this key is open (/requests/${facts.openRequestId}). Finish or withdraw it first.` };
+  if (facts.openRequest !== null) {
+    // Someone else's request is never named: its id is theirs, as the request form's own message keeps it.
+    const where = facts.openRequest.own ? ` (/requests/${facts.openRequest.id})` : ", made by someone else";
+    return { code: "KEYSIGN_ERR_RENEW_OPEN", message: `Another request for this key is open${where}. Finish or withdraw it first.` };
   }
   const expiresAt = facts.certificationExpiresAt;
   if (expiresAt !== null && now.getTime() - expiresAt.getTime() > RENEWAL_GRACE_DAYS * DAY_MS) {

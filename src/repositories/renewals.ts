@@ -27,6 +27,7 @@ export async function findRenewalSource(db: Db | Tx, requestId: string, applican
   const live = row.certifications.filter((c) => c.revokedAt === null);
   return {
     id: row.id,
+    applicantId: row.applicantId,
     state: row.state,
     version: row.version,
     declarations: {

@@ -99,7 +99,7 @@ export class RenewalService {
   private async refusal(db: Db | Tx, source: RenewalSource): Promise<RenewalRefusal | null> {
     const [renewal, open] = await Promise.all([findRenewalOf(db, source.id), findOpenRequestForKey(db, source.key.fingerprint, null)]);
     return renewalRefusal(
-      { state: source.state, certificationExpiresAt: source.certificationExpiresAt, hasLiveCertification: source.hasLiveCertification, renewal, openRequestId: open?.id ?? null },
+      { state: source.state, certificationExpiresAt: source.certificationExpiresAt, hasLiveCertification: source.hasLiveCertification, renewal, openRequest: open ? { id: open.id, own: open.applicantId === source.applicantId } : null },
       this.ctx.now(),
     );
   }

@@ -10,7 +10,7 @@ const certified: RenewalFacts = {
   certificationExpiresAt: new Date(NOW.getTime() + 40 * DAY_MS),
   hasLiveCertification: true,
   renewal: null,
-  openRequestId: null,
+  openRequest: null,
 };
 
 describe("when a certification may be renewed", () => {
@@ -39,7 +39,11 @@ describe("when a certification may be renewed", () => {
     assert.equal(open?.code, "KEYSIGN_ERR_RENEW_EXISTS");
     assert.match(open?.message ?? "", /is already being renewed.*\/requests\/r2/);
     assert.match(renewalRefusal({ ...certified, renewal: { id: "r2", state: "certified" } }, NOW)?.message ?? "", /was already renewed/);
-    assert.equal(renewalRefusal({ ...certified, openRequestId: "r3" }, NOW)?.code, "KEYSIGN_ERR_RENEW_OPEN");
+    assert.equal(renewalRefusal({ ...certified, openRequest: { id: "r3", own: true } }, NOW)?.message, "Another request for this key is open (/requests/r3). Finish or withdraw it first.");
+    // Another applicant's request is not named.
+    const theirs = renewalRefusal({ ...certified, openRequest: { id: "r3", own: false } }, NOW);
+    assert.equal(theirs?.code, "KEYSIGN_ERR_RENEW_OPEN");
+    assert.doesNotMatch(theirs?.message ?? "", /r3/);
   });
 
   it("renews only user IDs still on the key, once each", () => {
