@@ -54,3 +54,18 @@ export function newMasterProblem(masters: readonly MasterKey[], fingerprint: str
   if (!masters.some((master) => master.role === "current")) return "There is no current master key yet: upload it above first. A second master is only for a rotation.";
   return null;
 }
+
+/**
+ * Why the current master may not simply be replaced: during a rotation the registered masters
+ * decide which results and revocations are accepted, so swapping one out would orphan its
+ * batches and certifications; a retired master never comes back.
+ */
+export function masterReplacementProblem(masters: readonly MasterKey[], fingerprint: string): string | null {
+  if (masters.some((master) => master.role === "retired" && master.fingerprint === fingerprint)) {
+    return "This key is a retired master key; a retired master never signs again. Upload the key that should certify from now on.";
+  }
+  if (masters.some((master) => master.role === "new")) {
+    return "A master rotation is under way, so the current master cannot be replaced here. Finish the rotation under Master key rotation: re-certify with the new master, then retire the old one.";
+  }
+  return null;
+}

@@ -17,6 +17,8 @@ import {
   type Settings,
 } from "../core/settings.ts";
 import { FormError, type FormProblem } from "../errors.ts";
+import { masterReplacementProblem } from "../core/master-keys.ts";
+import { readMasterKeys } from "../repositories/master-keys.ts";
 import { appendAuditEvent } from "../repositories/audit.ts";
 import { readSettings, writeSettings } from "../repositories/settings.ts";
 import type { ServiceContext, StaffActor } from "./context.ts";
@@ -83,6 +85,8 @@ export class SettingsService {
   async setMasterKey(upload: Uint8Array, staff: StaffActor): Promise<void> {
     const result = await inspectKey(upload, { ...DEFAULT_KEY_POLICY, minRsaBits: this.ctx.config.MIN_RSA_BITS, now: this.ctx.now() });
     if (!result.ok) throw new FormError(result.problems.map((p) => ({ field: "masterKey", ...p })));
+    const rotation = masterReplacementProblem(await readMasterKeys(this.ctx.db), result.facts.fingerprint);
+    if (rotation) throw new FormError([{ field: "masterKey", code: "KEYSIGN_ERR_MASTER_ROTATION", message: rotation }], 409);
     const armored = armorPublicKey(result.minimal);
     await this.save({ masterPublicKey: armored, masterFingerprint: result.facts.fingerprint }, staff, "settings.master_key");
   }

@@ -300,3 +300,28 @@ describe("master rotation", () => {
     assert.ok((JSON.parse(event.data) as { leftWithOldMasterOnly: number }).leftWithOldMasterOnly > 0);
   });
 });
+
+describe("the current master during a rotation", () => {
+  it("cannot be swapped out under the rotation, and a retired master never comes back as current", async () => {
+    const t = await createTestApp();
+    try {
+      const desk = await signingDesk(t);
+      const oldMaster = desk.master;
+      const newMaster = await makeMaster();
+      const replace = (key: openpgp.PrivateKey) => desk.admin.postMultipart("/admin/settings/master-key", [{ name: "masterKeyText", value: key.toPublic().armor() }], "/admin/settings");
+      assert.equal((await registerNewMaster(desk, newMaster)).statusCode, 303);
+      const during = await replace(await makeMaster());
+      assert.equal(during.statusCode, 409);
+      assert.match(during.body, /A master rotation is under way/);
+      assert.equal((await t.app.settings.read()).masterFingerprint, fp(oldMaster), "the current master is unchanged");
+      const retired = await desk.admin.postForm("/admin/settings/retire-master", { confirm: "yes", acknowledge: "yes" }, "/admin/settings");
+      assert.equal(retired.statusCode, 303, retired.body.slice(0, 500));
+      const back = await replace(oldMaster);
+      assert.equal(back.statusCode, 409);
+      assert.match(back.body, /retired master/);
+      assert.equal((await t.app.settings.read()).masterFingerprint, fp(newMaster));
+    } finally {
+      await t.close();
+    }
+  });
+});
