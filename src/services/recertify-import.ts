@@ -6,7 +6,7 @@
  * the batch was out gets its new certifications with their sealed revocations published at
  * once, so no install trusting only the new master sees a revoked key as valid.
  */
-import { randomUUID } from "node:crypto";
+import { storeCertifications } from "../repositories/certifications.ts";
 import type { BatchPayload } from "../core/transfer/formats.ts";
 import type { VerifiedOutcome } from "../core/transfer/result-check.ts";
 import type { Tx } from "../db/client.ts";
@@ -33,22 +33,7 @@ export async function applyRecertifyOutcome(tx: Tx, { verified, batch, actor, no
   await tx.batchItem.update({ where: itemWhere, data: { outcome: "certified" } });
   const request = await tx.request.findUniqueOrThrow({ where: { id: item.requestId }, select: { state: true } });
   const revokedMeanwhile = request.state !== "certified";
-  for (const entry of verified.userIds) {
-    const sealed = new Uint8Array(entry.revocation);
-    await tx.certification.create({
-      data: {
-        id: randomUUID(),
-        requestId: item.requestId,
-        batchNumber: batch.batch,
-        userId: entry.userId,
-        signature: new Uint8Array(entry.certification),
-        sealedRevocation: sealed,
-        certifiedAt: entry.certifiedAt,
-        masterFingerprint: batch.master.toUpperCase(),
-        ...(revokedMeanwhile ? { revocation: sealed, revokedAt: now } : {}),
-      },
-    });
-  }
+  await storeCertifications(tx, { requestId: item.requestId, batch: batch.batch, master: batch.master, entries: verified.userIds, ...(revokedMeanwhile ? { revokedAt: now } : {}) });
   const data = { batch: batch.batch, master: batch.master, userIds: verified.userIds.map((entry) => entry.userId), revokedMeanwhile };
   await appendAuditEvent(tx, { ...audit, action: "master.recertify", data }, now);
 }

@@ -3,7 +3,6 @@
  * the result's signature by the master key, the batch it answers, and every returned signature
  * against what was approved. Then one transaction applies every item, or none.
  */
-import { randomUUID } from "node:crypto";
 import { readKey, type PublicKey } from "openpgp";
 import { notifyApplicantOfRequest } from "./applicant-notices.ts";
 import { inspectionConfig } from "../core/openpgp-config.ts";
@@ -18,6 +17,7 @@ import { readSettings } from "../repositories/settings.ts";
 import type { QueueKey } from "../storage/queue-key.ts";
 import { queueCertifiedKeyEmails } from "./certified-delivery.ts";
 import type { Actor, ServiceContext, StaffActor } from "./context.ts";
+import { storeCertifications } from "../repositories/certifications.ts";
 import { applyTransition } from "./request-transitions.ts";
 import { applySignedRevocation } from "./revocations.ts";
 import { completeRenewal } from "./renewals.ts";
@@ -218,20 +218,7 @@ async function applyOutcome(tx: Tx, ctx: ServiceContext, { verified, batch, acto
     return;
   }
   await tx.batchItem.update({ where: itemWhere, data: { outcome: "certified" } });
-  for (const entry of verified.userIds) {
-    await tx.certification.create({
-      data: {
-        id: randomUUID(),
-        requestId: item.requestId,
-        batchNumber: batch.batch,
-        userId: entry.userId,
-        signature: new Uint8Array(entry.certification),
-        sealedRevocation: new Uint8Array(entry.revocation),
-        certifiedAt: entry.certifiedAt,
-        masterFingerprint: batch.master.toUpperCase(),
-      },
-    });
-  }
+  await storeCertifications(tx, { requestId: item.requestId, batch: batch.batch, master: batch.master, entries: verified.userIds });
   await applyTransition(tx, { requestId: item.requestId, event: "certify", actor, now, data: { batch: batch.batch, userIds: verified.userIds.map((entry) => entry.userId) } });
   await completeRenewal(tx, { requestId: item.requestId, userIds: verified.userIds.map((entry) => entry.userId), batch: batch.batch, now });
   await queueCertifiedKeyEmails(tx, {

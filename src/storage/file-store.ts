@@ -13,7 +13,12 @@ export class FileStore {
 
   async saveAgreement(bytes: Uint8Array): Promise<string> {
     const storageName = `${randomUUID()}.pdf`;
-    const temp = path.join(this.paths.tmp, `${storageName}.part`);
+    await this.writeDurably(bytes, path.join(this.paths.tmp, `${storageName}.part`), this.agreementPath(storageName));
+    return storageName;
+  }
+
+  /** Written to a temporary file, flushed to disk, then renamed into place: a reader never sees half a file. */
+  private async writeDurably(bytes: Uint8Array, temp: string, target: string): Promise<void> {
     const handle = await open(temp, "wx", 0o600);
     try {
       await handle.writeFile(bytes);
@@ -21,8 +26,7 @@ export class FileStore {
     } finally {
       await handle.close();
     }
-    await rename(temp, this.agreementPath(storageName));
-    return storageName;
+    await rename(temp, target);
   }
 
   agreementPath(storageName: string): string {
@@ -41,15 +45,7 @@ export class FileStore {
   async saveHeld(bytes: Uint8Array): Promise<string> {
     await mkdir(this.heldDir(), { recursive: true, mode: 0o700 });
     const storageName = `${randomUUID()}.pdf`;
-    const temp = path.join(this.paths.tmp, `held-${storageName}.part`);
-    const handle = await open(temp, "wx", 0o600);
-    try {
-      await handle.writeFile(bytes);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, this.heldPath(storageName));
+    await this.writeDurably(bytes, path.join(this.paths.tmp, `held-${storageName}.part`), this.heldPath(storageName));
     return storageName;
   }
 
