@@ -25,5 +25,5 @@ export { canonicalizeKey, inspectKey, KeyPolicyError } from "./key-policy/inspec
 export { verifyPossession } from "./key-policy/possession.ts";
 export { formatFingerprint } from "./key-policy/fingerprint.ts";
 export { armorPublicKey } from "./key-policy/armor.ts";
-export { CODES as KEY_POLICY_CODES } from "./key-policy/messages.ts";
+export { CODES as KEY_POLICY_CODES, formProblem } from "./key-policy/messages.ts";
 export { acceptedKeyPolicy, PRIMARY_ALGORITHM_NAMES, type AcceptedKeyPolicy } from "./key-policy/accepted.ts";

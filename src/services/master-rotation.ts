@@ -5,7 +5,7 @@
  * revocations stay published for good.
  */
 import { readKey, type PublicKey } from "openpgp";
-import { armorPublicKey, DEFAULT_KEY_POLICY, formatFingerprint, inspectKey } from "../core/key-policy.ts";
+import { armorPublicKey, DEFAULT_KEY_POLICY, formatFingerprint, formProblem, inspectKey } from "../core/key-policy.ts";
 import { findMaster, newMasterProblem, serialiseRetiredMasters, type MasterKey } from "../core/master-keys.ts";
 import { inspectionConfig } from "../core/openpgp-config.ts";
 import { envelopeIssuer } from "../core/transfer/envelope.ts";
@@ -52,7 +52,7 @@ export class MasterRotationService {
   /** The new master's PUBLIC key: the same intake policy as the current one's upload, and never a key the portal already knows. */
   async registerNew(upload: Uint8Array, staff: StaffActor): Promise<MasterKey> {
     const result = await inspectKey(upload, { ...DEFAULT_KEY_POLICY, minRsaBits: this.ctx.config.MIN_RSA_BITS, now: this.ctx.now() });
-    if (!result.ok) throw new FormError(result.problems.map((p) => ({ field: "newMasterKey", ...p })));
+    if (!result.ok) throw new FormError(result.problems.map((p) => formProblem("newMasterKey", p)));
     const now = this.ctx.now();
     const fingerprint = result.facts.fingerprint.toUpperCase();
     return this.ctx.db.$transaction(async (tx) => {

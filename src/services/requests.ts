@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { randomUUID } from "node:crypto";
 import * as openpgp from "openpgp";
 import { checkAgreementPdf, displayFileName, sha256Hex } from "../core/agreement-pdf.ts";
-import { armorPublicKey, canonicalizeKey, DEFAULT_KEY_POLICY, inspectKey, type KeyFacts, type KeyPolicyOptions, type PolicyProblem, verifyPossession } from "../core/key-policy.ts";
+import { armorPublicKey, canonicalizeKey, DEFAULT_KEY_POLICY, formProblem, inspectKey, type KeyFacts, type KeyPolicyOptions, type PolicyProblem, verifyPossession } from "../core/key-policy.ts";
 import { KEY_ENDED_CODE, keyEndedIntakeMessage, keyEndingRevocation } from "../core/key-history.ts";
 import { checkTransition, STATE_LABELS } from "../core/request-lifecycle.ts";
 import { checkDeclarations, SUBMISSION_CODES, submissionMessages, type DeclarationInput, type Declarations } from "../core/submission.ts";
@@ -572,7 +572,7 @@ function revisionData(valid: ValidSubmission): Record<string, unknown> {
 }
 
 function asKeyProblem(problem: PolicyProblem): FormProblem {
-  return { field: "key", ...problem };
+  return formProblem("key", problem);
 }
 
 function statusFor(problems: ReadonlyArray<{ code: string }>): number {

@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { sha256Hex } from "../core/agreement-pdf.ts";
 import { PUBLIC_DIR } from "../plugins/external/static.ts";
-import { armorPublicKey, DEFAULT_KEY_POLICY, inspectKey } from "../core/key-policy.ts";
+import { armorPublicKey, DEFAULT_KEY_POLICY, formProblem, inspectKey } from "../core/key-policy.ts";
 import {
   contactAddressOf,
   parseAgreementVersion,
@@ -84,7 +84,7 @@ export class SettingsService {
   /** The master PUBLIC key: the same intake policy as applicants' keys, so a secret key is refused and never stored. */
   async setMasterKey(upload: Uint8Array, staff: StaffActor): Promise<void> {
     const result = await inspectKey(upload, { ...DEFAULT_KEY_POLICY, minRsaBits: this.ctx.config.MIN_RSA_BITS, now: this.ctx.now() });
-    if (!result.ok) throw new FormError(result.problems.map((p) => ({ field: "masterKey", ...p })));
+    if (!result.ok) throw new FormError(result.problems.map((p) => formProblem("masterKey", p)));
     const rotation = masterReplacementProblem(await readMasterKeys(this.ctx.db), result.facts.fingerprint);
     if (rotation) throw new FormError([{ field: "masterKey", code: "KEYSIGN_ERR_MASTER_ROTATION", message: rotation }], 409);
     const armored = armorPublicKey(result.minimal);

@@ -79,7 +79,7 @@ describe("audit log and settings (admin)", () => {
     const secret = await readFile(path.join(FIXTURES, "ed25519-good-secret.asc"), "utf8");
     const response = await admin.postMultipart("/admin/settings/master-key", [{ name: "masterKeyText", value: secret }], "/admin/settings");
     assert.equal(response.statusCode, 400);
-    assert.match(response.body, /secret key material detected; nothing was stored/);
+    assert.match(response.body, /Secret key material detected; nothing was stored/);
     assert.doesNotMatch(response.body, /PRIVATE KEY/);
     assert.equal(await t.app.db.setting.count({ where: { key: "masterPublicKey" } }), 0);
   });

@@ -61,7 +61,7 @@ describe("master rotation", () => {
 
     const secret = await desk.admin.postMultipart("/admin/settings/new-master", [{ name: "newMasterKeyText", value: newMaster.armor() }], "/admin/settings");
     assert.equal(secret.statusCode, 400);
-    assert.match(secret.body, /secret key material detected; nothing was stored/);
+    assert.match(secret.body, /Secret key material detected; nothing was stored/);
 
     const huge = await desk.admin.postMultipart("/admin/settings/new-master", [{ name: "newMasterKeyFile", filename: "master.asc", content: new Uint8Array(LIMITS.maxUploadBytes + 1) }], "/admin/settings");
     assert.equal(huge.statusCode, 413);

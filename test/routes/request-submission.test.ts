@@ -276,7 +276,7 @@ describe("the new-request form", () => {
       const secret = await makeTestKey([{ name: "Dev", email: "echo@example.org" }]);
       const response = await stepOne(secret.privateArmored);
       assert.equal(response.statusCode, 400);
-      assert.match(response.body, /secret key material detected/);
+      assert.match(response.body, /Secret key material detected/);
       assert.equal(keyTextBox(response.body), "");
     });
 

@@ -190,7 +190,7 @@ describe("the applicant's requests", () => {
     const before = await counts();
     const response = await dev.postMultipart("/requests/new", [{ name: "keyText", value: key.privateArmored }], "/requests/new");
     assert.equal(response.statusCode, 400);
-    assert.match(response.body, /secret key material detected; nothing was stored/);
+    assert.match(response.body, /Secret key material detected; nothing was stored/);
     assert.doesNotMatch(response.body, /PRIVATE KEY BLOCK/);
     assert.deepEqual(await counts(), before);
   });

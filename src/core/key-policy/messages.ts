@@ -383,3 +383,11 @@ export function isForbiddenCharacter(character: string): boolean {
 export function hasForbiddenCharacter(text: string): boolean {
   return Array.from(text).some(isForbiddenCharacter);
 }
+
+/**
+ * A problem as a form shows it beside `field`: the message starts with a capital, as every
+ * message on a page does (the rules write them to follow "refused: " in command output).
+ */
+export function formProblem(field: string, problem: PolicyProblem): PolicyProblem & { field: string } {
+  return { field, ...problem, message: problem.message.charAt(0).toUpperCase() + problem.message.slice(1) };
+}
