@@ -77,7 +77,7 @@ describe("master rotation through the real signer, checked by GnuPG", () => {
     return { signed, batchFile, result: new Uint8Array(await readFile(out).catch(() => Buffer.alloc(0))) };
   }
 
-  it("rotates: installs trusting only the new master, or only the old one, see full validity; a revocation takes both away", async () => {
+  it("rotates: installs trusting only the new master, or only the old one, see full validity; a revocation takes both away", async (context) => {
     t.clock.now = new Date();
     const { id } = await queuedRequest(desk, "dev@example.org", "Dev");
     const userId = "Dev <dev@example.org>";
@@ -117,6 +117,10 @@ describe("master rotation through the real signer, checked by GnuPG", () => {
     const onlyOld = await install(oldMaster, published);
     assert.equal(uidValidity(onlyOld, userId), "f", onlyOld);
     assert.equal(goodBy(onlyOld, oldMaster.fingerprint, "sig"), 1);
+    // What each install's GnuPG printed for the user ID, for people reading the test's output.
+    const uidLine = (listing: string) => listing.split("\n").find((line) => line.startsWith("uid:") && line.split(":")[9] === userId) ?? "";
+    context.diagnostic(`only the new master trusted: ${uidLine(onlyNew)}`);
+    context.diagnostic(`only the old master trusted: ${uidLine(onlyOld)}`);
 
     // Revocation: both sealed revocations are published, one by each master.
     for (const [index, reviewer] of desk.reviewers.entries()) {
@@ -134,6 +138,7 @@ describe("master rotation through the real signer, checked by GnuPG", () => {
       const listing = await install(master, revoked);
       assert.equal(goodBy(listing, master.fingerprint, "rev"), 1, listing);
       assert.notEqual(uidValidity(listing, userId), "f", listing);
+      context.diagnostic(`after the revocation, only ${master === newMaster ? "the new" : "the old"} master trusted: ${uidLine(listing)}`);
     }
 
     // `keysign freepbx sync` on an install that trusts one master: it checks that master's revocation and imports it.

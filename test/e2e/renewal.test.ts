@@ -61,7 +61,7 @@ describe("renewal through the signer, seen by GnuPG", () => {
     await rm(work, { recursive: true, force: true });
   });
 
-  it("renews in one action: quorum of one, a renewal item, a later expiry, the old certification superseded and still published", async () => {
+  it("renews in one action: quorum of one, a renewal item, a later expiry, the old certification superseded and still published", async (context) => {
     // The first certification, a month ago (made by the fixture: the portal's queue key is younger than that).
     const { id } = await submitRequest(t, ADDRESS, "Dev");
     t.clock.now = new Date(Date.now() - 30 * DAY_MS);
@@ -141,6 +141,9 @@ describe("renewal through the signer, seen by GnuPG", () => {
       const [older, newer] = [...sigs].sort((a, b) => a.created - b.created);
       assert.ok(older && newer && newer.expires > older.expires + 20 * 86_400, `the new certification expires later (${older?.expires} then ${newer?.expires})`);
       assert.equal(uidValidity(listing, USER_ID), "f");
+      // What GnuPG printed, for people reading the test's output.
+      const shown = listing.split("\n").filter((line) => line.startsWith("uid:") || (line.startsWith("sig:") && line.split(":")[4] === master.fingerprint.slice(-16)));
+      for (const line of shown) context.diagnostic(`gpg --with-colons --check-sigs: ${line}`);
       const listSigs = (await gpg.ok(["--list-sigs", fingerprint])).toString("utf8");
       assert.match(listSigs, /Keysign master <master@example\.org>/);
     });
