@@ -26,7 +26,7 @@ import { makeMaster, queuedRequest, signingDesk, type SigningDesk } from "../hel
 // Signing pages and the admin's setup checklist (issue 12).
 import { exportBatch, queuedRevocation, signBatch } from "../helpers/signing-queue.ts";
 import { createStaff } from "../helpers/staff.ts";
-import { sampleEmailData } from "../helpers/email-samples.ts";
+import { SAMPLE_CONTACT, SAMPLE_FINGERPRINT, sampleEmailData } from "../helpers/email-samples.ts";
 import { findLink, waitForMail } from "../helpers/smtp.ts";
 
 const PASSPHRASE = "a long enough passphrase 42";
@@ -123,6 +123,27 @@ describe("every page in Chromium, for every kind of person, at 390 and 1366 wide
       await walk(await context.newPage());
     } finally {
       await context.close();
+    }
+  }
+
+  /** Every email template rendered with the sample data, checked with axe and for sideways scrolling at 390 px. */
+  async function auditEveryEmail(contactAddress: string | null, label: string): Promise<void> {
+    const page = await portal.browser.newPage({ viewport: { width: 390, height: 900 } });
+    try {
+      for (const template of Object.keys(EMAIL_SUBJECTS) as EmailTemplate[]) {
+        await page.setContent(renderEmail(template, sampleEmailData(), { contactAddress }).html);
+        // An email has no page landmarks: the mail client frames it, and the subject is its heading.
+        const violations = await axeViolations(page, ["region", "landmark-one-main", "page-has-heading-one"]);
+        tally.axe += violations.length;
+        tally.pages += 1;
+        tally.problems.push(...violations.map((v) => `email ${template}${label}: ${v}`));
+        if (await overflows(page)) {
+          tally.overflow += 1;
+          tally.problems.push(`email ${template}${label}: scrolls sideways at 390`);
+        }
+      }
+    } finally {
+      await page.close();
     }
   }
 
@@ -314,67 +335,11 @@ describe("every page in Chromium, for every kind of person, at 390 and 1366 wide
 
   it("every HTML email", async () => {
     const from = tally.problems.length;
-    const fingerprint = "0123456789ABCDEF0123456789ABCDEF01234567";
-    const link = "https://keysign.example.org/requests/42";
-    const data: Record<string, unknown> = {
-      link,
-      fingerprint,
-      minutes: 15,
-      hours: 48,
-      reason: "Please sign page 2 of the agreement.",
-      reasonLabel: "Key compromised",
-      reasonText: "The laptop holding the key was stolen.",
-      revokedAt: "30 November 2026",
-      userId: "Dev <dev@example.org>",
-      userIds: ["Dev <dev@example.org>"],
-      filename: `${fingerprint}.asc`,
-      encrypted: true,
-      changes: ["The key's expiry moved to 30 November 2028."],
-      stripped: "",
-      keyPage: `https://keysign.example.org/keys/${fingerprint}`,
-      count: 1,
-      requests: [{ link, fingerprint, applicant: "dev@example.org" }],
-      dashboard: "https://keysign.example.org/admin",
-      inviter: "ada@keysign.example",
-      roles: "reviewer",
-      // The expiry reminders and the staff's expiry digest.
-      daysLeft: 30,
-      oneDay: false,
-      expiresOn: "30 December 2026",
-      requestLink: link,
-      requestsLink: "https://keysign.example.org/requests",
-      keyLink: `https://keysign.example.org/keys/${fingerprint}`,
-      extendCommand: `gpg --quick-set-expire ${fingerprint} 2y`,
-      subkeysCommand: `gpg --quick-set-expire ${fingerprint} 2y '*'`,
-      sendCommand: `gpg --keyserver hkps://keysign.example.org --send-keys ${fingerprint}`,
-      horizon: 60,
-      certifications: [{ link, fingerprint, owner: "dev@example.org", expiresOn: "30 December 2026" }],
-      // Renewal (issue 13): the reminder's renew link and the renewed key's wording.
-      renewLink: `${link}/renew`,
-      renewal: false,
-    };
     // Fingerprints read in groups of four; a command keeps it whole, so it can be typed as shown.
-    const certified = renderEmail("request-certified", data, { contactAddress: "security@example.org" }).html;
+    const certified = renderEmail("request-certified", sampleEmailData(), { contactAddress: SAMPLE_CONTACT }).html;
     assert.match(certified, />0123 4567 89AB CDEF 0123 4567 89AB CDEF 0123 4567</);
-    assert.match(certified, new RegExp(`gpg --check-sigs ${fingerprint}<`));
-    const page = await portal.browser.newPage({ viewport: { width: 390, height: 900 } });
-    try {
-      for (const template of Object.keys(EMAIL_SUBJECTS) as EmailTemplate[]) {
-        await page.setContent(renderEmail(template, data, { contactAddress: "security@example.org" }).html);
-        // An email has no page landmarks: the mail client frames it, and the subject is its heading.
-        const violations = await axeViolations(page, ["region", "landmark-one-main", "page-has-heading-one"]);
-        tally.axe += violations.length;
-        tally.pages += 1;
-        tally.problems.push(...violations.map((v) => `email ${template}: ${v}`));
-        const overflow = await overflows(page);
-        if (overflow) {
-          tally.overflow += 1;
-          tally.problems.push(`email ${template}: scrolls sideways at 390`);
-        }
-      }
-    } finally {
-      await page.close();
-    }
+    assert.match(certified, new RegExp(`gpg --check-sigs ${SAMPLE_FINGERPRINT}<`));
+    await auditEveryEmail(SAMPLE_CONTACT, "");
     report(from);
   });
 
@@ -404,22 +369,7 @@ describe("every page in Chromium, for every kind of person, at 390 and 1366 wide
       await auditUrl(page, base, "/", "anonymous landing with the contact address", tally);
       await auditUrl(page, base, "/no-such-page", "anonymous not found with the contact address", tally, 404);
     });
-    const phone = await portal.browser.newPage({ viewport: { width: 390, height: 900 } });
-    try {
-      for (const template of Object.keys(EMAIL_SUBJECTS) as EmailTemplate[]) {
-        await phone.setContent(renderEmail(template, sampleEmailData(), { contactAddress: null }).html);
-        const violations = await axeViolations(phone, ["region", "landmark-one-main", "page-has-heading-one"]);
-        tally.axe += violations.length;
-        tally.pages += 1;
-        tally.problems.push(...violations.map((v) => `email ${template} without a contact address: ${v}`));
-        if (await overflows(phone)) {
-          tally.overflow += 1;
-          tally.problems.push(`email ${template} without a contact address: scrolls sideways at 390`);
-        }
-      }
-    } finally {
-      await phone.close();
-    }
+    await auditEveryEmail(null, " without a contact address");
     report(from);
   });
   // ——— end of the contact address block ———
