@@ -181,3 +181,17 @@ export async function queuedRevocation(desk: SigningDesk, address: string, name 
   if (approved.statusCode !== 303) throw new Error(`revocation approval failed: ${approved.statusCode} ${approved.body.slice(0, 300)}`);
   return submitted;
 }
+
+/** An admin registers `master` as the new master beside the current one; the page's answer. */
+export async function registerNewMaster(desk: SigningDesk, master: openpgp.PrivateKey) {
+  return desk.admin.postMultipart("/admin/settings/new-master", [{ name: "newMasterKeyText", value: master.toPublic().armor() }], "/admin/settings");
+}
+
+/** A signing officer exports the re-certification batch for the new master; its number, file and payload. */
+export async function recertifyBatch(desk: SigningDesk): Promise<{ number: number; file: Uint8Array; payload: BatchPayload }> {
+  const response = await desk.officer.postForm("/admin/signing/recertify", {}, "/admin/signing");
+  if (response.statusCode !== 303) throw new Error(`re-certify export answered ${response.statusCode}: ${response.body.slice(0, 800)}`);
+  const number = Number(/batches\/(\d+)/.exec(String(response.headers.location))?.[1]);
+  const file = new Uint8Array((await desk.officer.get(`/admin/signing/batches/${number}/file`)).rawPayload);
+  return { number, file, payload: parseBatchPayload(new Uint8Array(Buffer.from(parseEnvelope(file).payload, "base64"))) };
+}

@@ -12,13 +12,9 @@ import { certificationExpiry } from "../../src/core/publication/key-status.ts";
 import { parseBatchPayload, parseEnvelope, type BatchPayload } from "../../src/core/transfer/formats.ts";
 import { makeCertification, userIdBytes } from "../../src/core/transfer/certification.ts";
 import { createTestApp, type TestApp } from "../helpers/app.ts";
-import { b64, exportBatch, importResult, makeMaster, queuedRequest, signBatch, signingDesk, type SigningDesk } from "../helpers/signing-queue.ts";
+import { b64, exportBatch, importResult, makeMaster, queuedRequest, recertifyBatch, registerNewMaster, signBatch, signingDesk, type SigningDesk } from "../helpers/signing-queue.ts";
 
 const fp = (key: openpgp.PrivateKey) => key.getFingerprint().toUpperCase();
-
-async function registerNewMaster(desk: SigningDesk, master: openpgp.PrivateKey) {
-  return desk.admin.postMultipart("/admin/settings/new-master", [{ name: "newMasterKeyText", value: master.toPublic().armor() }], "/admin/settings");
-}
 
 async function certified(desk: SigningDesk, address: string, master: openpgp.PrivateKey) {
   const request = await queuedRequest(desk, address, "Dev");
@@ -26,14 +22,6 @@ async function certified(desk: SigningDesk, address: string, master: openpgp.Pri
   const imported = await importResult(desk, await signBatch(batch.file, master));
   assert.equal(imported.statusCode, 200, imported.body.slice(0, 800));
   return request;
-}
-
-async function recertify(desk: SigningDesk): Promise<{ number: number; file: Uint8Array; payload: BatchPayload }> {
-  const response = await desk.officer.postForm("/admin/signing/recertify", {}, "/admin/signing");
-  assert.equal(response.statusCode, 303, response.body.slice(0, 800));
-  const number = Number(/batches\/(\d+)/.exec(String(response.headers.location))?.[1]);
-  const file = new Uint8Array((await desk.officer.get(`/admin/signing/batches/${number}/file`)).rawPayload);
-  return { number, file, payload: parseBatchPayload(new Uint8Array(Buffer.from(parseEnvelope(file).payload, "base64"))) };
 }
 
 async function certificationsOf(t: TestApp, requestId: string) {
@@ -101,7 +89,7 @@ describe("master rotation", () => {
   it("exports one re-certification batch for the new master with every live certification", async () => {
     const queue = await desk.officer.get("/admin/signing");
     assert.match(queue.body, /Re-certify with the new master/);
-    recertified = await recertify(desk);
+    recertified = await recertifyBatch(desk);
     const { payload } = recertified;
     assert.equal(payload.master, fp(newMaster));
     assert.deepEqual(payload.items.map((item) => item.kind), ["recertify", "recertify"]);
@@ -167,7 +155,7 @@ describe("master rotation", () => {
     const { publicKey } = await openpgp.revokeKey({ key: await openpgp.readPrivateKey({ armoredKey: ownerRevoked.key.privateArmored }), date: t.clock.now });
     const sent = await t.app.inject({ method: "POST", url: "/pks/add", headers: { "content-type": "application/x-www-form-urlencoded" }, payload: new URLSearchParams({ keytext: publicKey }).toString() });
     assert.equal(sent.statusCode, 200, sent.body);
-    const batch = await recertify(desk);
+    const batch = await recertifyBatch(desk);
     assert.deepEqual(batch.payload.items.map((item) => item.requestId), [third]);
     assert.equal((await importResult(desk, await signBatch(batch.file, newMaster))).statusCode, 200);
   });

@@ -8,12 +8,11 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import * as openpgp from "openpgp";
-import { parseBatchPayload, parseEnvelope, type BatchPayload } from "../../src/core/transfer/formats.ts";
 import { createTestApp, type TestApp } from "../helpers/app.ts";
 import { makeTestKey } from "../helpers/keys.ts";
 import { submissionParts } from "../helpers/requests.ts";
 import { signInAs } from "../helpers/session.ts";
-import { exportBatch, importResult, makeMaster, queuedRequest, signBatch, signingDesk, type SigningDesk } from "../helpers/signing-queue.ts";
+import { exportBatch, importResult, makeMaster, queuedRequest, recertifyBatch, registerNewMaster, signBatch, signingDesk, type SigningDesk } from "../helpers/signing-queue.ts";
 
 const FORM = { "content-type": "application/x-www-form-urlencoded" };
 
@@ -35,19 +34,6 @@ describe("the re-certification batch leaves out what may not be certified again"
     const batch = await exportBatch(desk);
     const imported = await importResult(desk, await signBatch(batch.file, oldMaster));
     assert.equal(imported.statusCode, 200, imported.body.slice(0, 800));
-  }
-
-  async function recertify(): Promise<{ number: number; file: Uint8Array; payload: BatchPayload }> {
-    const response = await desk.officer.postForm("/admin/signing/recertify", {}, "/admin/signing");
-    assert.equal(response.statusCode, 303, response.body.slice(0, 800));
-    const number = Number(/batches\/(\d+)/.exec(String(response.headers.location))?.[1]);
-    const file = new Uint8Array((await desk.officer.get(`/admin/signing/batches/${number}/file`)).rawPayload);
-    return { number, file, payload: parseBatchPayload(new Uint8Array(Buffer.from(parseEnvelope(file).payload, "base64"))) };
-  }
-
-  async function registerNewMaster(): Promise<void> {
-    const response = await desk.admin.postMultipart("/admin/settings/new-master", [{ name: "newMasterKeyText", value: newMaster.toPublic().armor() }], "/admin/settings");
-    assert.equal(response.statusCode, 303, response.body.slice(0, 800));
   }
 
   /** A request for both user IDs of `key`, the second address confirmed on the applicant's account, approved by both reviewers. */
@@ -89,8 +75,8 @@ describe("the re-certification batch leaves out what may not be certified again"
     // The first request's certification is still live: only the revoked request's were revoked.
     assert.equal(await t.app.db.certification.count({ where: { requestId: first.id, revokedAt: null } }), 1);
 
-    await registerNewMaster();
-    const batch = await recertify();
+    assert.equal((await registerNewMaster(desk, newMaster)).statusCode, 303);
+    const batch = await recertifyBatch(desk);
     assert.deepEqual(
       batch.payload.items.map((item) => item.requestId),
       [control.id],
@@ -117,7 +103,7 @@ describe("the re-certification batch leaves out what may not be certified again"
     assert.equal(sent.statusCode, 200, sent.body);
     assert.match(sent.body, /You revoked the user ID/);
 
-    const batch = await recertify();
+    const batch = await recertifyBatch(desk);
     assert.equal(batch.payload.items.length, 1);
     const [item] = batch.payload.items;
     assert.ok(item?.kind === "recertify");
