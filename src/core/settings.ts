@@ -185,3 +185,8 @@ function renewalSettingsFromRows(stored: ReadonlyMap<string, string>): Pick<Sett
     agreementVersion: typeof agreementVersion === "number" ? agreementVersion : DEFAULT_SETTINGS.agreementVersion,
   };
 }
+
+/** The approvals a request needs: a renewal has its own quorum, every other request the usual one. */
+export function approvalsRequiredOf(settings: Pick<Settings, "approvalsRequired" | "renewalApprovalsRequired">, renewal: boolean): number {
+  return renewal ? settings.renewalApprovalsRequired : settings.approvalsRequired;
+}

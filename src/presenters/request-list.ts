@@ -1,3 +1,4 @@
+import { approvalsRequiredOf } from "../core/settings.ts";
 import { REQUEST_STATES, STATE_LABELS, type RequestState } from "../core/request-lifecycle.ts";
 import { requestWarnings } from "../core/request-warnings.ts";
 import { REQUEST_LIST_PAGE_SIZE, type StaffListFilter, type StaffListItem } from "../repositories/request-list.ts";
@@ -18,7 +19,7 @@ export function fingerprintHalves(fingerprint: string): [string, string] {
 
 function listRow(item: StaffListItem, quorum: { approvalsRequired: number; renewalApprovalsRequired: number }, now: Date) {
   const collecting = COLLECTING.includes(item.state);
-  const required = item.renewal ? quorum.renewalApprovalsRequired : quorum.approvalsRequired;
+  const required = approvalsRequiredOf(quorum, item.renewal);
   return {
     id: item.id,
     ...requestStateView(item.state, item.certificationExpiresAt, now),

@@ -4,6 +4,7 @@
  * (`renewsRequestId`), so review, the signing queue and "the newest request's certification is
  * in force" work unchanged; at import the old certifications are marked superseded.
  */
+import { approvalsRequiredOf } from "../core/settings.ts";
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { checkAgreementPdf, displayFileName, sha256Hex } from "../core/agreement-pdf.ts";
@@ -184,16 +185,12 @@ export class RenewalService {
     return keyHistoryPanel(this.ctx, requestId);
   }
 
-  /** Approvals a request needs: renewals have their own quorum (a setting), every other request the usual one. */
-  async approvalsRequired(requestId: string): Promise<number> {
-    return approvalsRequiredFor(this.ctx.db, requestId);
-  }
 }
 
 /** Approvals `requestId` needs, inside the approval's transaction. */
 export async function approvalsRequiredFor(db: Db | Tx, requestId: string): Promise<number> {
   const [links, settings] = await Promise.all([findRequestLinks(db, requestId), readSettings(db)]);
-  return links.renewsRequestId ? settings.renewalApprovalsRequired : settings.approvalsRequired;
+  return approvalsRequiredOf(settings, links.renewsRequestId !== null);
 }
 
 /**
@@ -338,7 +335,7 @@ export async function keyHistoryPanel(ctx: ServiceContext, requestId: string): P
     ownerUpdates: updates.map((update) => update.createdAt),
     policyNow: inspected.ok ? { problems: [], warnings: inspected.warnings.map((w) => w.message) } : { problems: inspected.problems.map((p) => p.message), warnings: [] },
     agreementVersion: agreement ? { signed: agreement.agreementVersion, current: settings.agreementVersion } : null,
-    approvalsRequired: links.renewsRequestId ? settings.renewalApprovalsRequired : settings.approvalsRequired,
+    approvalsRequired: approvalsRequiredOf(settings, links.renewsRequestId !== null),
     keys: await replacedKeys(ctx.db, requestId, links.replacesRequestId),
   };
 }

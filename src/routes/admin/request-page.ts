@@ -15,7 +15,8 @@ import { readSettings } from "../../repositories/settings.ts";
 import { listKeyUpdates } from "../../repositories/key-updates.ts";
 import { keyUpdateListModel } from "../../presenters/key-updates.ts";
 import { staffKeyHistoryModel } from "../../presenters/renewals.ts";
-import { approvalsRequiredFor } from "../../services/renewals.ts";
+import { approvalsRequiredOf } from "../../core/settings.ts";
+import { findRequestLinks } from "../../repositories/renewals.ts";
 
 /** Who may approve, ask for changes and reject: the decision routes' guard and the page's forms both use it. */
 export const DECISION_ROLES: readonly StaffRole[] = ["reviewer"];
@@ -37,17 +38,17 @@ export async function renderStaffRequest(app: FastifyInstance, request: FastifyR
   const fingerprint = detail.keys[0]?.fingerprint ?? "";
   const staff = staffOf(request);
   const mayDecide = holdsAnyRole(staff.roles, DECISION_ROLES);
-  const [stored, required, revocations, keyHistory, keyUpdates, next] = await Promise.all([
+  const [stored, links, revocations, keyHistory, keyUpdates, next] = await Promise.all([
     readSettings(app.db),
-    // A renewal has its own quorum; the page's counts and the banner must use the one its approvals are measured against.
-    approvalsRequiredFor(app.db, id),
+    findRequestLinks(app.db, id),
     loadRevocationView(app.db, id),
     app.review.keyHistory(id, fingerprint),
     hasCertification(detail.state) ? listKeyUpdates(app.db, fingerprint) : [],
     // The "next request" link follows a decision only.
     extra.decided && mayDecide ? findNextForReviewer(app.db, staff, id) : null,
   ]);
-  const settings = { ...stored, approvalsRequired: required };
+  // A renewal has its own quorum; the page's counts and the banner must use the one its approvals are measured against.
+  const settings = { ...stored, approvalsRequired: approvalsRequiredOf(stored, links.renewsRequestId !== null) };
   const now = app.now();
   const page = staffRequestModel({ detail, view, settings, staffId: staff.id, keyHistory, now, problems: extra.problems });
   const { decision, outcome } = decisionModels({ detail, view, settings, staff, mayDecide, page, next, now, extra });
