@@ -11,6 +11,7 @@ import { evaluateKey, type Evaluation, type KeptUserId } from "./evaluate.ts";
 import { readUpload } from "./intake.ts";
 import { FINGERPRINT_PLACEHOLDER, messages, quoteText } from "./messages.ts";
 import { TAG, type Packet } from "./packets.ts";
+import { v4Fingerprint } from "./fingerprint.ts";
 import { LIMITS, type CanonicalKey, type InspectResult, type KeyFacts, type KeyPolicyOptions, type PolicyProblem } from "./types.ts";
 
 /** Thrown by `canonicalizeKey`; carries every problem found, each with its stable code. */
@@ -36,12 +37,10 @@ export async function evaluateUpload(upload: Uint8Array, options: KeyPolicyOptio
   return fingerprint === null ? evaluated : { ok: false, problems: evaluated.problems.map((problem) => namingKey(problem, fingerprint)) };
 }
 
-/** The primary key's v4 fingerprint (SHA-1 over 0x99, the two-byte length and the packet body), or null. */
+/** The primary key's fingerprint, or null when there is no v4 primary key packet. */
 function primaryFingerprint(packets: readonly Packet[]): string | null {
   const primary = packets.find((packet) => packet.tag === TAG.publicKey);
-  if (!primary || primary.body[0] !== 4 || primary.body.length > 0xffff) return null;
-  const header = Uint8Array.of(0x99, primary.body.length >> 8, primary.body.length & 0xff);
-  return createHash("sha1").update(header).update(primary.body).digest("hex").toUpperCase();
+  return primary ? v4Fingerprint(primary) : null;
 }
 
 function namingKey(problem: PolicyProblem, fingerprint: string): PolicyProblem {

@@ -15,9 +15,9 @@ import { createHash } from "node:crypto";
 import { enums, PublicKeyPacket, type Config } from "openpgp";
 import { KeysignError } from "../../errors.ts";
 import { dearmor, splitArmor } from "../key-policy/armor.ts";
-import { formatFingerprint } from "../key-policy/fingerprint.ts";
+import { formatFingerprint, v4Fingerprint } from "../key-policy/fingerprint.ts";
 import { createdAt, isIssuedBy } from "../key-policy/binding.ts";
-import { scanPackets, TAG, toHex, type Packet } from "../key-policy/packets.ts";
+import { scanPackets, TAG, type Packet } from "../key-policy/packets.ts";
 import { parseKeyPacket, parseSignature } from "../key-policy/structure.ts";
 import { inspectionConfig } from "../openpgp-config.ts";
 import { signatureIdentity } from "./canonical-union.ts";
@@ -116,9 +116,3 @@ async function binaryOf(bytes: Uint8Array): Promise<Uint8Array | null> {
   return dearmor(split.blocks[0].text, inspectionConfig({ minRsaBits: 2048 }));
 }
 
-/** RFC 4880 §12.2: SHA-1 over 0x99, the two-octet body length and the key packet body. */
-function v4Fingerprint(packet: Packet): string | null {
-  if (packet.body[0] !== 4) return null;
-  const header = Uint8Array.of(0x99, (packet.body.length >> 8) & 0xff, packet.body.length & 0xff);
-  return toHex(createHash("sha1").update(header).update(packet.body).digest()).toUpperCase();
-}
