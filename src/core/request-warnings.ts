@@ -3,9 +3,8 @@
  * look at before approving. Pure rules over facts the list query already has; the request page
  * explains each in full.
  */
+import { LIMITS } from "./key-policy.ts";
 
-/** RSA moduli below this are accepted at intake (the minimum is lower) but deserve a second look. */
-export const RSA_WARN_BELOW_BITS = 3072;
 /** A key that stops working this soon leaves its owner little time once certified. */
 export const KEY_EXPIRY_WARN_DAYS = 60;
 
@@ -33,8 +32,8 @@ export interface RequestWarningFacts {
 
 export function requestWarnings(facts: RequestWarningFacts, now: Date): RequestWarning[] {
   const warnings: RequestWarning[] = [];
-  if (facts.rsaBits !== null && facts.rsaBits < RSA_WARN_BELOW_BITS) {
-    warnings.push({ code: "rsa_small", label: `RSA ${facts.rsaBits}`, detail: `The key is RSA ${facts.rsaBits}: below the ${RSA_WARN_BELOW_BITS} bits recommended.` });
+  if (facts.rsaBits !== null && facts.rsaBits < LIMITS.rsaWarnBelowBits) {
+    warnings.push({ code: "rsa_small", label: `RSA ${facts.rsaBits}`, detail: `The key is RSA ${facts.rsaBits}: below the ${LIMITS.rsaWarnBelowBits} bits recommended.` });
   }
   const expiry = expiryWarning(facts.keyExpiresAt, now);
   if (expiry) warnings.push(expiry);

@@ -1,4 +1,4 @@
-import type { StaffRole } from "../core/roles.ts";
+import { holdsAnyRole, type StaffRole } from "../core/roles.ts";
 
 interface NavLink {
   href: string;
@@ -24,5 +24,5 @@ const STAFF_AREAS: readonly NavLink[] = [
 
 /** The header links for a staff member holding `roles`. */
 export function staffNavigation(roles: readonly StaffRole[]): { href: string; label: string }[] {
-  return STAFF_AREAS.filter((area) => area.roles.length === 0 || area.roles.some((role) => roles.includes(role))).map(({ href, label }) => ({ href, label }));
+  return STAFF_AREAS.filter((area) => holdsAnyRole(roles, area.roles)).map(({ href, label }) => ({ href, label }));
 }

@@ -6,7 +6,7 @@
 import { readKey, type Config, type PublicKey, type PublicKeyPacket } from "openpgp";
 import { checkCertification, checkRevocation, userIdBytes, type RuleFailure } from "./certification.ts";
 import { batchRevocationText, sealedRevocationText } from "./revocation-text.ts";
-import type { BatchItem, BatchPayload, CertifyingItem, ResultItem, ResultPayload, RevokeItem } from "./formats.ts";
+import { isCertifying, type BatchItem, type BatchPayload, type CertifyingItem, type ResultItem, type ResultPayload, type RevokeItem } from "./formats.ts";
 
 /**
  * The offline machine's clock may run a little ahead of the portal's. Signatures dated up to
@@ -79,8 +79,7 @@ async function checkItem(item: BatchItem, answer: ResultItem, expected: ResultEx
   const latest = new Date(expected.now.getTime() + CLOCK_SKEW_MS);
   const window = { master: expected.master, notBefore: new Date(expected.batch.createdAt), notAfter: minDate(new Date(expected.batch.expiresAt), latest), config: expected.config };
   const organisation = expected.batch.organisation;
-  if (item.kind === "certify" && answer.status === "certified") return checkCertified(item, answer.userIds, key, { ...window, organisation });
-  if (item.kind === "recertify" && answer.status === "certified") return checkCertified(item, answer.userIds, key, { ...window, organisation });
+  if (isCertifying(item) && answer.status === "certified") return checkCertified(item, answer.userIds, key, { ...window, organisation });
   if (item.kind === "revoke" && answer.status === "revoked") return checkRevoked(item, answer.revocations, key, { ...window, organisation });
   return { problems: [problem(item.id, "status", `a ${item.kind} item cannot come back as "${answer.status}"`)] };
 }

@@ -1,11 +1,13 @@
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { REQUEST_STATES } from "../../core/request-lifecycle.ts";
+import { holdsAnyRole } from "../../core/roles.ts";
 import { requireStaff, staffOf } from "../../plugins/app/authorization.ts";
 import { staffRequestListModel } from "../../presenters/request-list.ts";
 import { countNeedingApproval, listStaffRequests, type StaffListFilter } from "../../repositories/request-list.ts";
 import { countByState } from "../../repositories/review.ts";
 import { readSettings } from "../../repositories/settings.ts";
+import { DECISION_ROLES } from "./request-page.ts";
 
 const ListQuery = Type.Object({
   // "mine": needs my approval; "": every state; or one state. Absent: the default for the viewer.
@@ -18,7 +20,8 @@ const ListQuery = Type.Object({
 const requestListRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get("/requests", { onRequest: requireStaff(), schema: { querystring: ListQuery } }, async (request, reply) => {
     const staff = staffOf(request);
-    const mayReview = staff.roles.includes("reviewer");
+    // The same roles the decision routes accept, so the filter shows exactly for those who can approve.
+    const mayReview = holdsAnyRole(staff.roles, DECISION_ROLES);
     const { state, q, page } = request.query;
     const mine = mayReview && (state === "mine" || (state === undefined && !q));
     const filter: StaffListFilter = { show: mine ? "mine" : "all", state: state === "mine" || !state ? undefined : state, query: q, page };
