@@ -72,9 +72,10 @@ describe("the published key cache", () => {
       assert.equal(await cache.armored({ kind: "email", value: `nobody${i}@example.org` }), null);
     }
     assert.equal(reads, afterFirst, "a hundred lookups that find nothing read no published key");
-    t.app.publication.changed();
+    // This cache is not the app's, so it hears no signal: `clear()` is what the app's signal calls.
     cache.clear();
-    assert.notEqual(await cache.armored({ kind: "keyId", value: keyId }), null, "after a signal the names are read again");
+    assert.notEqual(await cache.armored({ kind: "keyId", value: keyId }), null);
+    assert.ok(reads > afterFirst, "after clear() the names are read again");
   });
 
   it("keeps nothing read while a signal came in", async () => {
