@@ -11,7 +11,6 @@ const MASTER = "9d3e295c3d6cf1d6386153c2c006d5acf85aac66";
 /** A database as it stood before MIGRATION, with one certification made under the master on file. */
 async function databaseBefore(): Promise<Database.Database> {
   const db = new Database(":memory:");
-  db.pragma("foreign_keys = OFF");
   for (const name of (await readShippedMigrations()).keys()) {
     if (name >= MIGRATION) break;
     db.exec(await readFile(path.join(MIGRATIONS_DIR, name, "migration.sql"), "utf8"));
