@@ -1,4 +1,4 @@
-import type { Db } from "../db/client.ts";
+import type { Db, Tx } from "../db/client.ts";
 
 export interface AddressRow {
   address: string;
@@ -6,7 +6,7 @@ export interface AddressRow {
   primary: boolean;
 }
 
-export async function listAddresses(db: Db, applicantId: string): Promise<AddressRow[]> {
+export async function listAddresses(db: Db | Tx, applicantId: string): Promise<AddressRow[]> {
   const applicant = await db.applicant.findUniqueOrThrow({
     where: { id: applicantId },
     include: { addresses: { orderBy: { createdAt: "asc" } } },

@@ -40,6 +40,7 @@ export async function queueCertifiedKeyEmails(tx: Tx, input: CertifiedKeyEmailsI
   const key = await readKey({ binaryKey: input.canonicalKey, config });
   if (key.getFingerprint().toUpperCase() !== input.fingerprint) throw new Error("the certified key is not the request's key");
   const encrypted = await canEncryptTo(key, input.now, config);
+  const common = await emailCommon(tx, input.config);
   for (const entry of input.certifications) {
     const armored = armorPublicKey(assembleCertifiedKey(input.canonicalKey, [entry], { onlyUserId: entry.userId }));
     const attachment = encrypted ? await encryptedAttachment(armored, key, input, config) : plainAttachment(armored, input.fingerprint);
@@ -50,7 +51,7 @@ export async function queueCertifiedKeyEmails(tx: Tx, input: CertifiedKeyEmailsI
       encrypted,
       link: `${input.config.PUBLIC_URL}/requests/${input.requestId}`,
       renewal: request.renewsRequestId !== null,
-    }, await emailCommon(tx, input.config));
+    }, common);
     const recipient = recipientFor(entry.userId, confirmed, request.applicant.email);
     await enqueueEmail(tx, { ...email, recipient, attachments: [attachment] }, messageIdDomain(input.config), input.now);
   }
