@@ -9,6 +9,8 @@ const ZOOMS = [0.5, 0.75, 1, 1.25, 1.5, 2, 3];
 const FIT = ZOOMS.indexOf(1);
 /** A rendered page is at most this many device pixels, however far it is zoomed. */
 const MAX_CANVAS_PIXELS = 16_000_000;
+// An agreement is a few pages; a PDF of thousands would be thousands of canvases in the reviewer's browser.
+const MAX_PAGES = 20;
 /** Images in the PDF larger than this (in pixels) are not drawn: a small file can hold a huge image. */
 const MAX_IMAGE_PIXELS = 25_000_000;
 
@@ -39,7 +41,7 @@ function start(root) {
     state.width = innerWidth(pagesBox);
     const canvases = pagesBox.querySelectorAll("canvas");
     const drawn = [];
-    for (let number = 1; number <= state.pdf.numPages; number += 1) {
+    for (let number = 1; number <= canvases.length; number += 1) {
       drawn.push(renderPage(number, canvases[number - 1], generation));
     }
     await Promise.all(drawn);
@@ -70,8 +72,8 @@ function start(root) {
     }
   }
 
-  function addCanvases(count) {
-    for (let number = 1; number <= count; number += 1) {
+  function addCanvases(shown, count) {
+    for (let number = 1; number <= shown; number += 1) {
       const canvas = document.createElement("canvas");
       canvas.className = "pdf-page";
       canvas.setAttribute("role", "img");
@@ -104,11 +106,17 @@ function start(root) {
   load(root).then(
     (pdf) => {
       state.pdf = pdf;
-      status.textContent = pdf.numPages === 1 ? "1 page" : `${pdf.numPages} pages`;
-      addCanvases(pdf.numPages);
+      status.textContent = pageCount(pdf.numPages);
+      addCanvases(Math.min(pdf.numPages, MAX_PAGES), pdf.numPages);
       return renderAll();
     },
   ).catch(fail);
+}
+
+/** What the status line says of the page count; past the limit, where the rest is. */
+function pageCount(count) {
+  if (count > MAX_PAGES) return `The first ${MAX_PAGES} of ${count} pages are shown: download the agreement to read the rest`;
+  return count === 1 ? "1 page" : `${count} pages`;
 }
 
 /** The width a page may take in its box: the box's width less its padding. */

@@ -45,6 +45,7 @@ describe("the agreement viewer on the staff request page", () => {
   let reviewer: Browser;
   let realAgreement: string;
   let threePages: string;
+  let manyPages: string;
 
   before(async () => {
     portal = await startLivePortal();
@@ -59,6 +60,10 @@ describe("the agreement viewer on the staff request page", () => {
     const submitted = await applicant.postMultipart("/requests", await submissionParts(key, "Dev <three@example.org>", pdf), "/requests/new");
     assert.equal(submitted.statusCode, 303);
     threePages = String(submitted.headers.location).split("/").pop() ?? "";
+    const manyKey = await makeTestKey([{ name: "Dev", email: "many@example.org" }]);
+    const many = await (await signInAs(t, "many@example.org")).postMultipart("/requests", await submissionParts(manyKey, "Dev <many@example.org>", textPdf(Array.from({ length: 25 }, (_, i) => `Page ${i + 1}`))), "/requests/new");
+    assert.equal(many.statusCode, 303);
+    manyPages = String(many.headers.location).split("/").pop() ?? "";
   });
   after(async () => portal?.close());
 
@@ -114,6 +119,17 @@ describe("the agreement viewer on the staff request page", () => {
       assert.deepEqual(console.filter((line) => line.startsWith("pageerror")), []);
       // The download stays beside the viewer.
       assert.equal(await page.getByRole("link", { name: "Download the agreement" }).count(), 1);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("draws at most 20 pages of a longer PDF and says where the rest is", async () => {
+    const context = await reviewerContext(1366);
+    try {
+      const { page } = await open(context, manyPages);
+      assert.equal(await page.locator("[data-pdf-status]").textContent(), "The first 20 of 25 pages are shown: download the agreement to read the rest");
+      assert.equal(await page.locator("[data-pdf-pages] canvas").count(), 20);
     } finally {
       await context.close();
     }
