@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { before, describe, it } from "node:test";
+import { readKey, type PublicKeyPacket } from "openpgp";
 import { FeedRefusedError, type FeedRefusal } from "../../src/errors.ts";
 import { encodeFeed, FEED_FORMAT, FEED_VERSION, type Feed, type FeedEntry } from "../../src/core/publication/feed.ts";
 import { MAX_FEED_ENTRIES, verifyFeed, type FeedToCheck } from "../../src/core/publication/feed-verify.ts";
@@ -172,5 +173,14 @@ describe("checking a fetched published key", () => {
         return true;
       });
     }
+  });
+
+  it("refuses a key whose listed revocation is withheld from an install that trusts a master", async () => {
+    // The install trusts a master, but the key it fetched carries no revocation by it although the feed lists one.
+    const master = (await readKey({ armoredKey: (await fixture("rsa3072.asc")).toString("utf8") })).toPublic().keyPacket as PublicKeyPacket;
+    await assert.rejects(
+      checkFetchedKey({ bytes: await fixture("ed25519-good.asc"), fingerprint: FINGERPRINT, revokedCertifications: 1, certifiers: [master], sha256: null }),
+      (error: unknown) => error instanceof FetchedKeyError && /holds 0 valid revocations by the master key; the source is withholding a revocation/.test(error.message),
+    );
   });
 });
